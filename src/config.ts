@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/**
+ * Server configuration: built-in defaults, overlaid by an optional JSON file
+ * (`WPS_CONFIG` or `--config`), overlaid by environment variables. The result is
+ * frozen; every part receives the slice it needs.
+ */
+
+export interface ContactInfo {
+  individualName?: string;
+  positionName?: string;
+  phone?: string;
+  facsimile?: string;
+  deliveryPoint?: string;
+  city?: string;
+  administrativeArea?: string;
+  postalCode?: string;
+  country?: string;
+  email?: string;
+  url?: string;
+  hoursOfService?: string;
+  contactInstructions?: string;
+  role?: string;
+}
+
+export interface ServiceMetadata {
+  title: string;
+  abstract: string;
+  keywords: string[];
+  fees: string;
+  accessConstraints: string[];
+  provider: { name: string; site?: string };
+  contact: ContactInfo;
+}
+
+export interface Limits {
+  /** Largest request body (XML POST) in bytes. */
+  maxRequestSize: number;
+  /** Longest KVP query string in bytes. */
+  maxQueryLength: number;
+  /** Largest single input fetched by reference, in bytes (a process may declare less). */
+  maxInputSize: number;
+  /** Time allowed for fetching one reference, in milliseconds. */
+  referenceTimeoutMs: number;
+  /** Time a synchronous Execute may run inline, in milliseconds. */
+  syncTimeoutMs: number;
+  /** Deepest element nesting accepted in an XML request. */
+  maxXmlDepth: number;
+}
+
+export interface ReferencePolicy {
+  /** Host names (`example.org`, `*.example.org`) or CIDR ranges that may be fetched. */
+  allow: string[];
+  /** Host names or CIDR ranges that are never fetched, even when allowed. */
+  deny: string[];
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Public base URL as clients reach the server; `/wps` and the output URL hang below it. */
+  baseUrl: string;
+  /** Supported languages, the first is the default. */
+  languages: string[];
+  storageDir: string;
+  /** Public URL under which `storageDir` is served. */
+  outputUrl: string;
+  limits: Limits;
+  references: ReferencePolicy;
+  metadata: ServiceMetadata;
+}
+
+export type ConfigFile = {
+  server?: { port?: number; host?: string; baseUrl?: string; languages?: string[] };
+  storage?: { dir?: string; url?: string };
+  limits?: {
+    maxRequestSize?: string | number;
+    maxQueryLength?: string | number;
+    maxInputSize?: string | number;
+    referenceTimeout?: number;
+    syncTimeout?: number;
+    maxXmlDepth?: number;
+  };
+  references?: Partial<ReferencePolicy>;
+  metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
+    provider?: Partial<ServiceMetadata['provider']>;
+    contact?: ContactInfo;
+  };
+};
+
+export class ConfigError extends Error {}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** `3mb`, `512 KB`, `1048576` → bytes. */
+export function parseSize(value: string | number, name: string): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*$/i.exec(String(value));
+  if (!m) throw new ConfigError(`${name}: not a size: ${JSON.stringify(value)} (use e.g. 3mb)`);
+  const bytes = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase().replace(/^([kmg])$/, '$1b')]!);
+  if (bytes <= 0) throw new ConfigError(`${name}: must be positive`);
+  return bytes;
+}
+
+function parsePositive(value: string | number, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name}: not a positive number: ${value}`);
+  return n;
+}
+
+function parsePort(value: string | number, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name}: not a port: ${value}`);
+  return n;
+}
+
+const list = (value: string): string[] =>
+  value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+function stripSlash(url: string, name: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(`${name}: not an http(s) URL: ${url}`);
+  }
+  return url.replace(/\/+$/, '');
+}
+
+function readConfigFile(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as ConfigFile;
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Builds the configuration. `overrides` takes the place of a config file section by
+ * section (tests use it); `env` defaults to the process environment.
+ */
+export function loadConfig(
+  options: { env?: NodeJS.ProcessEnv; file?: string; overrides?: ConfigFile } = {},
+): Config {
+  const env = options.env ?? process.env;
+  const filePath = options.file ?? env.WPS_CONFIG;
+  const file: ConfigFile = filePath ? readConfigFile(filePath) : {};
+  const o = options.overrides ?? {};
+  const server = { ...file.server, ...o.server };
+  const storage = { ...file.storage, ...o.storage };
+  const limits = { ...file.limits, ...o.limits };
+  const refs = { ...file.references, ...o.references };
+  const meta = { ...file.metadata, ...o.metadata };
+
+  const port = parsePort(env.PORT ?? server.port ?? 5000, 'PORT');
+  const host = env.HOST ?? server.host ?? '127.0.0.1';
+  const baseUrl = stripSlash(env.WPS_BASE_URL ?? server.baseUrl ?? `http://localhost:${port}`, 'WPS_BASE_URL');
+  const languages = env.WPS_LANGUAGES ? list(env.WPS_LANGUAGES) : server.languages ?? ['en-US'];
+  if (languages.length === 0) throw new ConfigError('languages: at least one language is needed');
+
+  const storageDir = resolve(env.WPS_STORAGE_DIR ?? storage.dir ?? 'var/outputs');
+  const outputUrl = stripSlash(env.WPS_OUTPUT_URL ?? storage.url ?? `${baseUrl}/outputs`, 'WPS_OUTPUT_URL');
+
+  const config: Config = {
+    port,
+    host,
+    baseUrl,
+    languages,
+    storageDir,
+    outputUrl,
+    limits: {
+      maxRequestSize: parseSize(env.WPS_MAX_REQUEST_SIZE ?? limits.maxRequestSize ?? '3mb', 'maxRequestSize'),
+      maxQueryLength: parseSize(env.WPS_MAX_QUERY_LENGTH ?? limits.maxQueryLength ?? '64kb', 'maxQueryLength'),
+      maxInputSize: parseSize(env.WPS_MAX_INPUT_SIZE ?? limits.maxInputSize ?? '100mb', 'maxInputSize'),
+      referenceTimeoutMs:
+        1000 * parsePositive(env.WPS_REFERENCE_TIMEOUT ?? limits.referenceTimeout ?? 30, 'referenceTimeout'),
+      syncTimeoutMs: 1000 * parsePositive(env.WPS_SYNC_TIMEOUT ?? limits.syncTimeout ?? 60, 'syncTimeout'),
+      maxXmlDepth: Math.floor(parsePositive(limits.maxXmlDepth ?? 100, 'maxXmlDepth')),
+    },
+    references: {
+      allow: env.WPS_REFERENCE_ALLOW !== undefined ? list(env.WPS_REFERENCE_ALLOW) : refs.allow ?? [],
+      deny: env.WPS_REFERENCE_DENY !== undefined ? list(env.WPS_REFERENCE_DENY) : refs.deny ?? [],
+    },
+    metadata: {
+      title: env.WPS_TITLE ?? meta.title ?? 'WPS Scheduler',
+      abstract:
+        env.WPS_ABSTRACT ??
+        meta.abstract ??
+        'OGC WPS 1.0.0 server that runs short processes inline and hands long jobs to a batch scheduler.',
+      keywords: meta.keywords ?? ['WPS', 'processing', 'HPC'],
+      fees: meta.fees ?? 'NONE',
+      accessConstraints: meta.accessConstraints ?? ['NONE'],
+      provider: { name: meta.provider?.name ?? 'WPS Scheduler', site: meta.provider?.site ?? baseUrl },
+      contact: meta.contact ?? {},
+    },
+  };
+  return Object.freeze(config);
+}

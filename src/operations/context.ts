@@ -1,0 +1,26 @@
+import type { Config } from '../config.js';
+import type { ProcessRegistry } from '../process/registry.js';
+import type { OutputStore } from '../storage/output-store.js';
+
+/** What every operation handler may use. */
+export interface OperationContext {
+  config: Config;
+  registry: ProcessRegistry;
+  outputs: OutputStore;
+  /** The WPS endpoint URL as clients reach it. */
+  endpoint: string;
+}
+
+export interface WpsResponse {
+  status: number;
+  contentType: string;
+  body: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';
+
+export const xmlResponse = (body: string, status = 200): WpsResponse => ({ status, contentType: XML_CONTENT_TYPE, body });
+
+export const languageOf = (ctx: OperationContext, requested: string | undefined): string =>
+  requested ?? ctx.config.languages[0]!;

@@ -1,0 +1,109 @@
+/**
+ * The one typed request model. KVP GET and XML POST both parse into a `WpsRequest`;
+ * operation handlers never learn which encoding a request arrived in.
+ */
+
+export type WpsRequest = GetCapabilitiesRequest | DescribeProcessRequest | ExecuteRequest;
+
+interface BaseRequest {
+  /** Language asked for, already matched against the supported ones; undefined = default. */
+  language: string | undefined;
+}
+
+export interface GetCapabilitiesRequest extends BaseRequest {
+  operation: 'GetCapabilities';
+  acceptVersions: string[] | undefined;
+}
+
+export interface DescribeProcessRequest extends BaseRequest {
+  operation: 'DescribeProcess';
+  /** Process identifiers in request order, or 'ALL'. */
+  identifiers: string[] | 'ALL';
+}
+
+export interface ExecuteRequest extends BaseRequest {
+  operation: 'Execute';
+  identifier: string;
+  inputs: InputSubmission[];
+  responseForm: ResponseForm;
+}
+
+export interface InputSubmission {
+  identifier: string;
+  title?: string;
+  abstract?: string;
+  data: SubmittedData;
+}
+
+export type SubmittedData = LiteralSubmission | ComplexSubmission | BoundingBoxSubmission | ReferenceSubmission;
+
+export interface LiteralSubmission {
+  kind: 'literal';
+  value: string;
+  dataType?: string;
+  uom?: string;
+}
+
+export interface ComplexSubmission {
+  kind: 'complex';
+  /** Text, or serialized XML; base64 text when `encoding` is base64. */
+  value: string;
+  /** True when the value came as XML elements (it is then serialized markup). */
+  xml: boolean;
+  mimeType?: string;
+  encoding?: string;
+  schema?: string;
+}
+
+export interface BoundingBoxSubmission {
+  kind: 'bbox';
+  lowerCorner: number[];
+  upperCorner: number[];
+  crs?: string;
+  dimensions?: number;
+}
+
+export interface ReferenceSubmission {
+  kind: 'reference';
+  href: string;
+  method: 'GET' | 'POST';
+  headers: { key: string; value: string }[];
+  body?: string;
+  bodyReference?: string;
+  mimeType?: string;
+  encoding?: string;
+  schema?: string;
+}
+
+export interface OutputRequest {
+  identifier: string;
+  asReference: boolean;
+  mimeType?: string;
+  encoding?: string;
+  schema?: string;
+  uom?: string;
+}
+
+export type ResponseForm = ResponseDocumentForm | RawDataOutputForm;
+
+export interface ResponseDocumentForm {
+  kind: 'document';
+  /** Outputs asked for; empty means all outputs, each as the process defaults. */
+  outputs: OutputRequest[];
+  storeExecuteResponse: boolean;
+  lineage: boolean;
+  status: boolean;
+}
+
+export interface RawDataOutputForm {
+  kind: 'raw';
+  output: OutputRequest;
+}
+
+export const defaultResponseForm = (): ResponseDocumentForm => ({
+  kind: 'document',
+  outputs: [],
+  storeExecuteResponse: false,
+  lineage: false,
+  status: false,
+});

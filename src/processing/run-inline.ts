@@ -1,0 +1,49 @@
+import { OwsException } from '../exceptions.js';
+import { collectResults, type OutputSelection, type OutputValue } from '../process/outputs.js';
+import type { Inputs, ProcessDefinition } from '../process/types.js';
+
+export type RunResult = { ok: true; values: OutputValue[] } | { ok: false; error: OwsException };
+
+/**
+ * Runs a process handler in this process, bounded by a time limit. Whatever the
+ * handler throws becomes a failed result carrying its message; the server carries on.
+ */
+export async function runInline(
+  process: ProcessDefinition,
+  inputs: Inputs,
+  selections: readonly OutputSelection[],
+  timeoutMs: number,
+): Promise<RunResult> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new OwsException(
+        'NoApplicableCode',
+        `Process ${process.identifier} did not finish within ${timeoutMs / 1000} s and was stopped`,
+      );
+      controller.abort(err);
+      reject(err);
+    }, timeoutMs);
+  });
+  try {
+    const results = await Promise.race([
+      Promise.resolve().then(() =>
+        process.handler({ inputs, signal: controller.signal, progress: () => undefined }),
+      ),
+      timeout,
+    ]);
+    return { ok: true, values: collectResults(selections, results) };
+  } catch (err) {
+    return { ok: false, error: failureOf(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The exception a client sees for a failed run: the process's own message, never a stack. */
+export function failureOf(err: unknown): OwsException {
+  if (err instanceof OwsException) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new OwsException('NoApplicableCode', message || 'The process failed without a message');
+}

@@ -1,0 +1,81 @@
+import { createServer, type Server } from 'node:http';
+import Koa from 'koa';
+import type { Config } from './config.js';
+import { OwsException } from './exceptions.js';
+import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
+import { wpsEndpoint } from './http/wps-endpoint.js';
+import type { OperationContext } from './operations/context.js';
+import { exceptionReportXml } from './ows/exception-report.js';
+import { ProcessRegistry } from './process/registry.js';
+import type { ProcessDefinition } from './process/types.js';
+import { OutputStore } from './storage/output-store.js';
+
+export interface AppParts {
+  config: Config;
+  processes: readonly ProcessDefinition[];
+}
+
+export function createContext({ config, processes }: AppParts): OperationContext {
+  return {
+    config,
+    registry: new ProcessRegistry(processes),
+    outputs: new OutputStore(config.storageDir, config.outputUrl),
+    endpoint: `${config.baseUrl}/wps`,
+  };
+}
+
+/** The Koa application: one route per concern, nothing else. */
+export function createApp(ops: OperationContext): Koa {
+  const app = new Koa();
+  const wps = wpsEndpoint(ops);
+  const outputs = outputsEndpoint(ops.outputs);
+  app.use(async (ctx) => {
+    const path = ctx.path;
+    if (path === '/wps' || path === '/wps/') return wps(ctx);
+    if (path.startsWith(OUTPUTS_PATH) && (ctx.method === 'GET' || ctx.method === 'HEAD')) return outputs(ctx);
+    if (path === '/health') {
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    if (path === '/' && ctx.method === 'GET') {
+      ctx.redirect(`/wps?service=WPS&request=GetCapabilities`);
+      return;
+    }
+    ctx.status = 404;
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = 'Not found\n';
+  });
+  app.on('error', (err: Error) => {
+    if ((err as { expose?: boolean }).expose) return;
+    console.error(JSON.stringify({ level: 'error', msg: err.message, stack: err.stack }));
+  });
+  return app;
+}
+
+/**
+ * Starts listening. Requests whose head (the KVP query string) outgrows Node's parser
+ * still get an ExceptionReport instead of a bare 431.
+ */
+export function startServer(ops: OperationContext, port = ops.config.port, host = ops.config.host): Promise<Server> {
+  const app = createApp(ops);
+  const server = createServer({ maxHeaderSize: ops.config.limits.maxQueryLength + 16 * 1024 }, app.callback());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const ex = tooLarge
+      ? new OwsException('FileSizeExceeded', 'The request line and headers are too large', undefined, 431)
+      : new OwsException('NoApplicableCode', 'Malformed HTTP request', undefined, 400);
+    const body = exceptionReportXml(ex, ops.config.languages[0]!);
+    socket.end(
+      `HTTP/1.1 ${ex.httpStatus} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: text/xml; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,32 @@
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write.js';
+import { extensionFor } from './media-types.js';
+
+// One or two path segments of safe characters, none starting with a dot: no traversal,
+// no hidden temporary files, nothing a client can steer outside the storage directory.
+const SAFE_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
+
+/** Files on (shared) storage that clients fetch over HTTP: stored outputs and status documents. */
+export class OutputStore {
+  constructor(
+    readonly dir: string,
+    /** Public URL under which `dir` is served. */
+    readonly baseUrl: string,
+  ) {}
+
+  /** Stores one output of a job; returns the URL a client fetches it from. */
+  async writeOutput(jobId: string, outputId: string, data: Buffer, mimeType: string): Promise<string> {
+    const rel = `${jobId}/${outputId}.${extensionFor(mimeType)}`;
+    await writeFileAtomic(this.pathOf(rel)!, data);
+    return this.urlOf(rel);
+  }
+
+  urlOf(rel: string): string {
+    return `${this.baseUrl}/${rel}`;
+  }
+
+  /** The file behind a relative URL path, or undefined when the path is not one we hand out. */
+  pathOf(rel: string): string | undefined {
+    return SAFE_PATH.test(rel) ? join(this.dir, rel) : undefined;
+  }
+}
