@@ -47,6 +47,8 @@ export interface Limits {
   syncTimeoutMs: number;
   /** Deepest element nesting accepted in an XML request. */
   maxXmlDepth: number;
+  /** Synchronous Executes running at once; one more is answered ServerBusy. */
+  maxSyncExecutions: number;
 }
 
 export interface ReferencePolicy {
@@ -81,6 +83,7 @@ export type ConfigFile = {
     referenceTimeout?: number;
     syncTimeout?: number;
     maxXmlDepth?: number;
+    maxSyncExecutions?: number;
   };
   references?: Partial<ReferencePolicy>;
   metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
@@ -183,6 +186,9 @@ export function loadConfig(
         1000 * parsePositive(env.WPS_REFERENCE_TIMEOUT ?? limits.referenceTimeout ?? 30, 'referenceTimeout'),
       syncTimeoutMs: 1000 * parsePositive(env.WPS_SYNC_TIMEOUT ?? limits.syncTimeout ?? 60, 'syncTimeout'),
       maxXmlDepth: Math.floor(parsePositive(limits.maxXmlDepth ?? 100, 'maxXmlDepth')),
+      maxSyncExecutions: Math.floor(
+        parsePositive(env.WPS_MAX_SYNC_EXECUTIONS ?? limits.maxSyncExecutions ?? 32, 'maxSyncExecutions'),
+      ),
     },
     references: {
       allow: env.WPS_REFERENCE_ALLOW !== undefined ? list(env.WPS_REFERENCE_ALLOW) : refs.allow ?? [],

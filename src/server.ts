@@ -7,6 +7,7 @@ import { wpsEndpoint } from './http/wps-endpoint.js';
 import type { OperationContext } from './operations/context.js';
 import { exceptionReportXml } from './ows/exception-report.js';
 import { ProcessRegistry } from './process/registry.js';
+import { Slots } from './processing/slots.js';
 import type { ProcessDefinition } from './process/types.js';
 import { OutputStore } from './storage/output-store.js';
 
@@ -21,6 +22,7 @@ export function createContext({ config, processes }: AppParts): OperationContext
     registry: new ProcessRegistry(processes),
     outputs: new OutputStore(config.storageDir, config.outputUrl),
     endpoint: `${config.baseUrl}/wps`,
+    syncSlots: new Slots(config.limits.maxSyncExecutions),
   };
 }
 
@@ -45,8 +47,9 @@ export function createApp(ops: OperationContext): Koa {
     ctx.type = 'text/plain; charset=utf-8';
     ctx.body = 'Not found\n';
   });
-  app.on('error', (err: Error) => {
-    if ((err as { expose?: boolean }).expose) return;
+  app.on('error', (err: NodeJS.ErrnoException) => {
+    // A client that hangs up mid-response is not a server error.
+    if ((err as { expose?: boolean }).expose || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET') return;
     console.error(JSON.stringify({ level: 'error', msg: err.message, stack: err.stack }));
   });
   return app;

@@ -27,9 +27,10 @@ export function wpsEndpoint(ops: OperationContext) {
       if (ex.httpStatus === 405) response.headers = { allow: 'GET, HEAD, POST' };
     }
     ctx.status = response.status;
-    ctx.type = response.contentType;
-    if (response.headers) ctx.set(response.headers);
     ctx.body = response.body;
+    // Set after the body, verbatim: a raw output's Content-Type is its mimeType, nothing added.
+    ctx.set('content-type', response.contentType);
+    if (response.headers) ctx.set(response.headers);
   };
 
   async function parseRequest(ctx: Context): Promise<WpsRequest> {

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { ProcessRegistry } from '../process/registry.js';
+import type { Slots } from '../processing/slots.js';
 import type { OutputStore } from '../storage/output-store.js';
 
 /** What every operation handler may use. */
@@ -9,6 +10,8 @@ export interface OperationContext {
   outputs: OutputStore;
   /** The WPS endpoint URL as clients reach it. */
   endpoint: string;
+  /** Synchronous Executes in progress, bounded by limits.maxSyncExecutions. */
+  syncSlots: Slots;
 }
 
 export interface WpsResponse {

@@ -7,7 +7,7 @@ import { selectOutputs, type OutputSelection, type OutputValue } from '../proces
 import type { ProcessDefinition } from '../process/types.js';
 import { validateInputs } from '../process/validate-inputs.js';
 import { resolveInputs } from '../processing/resolve-inputs.js';
-import { runInline } from '../processing/run-inline.js';
+import { runInline, type RunResult } from '../processing/run-inline.js';
 import { extensionFor } from '../storage/media-types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
@@ -31,13 +31,24 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
   }
   const asks: readonly OutputRequest[] = form.kind === 'raw' ? [form.output] : form.outputs;
   const selections = selectOutputs(process, asks);
-  const entries = await resolveInputs(process, req.inputs, {
-    policy: ctx.config.references,
-    timeoutMs: ctx.config.limits.referenceTimeoutMs,
-    maxInputSize: ctx.config.limits.maxInputSize,
-  });
-  const inputs = validateInputs(process, entries);
-  const result = await runInline(process, inputs, selections, ctx.config.limits.syncTimeoutMs);
+  if (!ctx.syncSlots.tryTake()) {
+    throw new OwsException(
+      'ServerBusy',
+      `The server is running ${ctx.syncSlots.size} synchronous processes already; try again shortly`,
+    );
+  }
+  let result: RunResult;
+  try {
+    const entries = await resolveInputs(process, req.inputs, {
+      policy: ctx.config.references,
+      timeoutMs: ctx.config.limits.referenceTimeoutMs,
+      maxInputSize: ctx.config.limits.maxInputSize,
+    });
+    const inputs = validateInputs(process, entries);
+    result = await runInline(process, inputs, selections, ctx.config.limits.syncTimeoutMs);
+  } finally {
+    ctx.syncSlots.give();
+  }
 
   if (form.kind === 'raw') {
     // A raw output has no document to carry ProcessFailed: the failure is the answer.

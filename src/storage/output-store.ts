@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { OwsException } from '../exceptions.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { extensionFor } from './media-types.js';
 
@@ -17,7 +18,15 @@ export class OutputStore {
   /** Stores one output of a job; returns the URL a client fetches it from. */
   async writeOutput(jobId: string, outputId: string, data: Buffer, mimeType: string): Promise<string> {
     const rel = `${jobId}/${outputId}.${extensionFor(mimeType)}`;
-    await writeFileAtomic(this.pathOf(rel)!, data);
+    try {
+      await writeFileAtomic(this.pathOf(rel)!, data);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new OwsException('NotEnoughStorage', `Not enough storage to keep output ${outputId}`, outputId);
+      }
+      throw err;
+    }
     return this.urlOf(rel);
   }
 

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer({
+    server: { languages: ['en-US', 'de-DE'] },
+    metadata: {
+      title: 'Test WPS',
+      abstract: 'A WPS under test',
+      keywords: ['test', 'wps'],
+      provider: { name: 'Test Org', site: 'https://example.org' },
+      contact: { individualName: 'Ada', email: 'ada@example.org', city: 'Zürich', phone: '+41 1', role: 'pointOfContact' },
+    },
+  });
+});
+afterAll(() => s.close());
+
+describe('GetCapabilities', () => {
+  it('answers KVP GET with a schema-valid wps:Capabilities', async () => {
+    const r = await get(`${s.wps}?service=wps&request=GetCapabilities`);
+    expect(r.status).toBe(200);
+    expect(r.contentType).toBe('text/xml; charset=utf-8');
+    // The root is literally wps:Capabilities: the CITE scripts compare the prefixed name.
+    expect(r.text).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><wps:Capabilities /);
+    await expectSchemaValid(r.text);
+    const doc = parseXml(r.text).Capabilities;
+    expect(doc['@version']).toBe('1.0.0');
+    expect(doc['@lang']).toBe('en-US');
+    expect(doc.ServiceIdentification.Title).toBe('Test WPS');
+    expect(doc.ServiceIdentification.ServiceTypeVersion).toBe('1.0.0');
+    expect(doc.ServiceIdentification.Keywords.Keyword).toEqual(['test', 'wps']);
+    expect(doc.ServiceProvider.ProviderName).toBe('Test Org');
+    expect(doc.ServiceProvider.ServiceContact.ContactInfo.Address.ElectronicMailAddress).toBe('ada@example.org');
+    expect(doc.Languages.Supported.Language).toEqual(['en-US', 'de-DE']);
+    expect(doc.ProcessOfferings.Process.map((p: { Identifier: string }) => p.Identifier)).toEqual(
+      ['hello', 'sleep', 'ultimate_question', 'wordcounter', 'bbox', 'inout', 'show_error'],
+    );
+    expect(doc.ProcessOfferings.Process[0]['@processVersion']).toBe('1.0.0');
+  });
+
+  it('advertises exactly one GET and one POST URL per operation, under the public base URL', async () => {
+    const doc = parseXml((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).text).Capabilities;
+    const ops = doc.OperationsMetadata.Operation;
+    expect(ops.map((o: { '@name': string }) => o['@name'])).toEqual(['GetCapabilities', 'DescribeProcess', 'Execute']);
+    for (const op of ops) {
+      expect(op.DCP.HTTP.Get['@href']).toBe(`${s.wps}?`);
+      expect(op.DCP.HTTP.Post['@href']).toBe(s.wps);
+      expect(op.Parameter).toBeUndefined();
+    }
+  });
+
+  it('answers the same document over XML POST, as text/xml or application/xml', async () => {
+    const body = `<wps:GetCapabilities xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1" service="WPS"><wps:AcceptVersions><ows:Version>1.0.0</ows:Version></wps:AcceptVersions></wps:GetCapabilities>`;
+    const byGet = await get(`${s.wps}?service=WPS&request=GetCapabilities`);
+    for (const type of ['text/xml', 'application/xml']) {
+      const r = await post(s.wps, body, type);
+      expect(r.status).toBe(200);
+      expect(r.text).toBe(byGet.text);
+    }
+  });
+
+  it('takes parameter names in any case and ignores unknown AcceptFormats', async () => {
+    for (const q of ['SERVICE=WPS&REQUEST=GetCapabilities', 'aCcepTVersioNS=1.0.0&service=wps&request=GetCapabilities', 'service=WPS&request=GetCapabilities&AcceptFormats=application/x-bxml']) {
+      const r = await get(`${s.wps}?${q}`);
+      expect(r.status).toBe(200);
+      await expectSchemaValid(r.text);
+    }
+  });
+
+  it('reflects the requested language in xml:lang', async () => {
+    const r = await get(`${s.wps}?service=WPS&request=GetCapabilities&language=de-DE`);
+    expect(parseXml(r.text).Capabilities['@lang']).toBe('de-DE');
+    await expectException(await get(`${s.wps}?service=WPS&request=GetCapabilities&language=fr-FR`), 'InvalidParameterValue', 'language', 400);
+  });
+
+  it('fails version negotiation without 1.0.0', async () => {
+    for (const v of ['3.0.0', '0.0.1', '2000-01-01']) {
+      await expectException(await get(`${s.wps}?service=WPS&request=GetCapabilities&AcceptVersions=${v}`), 'VersionNegotiationFailed', 'AcceptVersions', 400);
+    }
+  });
+
+  it('follows the configured public base URL', async () => {
+    const proxied = await startTestServer({ server: { baseUrl: 'https://maps.example.org/birdhouse' } });
+    try {
+      const r = await get(`${proxied.wps}?service=WPS&request=GetCapabilities`);
+      const op = parseXml(r.text).Capabilities.OperationsMetadata.Operation[0];
+      expect(op.DCP.HTTP.Post['@href']).toBe('https://maps.example.org/birdhouse/wps');
+    } finally {
+      await proxied.close();
+    }
+  });
+});
