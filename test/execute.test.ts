@@ -118,6 +118,9 @@ describe('synchronous Execute', () => {
     expect(doc.OutputDefinitions.Output[0]).toMatchObject({ Identifier: 'output', '@asReference': 'false' });
     const kvpDoc = await response(await kvp('identifier=inout&DataInputs=int_in=2;bool_in=true;float_in=1@uom=metre;string_in=rock&lineage=true'));
     expect(kvpDoc.DataInputs.Input).toHaveLength(4);
+    // No outputs asked for: the definitions list every output as it was produced.
+    expect(kvpDoc.OutputDefinitions.Output.map((o: { Identifier: string }) => o.Identifier)).toEqual(['int_out', 'bool_out', 'float_out', 'string_out', 'tags_out']);
+    expect(kvpDoc.OutputDefinitions.Output[2]['@uom']).toBe('metre');
     expect(kvpDoc.DataInputs.Input[2].Data.LiteralData).toEqual({ '#text': '1', '@uom': 'metre' });
   });
 

@@ -142,23 +142,26 @@ function request(
         new OwsException('FileSizeExceeded', `Input ${id} is larger than ${opts.maxBytes} bytes`, id);
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > opts.maxBytes) {
-        res.destroy();
-        return fail(tooLarge());
+        fail(tooLarge());
+        return res.destroy();
       }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size > opts.maxBytes) {
-          res.destroy();
+          // Reject first: destroying the stream emits its own close and error events.
           fail(tooLarge());
+          res.destroy();
           return;
         }
         chunks.push(chunk);
       });
       res.on('end', () => resolve({ status, contentType, bytes: Buffer.concat(chunks) }));
       res.on('error', fail);
-      res.on('aborted', () => fail(new Error('connection closed')));
+      res.on('close', () => {
+        if (!res.complete) fail(new Error('connection closed'));
+      });
     });
     req.on('error', fail);
     req.end(body);

@@ -60,7 +60,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
     process,
     serviceInstance: `${ctx.endpoint}?service=WPS&request=GetCapabilities`,
     language,
-    ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: asks } } : {}),
+    ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: asks.length > 0 ? asks : selections.map(asRequested) } } : {}),
   };
   if (!result.ok) return xmlResponse(executeResponseXml({ ...base, status: { state: 'failed', error: result.error } }));
   const outputs = await storeReferences(ctx, selections, result.values);
@@ -71,6 +71,14 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
       outputs,
     }),
   );
+}
+
+/** An output the client left to the defaults, written as if it had asked for it. */
+function asRequested(sel: OutputSelection): OutputRequest {
+  const req: OutputRequest = { identifier: sel.output.identifier, asReference: sel.asReference };
+  if (sel.format) req.mimeType = sel.format.mimeType;
+  if (sel.uom) req.uom = sel.uom;
+  return req;
 }
 
 /** Writes the outputs asked for by reference to storage; the rest stay inline. */

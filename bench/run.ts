@@ -1,0 +1,110 @@
+/**
+ * `npm run bench`: requests/s and latency of the plain WPS requests on loopback,
+ * measured with wrk (Debian's package) against the built server in its own process,
+ * beside a bare node:http server that answers the same GetCapabilities bytes: the
+ * ceiling any Node server on this machine can reach.
+ *
+ *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 npm run bench
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
+import { setTimeout as wait } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const THREADS = Number(process.env.BENCH_THREADS ?? 1);
+
+interface Result {
+  name: string;
+  rps: number;
+  p50: string;
+  p99: string;
+  errors: string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, out, errOut) => (err ? reject(new Error(`${cmd}: ${err.message}\n${errOut}`)) : resolve(out))),
+  );
+}
+
+async function startNode(script: string, args: string[], env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/health`);
+      return child;
+    } catch {
+      await wait(100);
+    }
+  }
+  child.kill();
+  throw new Error(`${script} did not start`);
+}
+
+function parseWrk(name: string, out: string): Result {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const p50 = /\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? '?';
+  const p99 = /\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? '?';
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1];
+  const socket = /Socket errors:([^\n]+)/.exec(out)?.[1]?.trim();
+  return { name, rps, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socket ?? ''].filter(Boolean).join('; ') || '0' };
+}
+
+async function wrk(name: string, url: string): Promise<Result> {
+  const out = await run('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', url]);
+  return parseWrk(name, out);
+}
+
+async function main(): Promise<void> {
+  await run('wrk', ['--version']).catch((err: Error) => {
+    if (/ENOENT/.test(err.message)) throw new Error('wrk is not installed: apt-get install wrk');
+  });
+  const port = await freePort();
+  const barePort = await freePort();
+  const storage = mkdtempSync(join(tmpdir(), 'wps-bench-'));
+  const server = await startNode('dist/src/cli/main.js', ['serve'], { PORT: String(port), WPS_STORAGE_DIR: storage }, port);
+  const base = `http://127.0.0.1:${port}/wps`;
+  const capsUrl = `${base}?service=WPS&request=GetCapabilities`;
+  const caps = await (await fetch(capsUrl)).text();
+  const bare = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODY: caps }, barePort);
+  const results: Result[] = [];
+  try {
+    results.push(await wrk('bare node:http, same bytes as GetCapabilities', `http://127.0.0.1:${barePort}/`));
+    results.push(await wrk('GetCapabilities', capsUrl));
+    results.push(await wrk('DescribeProcess (inout)', `${base}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=inout`));
+    results.push(await wrk('DescribeProcess (ALL)', `${base}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=ALL`));
+    results.push(await wrk('Execute hello (sync, KVP)', `${base}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=bench`));
+    results.push(await wrk('Execute hello (sync, RawDataOutput)', `${base}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=bench&RawDataOutput=output`));
+  } finally {
+    server.kill();
+    bare.kill();
+    rmSync(storage, { recursive: true, force: true });
+  }
+  const ceiling = results[0]!.rps;
+  console.log(`\nwrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s on loopback, server in its own process (node ${process.version})\n`);
+  const rows = results.map((r) => [r.name, r.rps.toFixed(0), `${((100 * r.rps) / ceiling).toFixed(0)} %`, r.p50, r.p99, r.errors]);
+  const head = ['request', 'req/s', 'of bare', 'p50', 'p99', 'errors'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});

@@ -1,0 +1,55 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseSize } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has embedded defaults for a bare machine', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.port).toBe(5000);
+    expect(c.baseUrl).toBe('http://localhost:5000');
+    expect(c.outputUrl).toBe('http://localhost:5000/outputs');
+    expect(c.storageDir).toBe(resolve('var/outputs'));
+    expect(c.languages).toEqual(['en-US']);
+    expect(c.limits.maxRequestSize).toBe(3 * 1024 * 1024);
+    expect(c.references).toEqual({ allow: [], deny: [] });
+  });
+
+  it('reads a JSON config file, and environment variables override it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wps-config-'));
+    const file = join(dir, 'wps.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        server: { port: 8080, baseUrl: 'https://wps.example.org/', languages: ['en-US', 'fr-FR'] },
+        limits: { maxRequestSize: '10mb', syncTimeout: 5 },
+        references: { allow: ['*.example.org'] },
+        metadata: { title: 'Example', provider: { name: 'Example Org' }, contact: { email: 'ops@example.org' } },
+      }),
+    );
+    const c = loadConfig({ env: { WPS_CONFIG: file, PORT: '9090', WPS_REFERENCE_DENY: 'bad.example.org, 10.0.0.0/8' } });
+    expect(c.port).toBe(9090);
+    expect(c.baseUrl).toBe('https://wps.example.org');
+    expect(c.outputUrl).toBe('https://wps.example.org/outputs');
+    expect(c.languages).toEqual(['en-US', 'fr-FR']);
+    expect(c.limits.maxRequestSize).toBe(10 * 1024 * 1024);
+    expect(c.limits.syncTimeoutMs).toBe(5000);
+    expect(c.references).toEqual({ allow: ['*.example.org'], deny: ['bad.example.org', '10.0.0.0/8'] });
+    expect(c.metadata).toMatchObject({ title: 'Example', provider: { name: 'Example Org' }, contact: { email: 'ops@example.org' } });
+  });
+
+  it('refuses nonsense with a message naming the setting', () => {
+    expect(() => loadConfig({ env: { PORT: 'eighty' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { WPS_BASE_URL: 'ftp://x' } })).toThrow(/WPS_BASE_URL/);
+    expect(() => loadConfig({ env: { WPS_MAX_REQUEST_SIZE: 'lots' } })).toThrow(/maxRequestSize/);
+    expect(() => loadConfig({ env: { WPS_CONFIG: '/nonexistent/wps.json' } })).toThrow(/cannot read config file/);
+  });
+
+  it('parses sizes', () => {
+    expect(parseSize('3mb', 'x')).toBe(3145728);
+    expect(parseSize('512 KB', 'x')).toBe(524288);
+    expect(parseSize(1000, 'x')).toBe(1000);
+    expect(parseSize('2g', 'x')).toBe(2 * 1024 ** 3);
+  });
+});

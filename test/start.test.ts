@@ -1,0 +1,58 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseXml } from './helpers/http.js';
+import { freePort } from './helpers/server.js';
+
+let child: ChildProcess | undefined;
+afterEach(() => {
+  child?.kill('SIGTERM');
+  child = undefined;
+});
+
+/** Starts the built server the way `npm start` does and waits for it to listen. */
+async function serve(env: Record<string, string>): Promise<void> {
+  child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
+    env: { ...process.env, WPS_STORAGE_DIR: mkdtempSync(join(tmpdir(), 'wps-start-')), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child!.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('"listening"')) resolve();
+    });
+    child!.stderr!.on('data', (d) => (out += d));
+    child!.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  });
+}
+
+describe('the server command', () => {
+  it('serves WPS at http://localhost:PORT/wps', async () => {
+    const port = await freePort();
+    await serve({ PORT: String(port) });
+    const res = await fetch(`http://localhost:${port}/wps?service=WPS&request=GetCapabilities`);
+    expect(res.status).toBe(200);
+    const op = parseXml(await res.text()).Capabilities.OperationsMetadata.Operation[2];
+    expect(op.DCP.HTTP.Post['@href']).toBe(`http://localhost:${port}/wps`);
+  });
+
+  it('advertises the configured public base URL', async () => {
+    const port = await freePort();
+    await serve({ PORT: String(port), WPS_BASE_URL: 'https://wps.example.org/birdhouse' });
+    const res = await fetch(`http://127.0.0.1:${port}/wps?service=WPS&request=GetCapabilities`);
+    const op = parseXml(await res.text()).Capabilities.OperationsMetadata.Operation[0];
+    expect(op.DCP.HTTP.Get['@href']).toBe('https://wps.example.org/birdhouse/wps?');
+  });
+
+  it('exits with a clear message on bad configuration', async () => {
+    const p = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], { env: { ...process.env, PORT: 'nope' } });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => p.once('exit', r));
+    expect(code).toBe(1);
+    expect(err).toBe('configuration error: PORT: not a port: nope\n');
+  });
+});
