@@ -1,17 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processes } from '../processes/index.js';
-import { defineProcess, literalOutput } from '../src/process/declare.js';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
+import { syncOnly } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-
-const syncOnly = defineProcess({
-  identifier: 'sync_only',
-  title: 'Synchronous only',
-  storeSupported: false,
-  inputs: [],
-  outputs: [literalOutput('out', { title: 'Out', dataType: 'string' })],
-  handler: () => ({ out: 'x' }),
-});
 
 let s: TestServer;
 beforeAll(async () => {

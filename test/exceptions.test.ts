@@ -9,16 +9,9 @@ import { processes } from '../processes/index.js';
 import { complexInput, complexOutput, defineProcess, literalInput, literalOutput } from '../src/process/declare.js';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
 import { executeXml } from './helpers/requests.js';
+import { syncOnly } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
-const syncOnly = defineProcess({
-  identifier: 'sync_only',
-  title: 'Synchronous only',
-  storeSupported: false,
-  inputs: [],
-  outputs: [literalOutput('out', { title: 'Out', dataType: 'string' })],
-  handler: () => ({ out: 'x' }),
-});
 const small = defineProcess({
   identifier: 'small_input',
   title: 'Takes at most one megabyte',

@@ -1,3 +1,5 @@
+import type { OutputAsk } from '../process/outputs.js';
+
 /**
  * The one typed request model. KVP GET and XML POST both parse into a `WpsRequest`;
  * operation handlers never learn which encoding a request arrived in.
@@ -75,14 +77,8 @@ export interface ReferenceSubmission {
   schema?: string;
 }
 
-export interface OutputRequest {
-  identifier: string;
-  asReference: boolean;
-  mimeType?: string;
-  encoding?: string;
-  schema?: string;
-  uom?: string;
-}
+/** What a request asks of one output (the process layer's own shape). */
+export type OutputRequest = OutputAsk;
 
 export type ResponseForm = ResponseDocumentForm | RawDataOutputForm;
 

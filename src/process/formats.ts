@@ -1,4 +1,10 @@
+import { invalidParameter } from '../exceptions.js';
 import type { Format } from './types.js';
+
+/** Keeps user values echoed in messages short. */
+export function clip(s: string, max = 80): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
 
 const norm = (s: string | undefined) => s?.trim().toLowerCase() ?? '';
 const mime = (s: string | undefined) => norm(s).split(';')[0]!.trim();
@@ -18,6 +24,22 @@ export function matchFormat(
       (!asked.mimeType || mime(f.mimeType) === mime(asked.mimeType)) &&
       (!asked.encoding || norm(asked.encoding) === norm(f.encoding ?? 'utf-8') || isBase64(asked.encoding)) &&
       (!asked.schema || norm(f.schema) === norm(asked.schema)),
+  );
+}
+
+/** The matching format, or InvalidParameterValue naming the input or output and what it supports. */
+export function requireFormat(
+  kind: 'Input' | 'Output',
+  id: string,
+  formats: readonly Format[],
+  asked: { mimeType?: string; encoding?: string; schema?: string },
+): Format {
+  const format = matchFormat(formats, asked);
+  if (format) return format;
+  const what = [asked.mimeType, asked.encoding, asked.schema].filter(Boolean).join(', ');
+  throw invalidParameter(
+    id,
+    `${kind} ${id}: format ${clip(what)} is not supported; supported: ${formats.map((f) => f.mimeType).join(', ')}`,
   );
 }
 

@@ -1,8 +1,7 @@
 import { invalidParameter } from '../exceptions.js';
 import { matchCrs } from './crs.js';
-import { isBase64, matchFormat } from './formats.js';
+import { clip, isBase64, matchFormat, requireFormat } from './formats.js';
 import { coerceLiteral } from './literal-types.js';
-import { clip } from './validate-inputs.js';
 import {
   ProcessError,
   type BoundingBoxValue,
@@ -60,14 +59,7 @@ export function selectOutputs(process: ProcessDefinition, asks: readonly OutputA
     seen.add(id);
     const sel: OutputSelection = { output, asReference: ask.asReference };
     if (output.type === 'complex') {
-      const format = matchFormat(output.formats, ask);
-      if (!format) {
-        const what = [ask.mimeType, ask.encoding, ask.schema].filter(Boolean).join(', ');
-        throw invalidParameter(
-          id,
-          `Output ${id}: format ${clip(what)} is not supported; supported: ${output.formats.map((f) => f.mimeType).join(', ')}`,
-        );
-      }
+      const format = requireFormat('Output', id, output.formats, ask);
       sel.format = format;
       if (isBase64(ask.encoding ?? format.encoding)) sel.encoding = 'base64';
     } else if (ask.mimeType && output.type === 'literal' && !/^text\/plain\b/i.test(ask.mimeType)) {

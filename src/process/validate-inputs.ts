@@ -1,6 +1,6 @@
 import { invalidParameter, missingParameter, OwsException } from '../exceptions.js';
 import { matchCrs } from './crs.js';
-import { isBase64, matchFormat } from './formats.js';
+import { clip, isBase64, requireFormat } from './formats.js';
 import { coerceLiteral, parseLiteral, type LiteralJsValue } from './literal-types.js';
 import {
   Inputs,
@@ -162,14 +162,7 @@ function validateComplex(input: ComplexInput, raw: RawInput): InputValue {
   const id = input.identifier;
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes complex data, not a bounding box`);
   const asked: { mimeType?: string; encoding?: string; schema?: string } = raw.kind === 'complex' ? raw : {};
-  const format = matchFormat(input.formats, asked);
-  if (!format) {
-    const what = [asked.mimeType, asked.encoding, asked.schema].filter(Boolean).join(', ');
-    throw invalidParameter(
-      id,
-      `Input ${id}: format ${clip(what)} is not supported; supported: ${input.formats.map((f) => f.mimeType).join(', ')}`,
-    );
-  }
+  const format = requireFormat('Input', id, input.formats, asked);
   let data: Buffer;
   if (raw.kind === 'complex' && isBase64(raw.encoding)) {
     const text = Buffer.isBuffer(raw.value) ? raw.value.toString('latin1') : raw.value;
@@ -240,9 +233,4 @@ function validateBoundingBox(input: BoundingBoxInput, raw: RawInput): InputValue
     crs = match;
   }
   return { type: 'bbox', lowerCorner: box.lowerCorner, upperCorner: box.upperCorner, crs, dimensions: dims };
-}
-
-/** Keeps echoed user values short in messages. */
-export function clip(s: string, max = 80): string {
-  return s.length > max ? `${s.slice(0, max)}…` : s;
 }
