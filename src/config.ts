@@ -58,6 +58,23 @@ export interface ReferencePolicy {
   deny: string[];
 }
 
+export interface JobsConfig {
+  /** Jobs run (or handed to the batch system) at once, per dispatcher. */
+  parallel: number;
+  /** Accepted jobs allowed to wait; beyond, Execute answers ServerBusy. */
+  maxWaiting: number;
+  /** Wall-clock limit of a job unless its process declares one. */
+  wallTimeSeconds: number;
+  /** How long finished jobs (rows, status documents, outputs) are kept. */
+  retentionMs: number;
+  /** How often a dispatcher asks the scheduler about the jobs it watches. */
+  monitorIntervalMs: number;
+  /** Local scheduler: keep warm runner processes (else a fresh process per job). */
+  warmRunners: boolean;
+  /** URL under which runners reach this server to report (compute nodes may need another than baseUrl). */
+  internalUrl: string;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -71,6 +88,20 @@ export interface Config {
   limits: Limits;
   references: ReferencePolicy;
   metadata: ServiceMetadata;
+  /** postgres://… for a Postgres job store; undefined for the embedded PGlite. */
+  databaseUrl: string | undefined;
+  /** Postgres schema for the job tables (default: the connection's search path). */
+  databaseSchema: string | undefined;
+  /** Where PGlite keeps the embedded database. */
+  pgliteDir: string;
+  /** redis://… for the shared BullMQ queue; undefined for the in-process queue. */
+  redisUrl: string | undefined;
+  queueName: string;
+  /** Job directories (spec, result, logs) on storage the compute nodes share. */
+  jobsDir: string;
+  /** Whether this process dispatches jobs (always, with the in-process queue). */
+  dispatch: boolean;
+  jobs: JobsConfig;
 }
 
 export type ConfigFile = {
@@ -86,6 +117,19 @@ export type ConfigFile = {
     maxSyncExecutions?: number;
   };
   references?: Partial<ReferencePolicy>;
+  database?: { url?: string; schema?: string; pgliteDir?: string };
+  queue?: { redisUrl?: string; name?: string };
+  jobs?: {
+    dir?: string;
+    parallel?: number;
+    maxWaiting?: number;
+    wallTime?: number;
+    retention?: string | number;
+    monitorInterval?: number;
+    warmRunners?: boolean;
+    internalUrl?: string;
+    dispatch?: boolean;
+  };
   metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
     provider?: Partial<ServiceMetadata['provider']>;
     contact?: ContactInfo;
@@ -110,6 +154,23 @@ function parsePositive(value: string | number, name: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name}: not a positive number: ${value}`);
   return n;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `7d`, `12h`, `30m`, `45s`, or a number of seconds → milliseconds. */
+export function parseDuration(value: string | number, name: string): number {
+  if (typeof value === 'number' && value > 0) return value * 1000;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(String(value));
+  if (!m || Number(m[1]) <= 0) throw new ConfigError(`${name}: not a duration: ${JSON.stringify(value)} (use e.g. 7d, 12h, 30m)`);
+  return Number(m[1]) * DURATION_UNITS[(m[2] || 's').toLowerCase()]!;
+}
+
+function parseFlag(value: string | boolean, name: string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new ConfigError(`${name}: not true or false: ${value}`);
 }
 
 function parsePort(value: string | number, name: string): number {
@@ -156,6 +217,9 @@ export function loadConfig(
   const filePath = options.file ?? env.WPS_CONFIG;
   const file: ConfigFile = filePath ? readConfigFile(filePath) : {};
   const o = options.overrides ?? {};
+  const database = { ...file.database, ...o.database };
+  const queue = { ...file.queue, ...o.queue };
+  const jobs = { ...file.jobs, ...o.jobs };
   const server = { ...file.server, ...o.server };
   const storage = { ...file.storage, ...o.storage };
   const limits = { ...file.limits, ...o.limits };
@@ -168,7 +232,11 @@ export function loadConfig(
   const languages = env.WPS_LANGUAGES ? list(env.WPS_LANGUAGES) : server.languages ?? ['en-US'];
   if (languages.length === 0) throw new ConfigError('languages: at least one language is needed');
 
-  const storageDir = resolve(env.WPS_STORAGE_DIR ?? storage.dir ?? 'var/outputs');
+  const dataDir = resolve(env.WPS_DATA_DIR ?? 'var');
+  const storageDir = resolve(env.WPS_STORAGE_DIR ?? storage.dir ?? `${dataDir}/outputs`);
+  const redisUrl = env.REDIS_URL ?? queue.redisUrl;
+  const dispatch = parseFlag(env.WPS_DISPATCH ?? jobs.dispatch ?? true, 'WPS_DISPATCH');
+  if (!redisUrl && !dispatch) throw new ConfigError('WPS_DISPATCH=false needs REDIS_URL: the in-process queue has no other dispatcher');
   const outputUrl = stripSlash(env.WPS_OUTPUT_URL ?? storage.url ?? `${baseUrl}/outputs`, 'WPS_OUTPUT_URL');
 
   const config: Config = {
@@ -189,6 +257,22 @@ export function loadConfig(
       maxSyncExecutions: Math.floor(
         parsePositive(env.WPS_MAX_SYNC_EXECUTIONS ?? limits.maxSyncExecutions ?? 32, 'maxSyncExecutions'),
       ),
+    },
+    databaseUrl: env.DATABASE_URL ?? database.url,
+    databaseSchema: env.WPS_DB_SCHEMA ?? database.schema,
+    pgliteDir: resolve(env.WPS_PGLITE_DIR ?? database.pgliteDir ?? `${dataDir}/db`),
+    redisUrl,
+    queueName: env.WPS_QUEUE_NAME ?? queue.name ?? 'wps-jobs',
+    jobsDir: resolve(env.WPS_JOBS_DIR ?? jobs.dir ?? `${dataDir}/jobs`),
+    dispatch,
+    jobs: {
+      parallel: Math.floor(parsePositive(env.WPS_PARALLEL_JOBS ?? jobs.parallel ?? 2, 'parallel jobs')),
+      maxWaiting: Math.floor(parsePositive(env.WPS_MAX_WAITING_JOBS ?? jobs.maxWaiting ?? 1000, 'maxWaiting')),
+      wallTimeSeconds: Math.ceil(parseDuration(env.WPS_WALL_TIME ?? jobs.wallTime ?? 3600, 'wallTime') / 1000),
+      retentionMs: parseDuration(env.WPS_RETENTION ?? jobs.retention ?? '7d', 'retention'),
+      monitorIntervalMs: parseDuration(env.WPS_MONITOR_INTERVAL ?? jobs.monitorInterval ?? 2, 'monitorInterval'),
+      warmRunners: parseFlag(env.WPS_WARM_RUNNERS ?? jobs.warmRunners ?? true, 'WPS_WARM_RUNNERS'),
+      internalUrl: stripSlash(env.WPS_INTERNAL_URL ?? jobs.internalUrl ?? `http://127.0.0.1:${port}`, 'WPS_INTERNAL_URL'),
     },
     references: {
       allow: env.WPS_REFERENCE_ALLOW !== undefined ? list(env.WPS_REFERENCE_ALLOW) : refs.allow ?? [],

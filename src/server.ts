@@ -1,40 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
-import type { Config } from './config.js';
 import { OwsException } from './exceptions.js';
+import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { wpsEndpoint } from './http/wps-endpoint.js';
-import type { OperationContext } from './operations/context.js';
 import { exceptionReportXml } from './ows/exception-report.js';
-import { ProcessRegistry } from './process/registry.js';
-import { Slots } from './processing/slots.js';
-import type { ProcessDefinition } from './process/types.js';
-import { OutputStore } from './storage/output-store.js';
-
-export interface AppParts {
-  config: Config;
-  processes: readonly ProcessDefinition[];
-}
-
-export function createContext({ config, processes }: AppParts): OperationContext {
-  return {
-    config,
-    registry: new ProcessRegistry(processes),
-    outputs: new OutputStore(config.storageDir, config.outputUrl),
-    endpoint: `${config.baseUrl}/wps`,
-    syncSlots: new Slots(config.limits.maxSyncExecutions),
-  };
-}
+import type { Services } from './services.js';
 
 /** The Koa application: one route per concern, nothing else. */
-export function createApp(ops: OperationContext): Koa {
+export function createApp(services: Services): Koa {
   const app = new Koa();
-  const wps = wpsEndpoint(ops);
-  const outputs = outputsEndpoint(ops.outputs);
+  const wps = wpsEndpoint(services);
+  const outputs = outputsEndpoint(services.outputs);
+  const reports = jobReportsEndpoint(services.store, services.lifecycle);
   app.use(async (ctx) => {
     const path = ctx.path;
     if (path === '/wps' || path === '/wps/') return wps(ctx);
     if (path.startsWith(OUTPUTS_PATH) && (ctx.method === 'GET' || ctx.method === 'HEAD')) return outputs(ctx);
+    const report = REPORT_PATH.exec(path);
+    if (report) return reports(ctx, report[1]!);
     if (path === '/health') {
       ctx.body = { status: 'ok' };
       return;
@@ -50,7 +34,7 @@ export function createApp(ops: OperationContext): Koa {
   app.on('error', (err: NodeJS.ErrnoException) => {
     // A client that hangs up mid-response is not a server error.
     if ((err as { expose?: boolean }).expose || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET') return;
-    console.error(JSON.stringify({ level: 'error', msg: err.message, stack: err.stack }));
+    services.log({ level: 'error', msg: err.message, stack: err.stack });
   });
   return app;
 }
@@ -59,8 +43,9 @@ export function createApp(ops: OperationContext): Koa {
  * Starts listening. Requests whose head (the KVP query string) outgrows Node's parser
  * still get an ExceptionReport instead of a bare 431.
  */
-export function startServer(ops: OperationContext, port = ops.config.port, host = ops.config.host): Promise<Server> {
-  const app = createApp(ops);
+export function startServer(services: Services, port = services.config.port, host = services.config.host): Promise<Server> {
+  const ops = services;
+  const app = createApp(services);
   const server = createServer({ maxHeaderSize: ops.config.limits.maxQueryLength + 16 * 1024 }, app.callback());
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();

@@ -1,35 +1,97 @@
 #!/usr/bin/env node
 import { processes } from '../../processes/index.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { createContext, startServer } from '../server.js';
+import { openDatabase } from '../jobs/db.js';
+import { migrate } from '../jobs/migrations.js';
+import { jsonLog } from '../log.js';
+import { ProcessRegistry } from '../process/registry.js';
+import { runJobDirectory } from '../runner/run-job.js';
+import { startWarmRunner } from '../runner/warm-runner.js';
+import { startServer } from '../server.js';
+import { openServices } from '../services.js';
 
 const USAGE = `usage: wps-server <command> [--config FILE]
 
 commands:
-  serve     start the WPS server (PORT, WPS_BASE_URL, WPS_CONFIG ... see README)
+  serve            start the WPS server (and a dispatcher, unless WPS_DISPATCH=false)
+  dispatch         run a dispatcher only (needs REDIS_URL and DATABASE_URL)
+  migrate          bring the job store's schema up to date
+  job run DIR      run the job whose directory is DIR (what schedulers call)
+  runner           a warm runner for the local scheduler (started by the server)
+
+Configuration comes from the environment and an optional JSON file; see README.
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const configAt = rest.indexOf('--config');
-  const file = configAt >= 0 ? rest[configAt + 1] : undefined;
+  const configAt = argv.indexOf('--config');
+  const file = configAt >= 0 ? argv[configAt + 1] : undefined;
+  const args = configAt >= 0 ? argv.filter((_, i) => i !== configAt && i !== configAt + 1) : argv;
+  const [command, ...rest] = args;
+  const config = () => loadConfig(file ? { file } : {});
   switch (command) {
     case 'serve': {
-      const config = loadConfig(file ? { file } : {});
-      const ctx = createContext({ config, processes });
-      const server = await startServer(ctx);
-      console.log(
-        JSON.stringify({ level: 'info', msg: 'listening', url: `${config.baseUrl}/wps`, host: config.host, port: config.port }),
-      );
-      const stop = () => server.close(() => process.exit(0));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const c = config();
+      const services = await openServices(c, processes);
+      const server = await startServer(services);
+      jsonLog({ level: 'info', msg: 'listening', url: `${c.baseUrl}/wps`, host: c.host, port: c.port, queue: services.queue.name, dispatch: Boolean(services.dispatcher) });
+      onSignal(async () => {
+        server.close();
+        server.closeAllConnections();
+        await services.close();
+      });
       return -1;
     }
-    default:
-      process.stderr.write(USAGE);
-      return command === undefined || command === '-h' || command === '--help' ? 0 : 2;
+    case 'dispatch': {
+      const c = config();
+      if (!c.redisUrl || !c.databaseUrl) throw new ConfigError('dispatch needs REDIS_URL and DATABASE_URL (a shared queue and job store)');
+      const services = await openServices(c, processes, { dispatch: true });
+      jsonLog({ level: 'info', msg: 'dispatching', queue: c.queueName });
+      onSignal(() => services.close());
+      return -1;
+    }
+    case 'migrate': {
+      const c = config();
+      const db = openDatabase({ ...(c.databaseUrl ? { url: c.databaseUrl } : {}), pgliteDir: c.pgliteDir, ...(c.databaseSchema ? { schema: c.databaseSchema } : {}) });
+      try {
+        if (c.databaseSchema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [c.databaseSchema]);
+        const applied = await migrate(db);
+        process.stdout.write(applied.length > 0 ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
+      } finally {
+        await db.destroy();
+      }
+      return 0;
+    }
+    case 'job': {
+      if (rest[0] !== 'run' || !rest[1]) break;
+      // The process's own failure is in the result it leaves; the exit code speaks of the runner.
+      await runJobDirectory(rest[1], new ProcessRegistry(processes));
+      return 0;
+    }
+    case 'runner':
+      startWarmRunner(new ProcessRegistry(processes));
+      return -1;
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(USAGE);
+      return 0;
   }
+  process.stderr.write(USAGE);
+  return 2;
+}
+
+function onSignal(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
 }
 
 main(process.argv.slice(2)).then(

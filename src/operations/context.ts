@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { Slots } from '../processing/slots.js';
+import type { SubmitDeps } from '../processing/submit-job.js';
 import type { OutputStore } from '../storage/output-store.js';
 
 /** What every operation handler may use. */
@@ -12,6 +13,8 @@ export interface OperationContext {
   endpoint: string;
   /** Synchronous Executes in progress, bounded by limits.maxSyncExecutions. */
   syncSlots: Slots;
+  /** Where asynchronous Executes go. */
+  jobs: SubmitDeps;
 }
 
 export interface WpsResponse {

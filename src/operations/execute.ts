@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { invalidParameter, OwsException } from '../exceptions.js';
-import { boundingBoxXml, executeResponseXml, type ProducedOutput } from '../ows/execute-response.js';
+import { executeResponseXml } from '../ows/execute-response.js';
 import type { ExecuteRequest, OutputRequest } from '../ows/request.js';
-import { formatLiteral } from '../process/literal-types.js';
-import { selectOutputs, type OutputSelection, type OutputValue } from '../process/outputs.js';
+import { effectiveAsks, selectOutputs, type OutputSelection, type OutputValue } from '../process/outputs.js';
+import { outputBytes, storeOutputs } from '../processing/store-outputs.js';
 import type { ProcessDefinition } from '../process/types.js';
 import { validateInputs } from '../process/validate-inputs.js';
-import { resolveInputs } from '../processing/resolve-inputs.js';
+import { checkInputsBeforeFetching, resolveInputs } from '../processing/resolve-inputs.js';
+import { submitJob } from '../processing/submit-job.js';
 import { runInline, type RunResult } from '../processing/run-inline.js';
 import { extensionFor } from '../storage/media-types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
@@ -20,16 +20,22 @@ export function findProcess(ctx: OperationContext, identifier: string): ProcessD
 export async function execute(req: ExecuteRequest, ctx: OperationContext): Promise<WpsResponse> {
   const process = findProcess(ctx, req.identifier);
   const form = req.responseForm;
-  if (form.kind === 'document' && form.storeExecuteResponse) {
-    throw new OwsException(
-      'StorageNotSupported',
-      process.storeSupported
-        ? 'Storing execute responses is not available on this server yet'
-        : `Process ${process.identifier} runs synchronously only; storeExecuteResponse must be false`,
-      'storeExecuteResponse',
-    );
-  }
   const asks: readonly OutputRequest[] = form.kind === 'raw' ? [form.output] : form.outputs;
+  if (form.kind === 'document' && form.storeExecuteResponse) {
+    if (!process.storeSupported) {
+      throw new OwsException(
+        'StorageNotSupported',
+        `Process ${process.identifier} runs synchronously only; storeExecuteResponse must be false`,
+        'storeExecuteResponse',
+      );
+    }
+    if (form.status && !process.statusSupported) {
+      throw invalidParameter('status', `Process ${process.identifier} does not report its status; status must be false`);
+    }
+    selectOutputs(process, asks);
+    checkInputsBeforeFetching(process, req.inputs);
+    return xmlResponse(await submitJob(ctx.jobs, req, process));
+  }
   const selections = selectOutputs(process, asks);
   if (!ctx.syncSlots.tryTake()) {
     throw new OwsException(
@@ -60,10 +66,10 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
     process,
     serviceInstance: `${ctx.endpoint}?service=WPS&request=GetCapabilities`,
     language,
-    ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: asks.length > 0 ? asks : selections.map(asRequested) } } : {}),
+    ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: effectiveAsks(process, asks) } } : {}),
   };
   if (!result.ok) return xmlResponse(executeResponseXml({ ...base, status: { state: 'failed', error: result.error } }));
-  const outputs = await storeReferences(ctx, selections, result.values);
+  const outputs = await storeOutputs(ctx.outputs, selections, result.values);
   return xmlResponse(
     executeResponseXml({
       ...base,
@@ -73,51 +79,8 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
   );
 }
 
-/** An output the client left to the defaults, written as if it had asked for it. */
-function asRequested(sel: OutputSelection): OutputRequest {
-  const req: OutputRequest = { identifier: sel.output.identifier, asReference: sel.asReference };
-  if (sel.format) req.mimeType = sel.format.mimeType;
-  if (sel.uom) req.uom = sel.uom;
-  return req;
-}
-
-/** Writes the outputs asked for by reference to storage; the rest stay inline. */
-export async function storeReferences(
-  ctx: OperationContext,
-  selections: readonly OutputSelection[],
-  values: readonly OutputValue[],
-  jobId?: string,
-): Promise<ProducedOutput[]> {
-  let id = jobId;
-  return Promise.all(
-    selections.map(async (selection, i): Promise<ProducedOutput> => {
-      const value = values[i]!;
-      if (!selection.asReference) return { selection, value };
-      id ??= randomUUID();
-      const { data, mimeType } = rawBytes(selection, value);
-      const href = await ctx.outputs.writeOutput(id, selection.output.identifier, data, mimeType);
-      return { selection, value, href };
-    }),
-  );
-}
-
-function rawBytes(selection: OutputSelection, value: OutputValue): { data: Buffer; mimeType: string } {
-  switch (value.type) {
-    case 'literal': {
-      const dataType = selection.output.type === 'literal' ? selection.output.dataType : 'string';
-      return { data: Buffer.from(formatLiteral(dataType, value.value), 'utf8'), mimeType: 'text/plain' };
-    }
-    case 'complex': {
-      const base64 = value.encoding?.toLowerCase() === 'base64' && selection.encoding === 'base64';
-      return { data: base64 ? Buffer.from(value.data.toString('base64')) : value.data, mimeType: value.mimeType };
-    }
-    case 'bbox':
-      return { data: Buffer.from(boundingBoxXml(value), 'utf8'), mimeType: 'text/xml' };
-  }
-}
-
 function rawOutput(selection: OutputSelection, value: OutputValue): WpsResponse {
-  const { data, mimeType } = rawBytes(selection, value);
+  const { data, mimeType } = outputBytes(selection, value);
   const textual = value.type !== 'complex' && !/charset=/i.test(mimeType);
   return {
     status: 200,

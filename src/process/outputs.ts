@@ -80,6 +80,17 @@ export function selectOutputs(process: ProcessDefinition, asks: readonly OutputA
   });
 }
 
+/** The outputs asked for, or, when none were named, every output as it will be produced. */
+export function effectiveAsks(process: ProcessDefinition, asks: readonly OutputAsk[]): OutputAsk[] {
+  if (asks.length > 0) return [...asks];
+  return selectOutputs(process, []).map((sel) => {
+    const ask: OutputAsk = { identifier: sel.output.identifier, asReference: sel.asReference };
+    if (sel.format) ask.mimeType = sel.format.mimeType;
+    if (sel.uom) ask.uom = sel.uom;
+    return ask;
+  });
+}
+
 /**
  * Checks what a handler returned against the selected outputs and turns it into typed
  * values. A handler that returns something unusable fails the run with a message that

@@ -173,6 +173,13 @@ export class ProcessError extends Error {
   override name = 'ProcessError';
 }
 
+export interface ProcessResources {
+  /** Wall-clock limit of one run; the job is killed after it. */
+  wallTimeSeconds?: number;
+  memoryMb?: number;
+  cores?: number;
+}
+
 export interface ProcessDefinition {
   identifier: string;
   title: string;
@@ -186,5 +193,7 @@ export interface ProcessDefinition {
   storeSupported: boolean;
   /** May report its status while it runs (implies storeSupported). */
   statusSupported: boolean;
+  /** What an asynchronous run needs from the scheduler. */
+  resources?: ProcessResources;
   handler(ctx: ProcessContext): Promise<OutputResults> | OutputResults;
 }

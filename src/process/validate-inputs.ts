@@ -22,7 +22,9 @@ import {
 export type RawInput =
   | { kind: 'literal'; value: string; uom?: string }
   | { kind: 'complex'; value: string | Buffer; mimeType?: string; encoding?: string; schema?: string }
-  | { kind: 'bbox'; lowerCorner: number[]; upperCorner: number[]; crs?: string; dimensions?: number };
+  | { kind: 'bbox'; lowerCorner: number[]; upperCorner: number[]; crs?: string; dimensions?: number }
+  /** A value that will be fetched later (a reference of an asynchronous job): counted, not checked. */
+  | { kind: 'pending' };
 
 export interface RawInputEntry {
   identifier: string;
@@ -68,7 +70,8 @@ export function validateInputs(process: ProcessDefinition, entries: readonly Raw
       }
       continue;
     }
-    values.set(input.identifier, given.map((raw) => validateOne(input, raw)));
+    const present = given.filter((raw): raw is PresentInput => raw.kind !== 'pending');
+    values.set(input.identifier, present.map((raw) => validateOne(input, raw)));
   }
   return new Inputs(values);
 }
@@ -78,7 +81,9 @@ function defaultValue(input: LiteralInput): InputValue {
   return input.uoms?.[0] ? { type: 'literal', value, uom: input.uoms[0] } : { type: 'literal', value };
 }
 
-function validateOne(input: InputDescription, raw: RawInput): InputValue {
+type PresentInput = Exclude<RawInput, { kind: 'pending' }>;
+
+function validateOne(input: InputDescription, raw: PresentInput): InputValue {
   switch (input.type) {
     case 'literal':
       return validateLiteral(input, raw);
@@ -89,13 +94,13 @@ function validateOne(input: InputDescription, raw: RawInput): InputValue {
   }
 }
 
-function asText(raw: RawInput, id: string): string {
+function asText(raw: PresentInput, id: string): string {
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes a literal value, not a bounding box`);
   if (raw.kind === 'literal') return raw.value;
   return Buffer.isBuffer(raw.value) ? raw.value.toString('utf8') : raw.value;
 }
 
-function validateLiteral(input: LiteralInput, raw: RawInput): InputValue {
+function validateLiteral(input: LiteralInput, raw: PresentInput): InputValue {
   const id = input.identifier;
   const lexical = asText(raw, id);
   const value = parseLiteral(input.dataType, lexical);
@@ -158,7 +163,7 @@ function describeAllowed(input: LiteralInput): string {
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-function validateComplex(input: ComplexInput, raw: RawInput): InputValue {
+function validateComplex(input: ComplexInput, raw: PresentInput): InputValue {
   const id = input.identifier;
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes complex data, not a bounding box`);
   const asked: { mimeType?: string; encoding?: string; schema?: string } = raw.kind === 'complex' ? raw : {};
@@ -187,7 +192,9 @@ function validateComplex(input: ComplexInput, raw: RawInput): InputValue {
 }
 
 /** `minx,miny,maxx,maxy[,crs[,dimensions]]`, the OWS KVP form of a bounding box. */
-export function parseBoundingBoxText(text: string): RawInput | undefined {
+type RawBox = Extract<RawInput, { kind: 'bbox' }>;
+
+export function parseBoundingBoxText(text: string): RawBox | undefined {
   const parts = text.split(',').map((s) => s.trim());
   let dimensions: number | undefined;
   let crs: string | undefined;
@@ -199,21 +206,16 @@ export function parseBoundingBoxText(text: string): RawInput | undefined {
   if (parts.length < 2 || parts.length % 2 !== 0 || !parts.every(numeric)) return undefined;
   const coords = parts.map(Number);
   const half = coords.length / 2;
-  const box: RawInput = { kind: 'bbox', lowerCorner: coords.slice(0, half), upperCorner: coords.slice(half) };
+  const box: RawBox = { kind: 'bbox', lowerCorner: coords.slice(0, half), upperCorner: coords.slice(half) };
   if (crs) box.crs = crs;
   if (dimensions !== undefined) box.dimensions = dimensions;
   return box;
 }
 
-function validateBoundingBox(input: BoundingBoxInput, raw: RawInput): InputValue {
+function validateBoundingBox(input: BoundingBoxInput, raw: PresentInput): InputValue {
   const id = input.identifier;
-  let box = raw;
-  if (raw.kind !== 'bbox') {
-    const parsed = parseBoundingBoxText(asText(raw, id));
-    if (!parsed) throw invalidParameter(id, `Input ${id}: not a bounding box (minx,miny,maxx,maxy[,crs])`);
-    box = parsed;
-  }
-  if (box.kind !== 'bbox') throw new Error('unreachable');
+  const box = raw.kind === 'bbox' ? raw : parseBoundingBoxText(asText(raw, id));
+  if (!box) throw invalidParameter(id, `Input ${id}: not a bounding box (minx,miny,maxx,maxy[,crs])`);
   const dims = input.dimensions;
   if (box.dimensions !== undefined && box.dimensions !== dims) {
     throw invalidParameter(id, `Input ${id}: ${box.dimensions} dimensions given, ${dims} expected`);

@@ -2,7 +2,7 @@ import { invalidParameter } from '../exceptions.js';
 import { fetchReference } from '../inout/fetch-reference.js';
 import type { AddressPolicy } from '../inout/address-policy.js';
 import type { InputSubmission, ReferenceSubmission } from '../ows/request.js';
-import type { RawInput, RawInputEntry } from '../process/validate-inputs.js';
+import { validateInputs, type RawInput, type RawInputEntry } from '../process/validate-inputs.js';
 import type { InputDescription, ProcessDefinition } from '../process/types.js';
 
 export interface ResolveOptions {
@@ -34,6 +34,17 @@ export async function resolveInputs(
       if (d.kind !== 'reference') return { identifier: s.identifier, data: d };
       return { identifier: s.identifier, data: await fetchInput(declared.get(s.identifier)!, d, opts) };
     }),
+  );
+}
+
+/**
+ * Checks what can be checked before a job is accepted: identifiers, occurrences and
+ * every value given inline. References are fetched later, by the runner.
+ */
+export function checkInputsBeforeFetching(process: ProcessDefinition, submissions: readonly InputSubmission[]): void {
+  validateInputs(
+    process,
+    submissions.map((s) => ({ identifier: s.identifier, data: s.data.kind === 'reference' ? { kind: 'pending' } : s.data })),
   );
 }
 

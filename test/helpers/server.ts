@@ -1,20 +1,39 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import knexPkg from 'knex';
+import { inject } from 'vitest';
 import { processes as defaultProcesses } from '../../processes/index.js';
 import { loadConfig, type Config, type ConfigFile } from '../../src/config.js';
-import type { OperationContext } from '../../src/operations/context.js';
+import { silentLog } from '../../src/log.js';
 import type { ProcessDefinition } from '../../src/process/types.js';
-import { createContext, startServer } from '../../src/server.js';
+import { startServer } from '../../src/server.js';
+import { openServices, type Services } from '../../src/services.js';
+
+/** The real services every machine of this kind runs; CI fails when they are missing. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export type StoreKind = 'postgres' | 'pglite';
+export type QueueKind = 'in-process' | 'bullmq';
+
+export interface TestServerOptions {
+  store?: StoreKind;
+  queue?: QueueKind;
+  /** Run a dispatcher in the server (default true). */
+  dispatch?: boolean;
+}
 
 export interface TestServer {
   url: string;
   /** The WPS endpoint. */
   wps: string;
   config: Config;
-  ctx: OperationContext;
+  services: Services;
   storageDir: string;
   close(): Promise<void>;
 }
@@ -30,13 +49,30 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the real server on a free loopback port with its own storage directory. */
+/** A fresh PGlite directory, copied from the migrated template the global setup made. */
+export async function pgliteCopy(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'wps-pglite-'));
+  await cp(inject('pgliteTemplate'), dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * Starts the real server on a free loopback port with its own storage, job directories,
+ * database (a Postgres schema of its own, or a PGlite copy) and queue name.
+ */
 export async function startTestServer(
   overrides: ConfigFile = {},
   processes: readonly ProcessDefinition[] = defaultProcesses,
+  opts: TestServerOptions = {},
 ): Promise<TestServer> {
   const port = await freePort();
-  const storageDir = await mkdtemp(join(tmpdir(), 'wps-test-'));
+  const tmp = await mkdtemp(join(tmpdir(), 'wps-test-'));
+  const storageDir = join(tmp, 'outputs');
+  const suffix = randomBytes(6).toString('hex');
+  const store = opts.store ?? 'postgres';
+  const schema = `wps_test_${suffix}`;
+  const database = store === 'postgres' ? { url: TEST_DATABASE_URL, schema } : { pgliteDir: await pgliteCopy() };
+  const queue = opts.queue === 'bullmq' ? { redisUrl: TEST_REDIS_URL, name: `wps-test-${suffix}` } : {};
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({
     env: {},
@@ -44,20 +80,46 @@ export async function startTestServer(
       ...overrides,
       server: { port, host: '127.0.0.1', baseUrl: url, ...overrides.server },
       storage: { dir: storageDir, ...overrides.storage },
+      database: { ...database, ...overrides.database },
+      queue: { ...queue, ...overrides.queue },
+      jobs: { dir: join(tmp, 'jobs'), monitorInterval: 0.25, ...overrides.jobs },
     },
   });
-  const ctx = createContext({ config, processes });
-  const server: Server = await startServer(ctx);
+  const services = await openServices(config, processes, { log: silentLog, dispatch: opts.dispatch ?? true });
+  const server: Server = await startServer(services);
   return {
     url,
     wps: `${url}/wps`,
     config,
-    ctx,
-    storageDir,
+    services,
+    storageDir: config.storageDir,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await rm(storageDir, { recursive: true, force: true });
+      await services.close();
+      if (store === 'postgres') await dropSchema(schema);
+      if (opts.queue === 'bullmq') await dropQueue(config.queueName);
+      await rm(tmp, { recursive: true, force: true });
+      if (store === 'pglite') await rm(config.pgliteDir, { recursive: true, force: true });
     },
   };
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const db = knexPkg.knex({ client: 'pg', connection: TEST_DATABASE_URL });
+  try {
+    await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function dropQueue(name: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const keys = await redis.keys(`bull:${name}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -1,0 +1,60 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import type { JobStore } from '../jobs/store.js';
+import { hashSecret } from '../processing/dispatcher.js';
+import type { JobLifecycle } from '../processing/job-lifecycle.js';
+import type { RunnerEvent } from '../runner/reporter.js';
+import { readBody } from './read-body.js';
+
+export const REPORT_PATH = /^\/internal\/jobs\/([0-9a-f-]{36})\/report$/;
+
+/**
+ * Where runners report a job's start, progress and end. Each report carries the job's
+ * secret; only its hash is stored, and it is compared in constant time.
+ */
+export function jobReportsEndpoint(store: JobStore, lifecycle: JobLifecycle) {
+  return async (ctx: Context, id: string): Promise<void> => {
+    const reply = (status: number, body: Record<string, unknown>) => {
+      ctx.status = status;
+      ctx.body = body;
+    };
+    if (ctx.method !== 'POST') return reply(405, { error: 'POST a report' });
+    const job = await store.get(id);
+    if (!job) return reply(404, { error: 'no such job' });
+    const token = /^Bearer (.+)$/.exec(ctx.get('authorization'))?.[1];
+    if (!token || !job.secretHash || !sameHash(hashSecret(token), job.secretHash)) {
+      return reply(401, { error: 'the job secret does not match' });
+    }
+    let event: RunnerEvent;
+    try {
+      event = JSON.parse((await readBody(ctx.req, 64 * 1024)).toString('utf8')) as RunnerEvent;
+    } catch {
+      return reply(400, { error: 'the report is not JSON' });
+    }
+    switch (event.event) {
+      case 'started':
+        await lifecycle.started(id);
+        break;
+      case 'progress': {
+        const percent = Number(event.percent);
+        if (!Number.isFinite(percent)) return reply(400, { error: 'percent must be a number' });
+        const message = typeof event.message === 'string' ? event.message.slice(0, 1000) : undefined;
+        await lifecycle.progress(id, Math.max(0, Math.min(100, Math.round(percent))), message);
+        break;
+      }
+      case 'finished':
+        // The result is on shared storage; if it is not visible yet, the dispatcher settles the job.
+        await lifecycle.finishFromResult(id, 3);
+        break;
+      default:
+        return reply(400, { error: 'unknown event' });
+    }
+    reply(200, { state: (await store.get(id))?.state });
+  };
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

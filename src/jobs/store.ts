@@ -1,0 +1,206 @@
+import type { Knex } from 'knex';
+import { fromStates, TERMINAL, type JobState } from './states.js';
+
+/** A job as the store keeps it. `request` is the parsed Execute request. */
+export interface Job {
+  id: string;
+  processId: string;
+  request: unknown;
+  state: JobState;
+  percent: number;
+  message: string | null;
+  scheduler: string | null;
+  schedulerJobId: string | null;
+  secretHash: string | null;
+  failureCode: string | null;
+  failureLocator: string | null;
+  failureReason: string | null;
+  version: number;
+  createdAt: Date;
+  dispatchedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface NewJob {
+  id: string;
+  processId: string;
+  request: unknown;
+  message: string;
+}
+
+export interface Failure {
+  code: string;
+  reason: string;
+  locator?: string;
+}
+
+type Row = Record<string, unknown>;
+
+const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
+
+function toJob(r: Row): Job {
+  return {
+    id: String(r.id),
+    processId: String(r.process_id),
+    request: typeof r.request === 'string' ? JSON.parse(r.request) : r.request,
+    state: r.state as JobState,
+    percent: Number(r.percent),
+    message: (r.message as string | null) ?? null,
+    scheduler: (r.scheduler as string | null) ?? null,
+    schedulerJobId: (r.scheduler_job_id as string | null) ?? null,
+    secretHash: (r.secret_hash as string | null) ?? null,
+    failureCode: (r.failure_code as string | null) ?? null,
+    failureLocator: (r.failure_locator as string | null) ?? null,
+    failureReason: (r.failure_reason as string | null) ?? null,
+    version: Number(r.version),
+    createdAt: date(r.created_at)!,
+    dispatchedAt: date(r.dispatched_at),
+    startedAt: date(r.started_at),
+    finishedAt: date(r.finished_at),
+    updatedAt: date(r.updated_at)!,
+  };
+}
+
+/**
+ * Every SQL statement about jobs, in one place. State changes are single conditional
+ * UPDATEs: a change that is not allowed from the row's current state matches no row
+ * and returns undefined.
+ */
+export class JobStore {
+  constructor(private readonly db: Knex) {}
+
+  /**
+   * Inserts an accepted job unless `maxWaiting` jobs are waiting already; one statement,
+   * so the count and the insert cannot be split by another submission.
+   */
+  async insertIfRoom(job: NewJob, maxWaiting: number): Promise<boolean> {
+    const result = await this.db.raw(
+      `INSERT INTO jobs (id, process_id, request, state, message)
+       SELECT ?, ?, ?::jsonb, 'accepted', ?
+       WHERE (SELECT count(*) FROM jobs WHERE state = 'accepted') < ?
+       RETURNING id`,
+      [job.id, job.processId, JSON.stringify(job.request), job.message, maxWaiting],
+    );
+    return (result.rows as Row[]).length === 1;
+  }
+
+  async get(id: string): Promise<Job | undefined> {
+    const row = (await this.db('jobs').where({ id }).first()) as Row | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  private async update(id: string, allowed: readonly JobState[], fields: Row, extra?: (q: Knex.QueryBuilder) => void): Promise<Job | undefined> {
+    const q = this.db('jobs')
+      .where({ id })
+      .whereIn('state', allowed as JobState[])
+      .update({ ...fields, version: this.db.raw('version + 1'), updated_at: this.db.fn.now() })
+      .returning('*');
+    extra?.(q);
+    const rows = (await q) as Row[];
+    return rows[0] ? toJob(rows[0]) : undefined;
+  }
+
+  /**
+   * Records, before the scheduler is asked, which scheduler will run the job and the
+   * hash of the secret its runner will report with (so a restart knows where to look).
+   * Only a job not yet handed to a scheduler can be prepared.
+   */
+  prepareDispatch(id: string, scheduler: string, secretHash: string): Promise<Job | undefined> {
+    return this.update(
+      id,
+      ['accepted'],
+      { scheduler, secret_hash: secretHash, dispatched_at: this.db.raw('coalesce(dispatched_at, now())') },
+      (q) => q.whereNull('scheduler_job_id'),
+    );
+  }
+
+  setSchedulerJobId(id: string, schedulerJobId: string): Promise<Job | undefined> {
+    return this.update(id, ['accepted', 'running'], { scheduler_job_id: schedulerJobId });
+  }
+
+  start(id: string, message: string): Promise<Job | undefined> {
+    return this.update(id, fromStates('running'), { state: 'running', message, started_at: this.db.fn.now() });
+  }
+
+  /** Progress only moves up, and only while running. */
+  progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
+    const fields: Row = { percent };
+    if (message !== undefined) fields.message = message;
+    return this.update(id, ['running'], fields, (q) => q.where('percent', '<=', percent));
+  }
+
+  succeed(id: string, message: string): Promise<Job | undefined> {
+    return this.update(id, fromStates('succeeded'), {
+      state: 'succeeded',
+      message,
+      percent: 100,
+      finished_at: this.db.fn.now(),
+      started_at: this.db.raw('coalesce(started_at, now())'),
+    });
+  }
+
+  fail(id: string, failure: Failure): Promise<Job | undefined> {
+    return this.update(id, fromStates('failed'), {
+      state: 'failed',
+      message: failure.reason,
+      failure_code: failure.code,
+      failure_locator: failure.locator ?? null,
+      failure_reason: failure.reason,
+      finished_at: this.db.fn.now(),
+    });
+  }
+
+  dismiss(id: string, reason: string): Promise<Job | undefined> {
+    return this.update(id, fromStates('dismissed'), {
+      state: 'dismissed',
+      message: reason,
+      failure_reason: reason,
+      finished_at: this.db.fn.now(),
+    });
+  }
+
+  /** Removes a job that was never announced to a client (its submission failed half way). */
+  async remove(id: string): Promise<void> {
+    await this.db('jobs').where({ id }).delete();
+  }
+
+  async unfinished(): Promise<Job[]> {
+    const rows = (await this.db('jobs').whereIn('state', ['accepted', 'running']).orderBy('created_at')) as Row[];
+    return rows.map(toJob);
+  }
+
+  async countWaiting(): Promise<number> {
+    const [row] = (await this.db('jobs').where({ state: 'accepted' }).count({ n: '*' })) as Row[];
+    return Number(row?.n ?? 0);
+  }
+
+  /** Finished jobs older than `before`, oldest first. */
+  async finishedBefore(before: Date, limit = 500): Promise<string[]> {
+    const rows = (await this.db('jobs')
+      .whereIn('state', TERMINAL as JobState[])
+      .where('finished_at', '<', before)
+      .orderBy('finished_at')
+      .limit(limit)
+      .select('id')) as Row[];
+    return rows.map((r) => String(r.id));
+  }
+
+  async removeMany(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0) await this.db('jobs').whereIn('id', ids as string[]).delete();
+  }
+
+  /**
+   * Reads the job while holding a lock on it that every server process respects, and
+   * runs `fn` (which must not use the store) before letting go. Status documents are
+   * written under this lock, so two writers cannot put an older state over a newer one.
+   */
+  async withLockedJob<T>(id: string, fn: (job: Job | undefined) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [id]);
+      const row = (await trx('jobs').where({ id }).first()) as Row | undefined;
+      return fn(row ? toJob(row) : undefined);
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { setTimeout as wait } from 'node:timers/promises';
+import type { ExecuteRequest } from '../ows/request.js';
+import type { Failure, Job, JobStore } from '../jobs/store.js';
+import type { JobFiles, JobResult } from '../storage/job-files.js';
+import type { JobEvents } from './job-events.js';
+import type { StatusPublisher } from './status-publisher.js';
+
+/**
+ * Moves jobs through their states on behalf of everyone who learns something about
+ * them (a runner's report, a dispatcher's look at the scheduler, a dismissal): one
+ * conditional update in the store, then the status document rewritten from the row,
+ * then "finished" announced. A change the state machine refuses does nothing at all.
+ */
+export class JobLifecycle {
+  constructor(
+    private readonly store: JobStore,
+    private readonly publisher: StatusPublisher,
+    private readonly files: JobFiles,
+    private readonly events: JobEvents,
+  ) {}
+
+  async started(id: string): Promise<Job | undefined> {
+    const job = await this.store.start(id, 'Process started');
+    if (job && wantsStatus(job)) await this.publisher.publish(id);
+    return job;
+  }
+
+  async progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
+    const job = await this.store.progress(id, percent, message);
+    if (job && wantsStatus(job)) await this.publisher.publish(id);
+    return job;
+  }
+
+  /**
+   * Ends the job with the result its runner left on storage. Shared storage may show a
+   * file written on another host a moment late, so a missing result is looked for a
+   * few times. Returns false when there is none.
+   */
+  async finishFromResult(id: string, attempts = 1): Promise<boolean> {
+    for (let i = 0; i < attempts; i++) {
+      const result = await this.files.readResult(id);
+      if (result) {
+        await this.apply(id, result);
+        return true;
+      }
+      if (i < attempts - 1) await wait(200);
+    }
+    return false;
+  }
+
+  async apply(id: string, result: JobResult): Promise<Job | undefined> {
+    const job =
+      result.state === 'succeeded'
+        ? await this.store.succeed(id, result.message)
+        : await this.store.fail(id, {
+            code: result.error.code,
+            reason: result.error.message,
+            ...(result.error.locator ? { locator: result.error.locator } : {}),
+          });
+    if (job) await this.ended(id);
+    return job;
+  }
+
+  async fail(id: string, failure: Failure): Promise<Job | undefined> {
+    const job = await this.store.fail(id, failure);
+    if (job) await this.ended(id);
+    return job;
+  }
+
+  private async ended(id: string): Promise<void> {
+    await this.publisher.publish(id);
+    this.events.finished(id);
+  }
+}
+
+const wantsStatus = (job: Job): boolean => {
+  const form = (job.request as ExecuteRequest).responseForm;
+  return form.kind === 'document' && form.status;
+};

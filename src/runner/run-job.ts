@@ -1,0 +1,61 @@
+import { hostname } from 'node:os';
+import { basename, dirname } from 'node:path';
+import { OwsException } from '../exceptions.js';
+import { collectResults, selectOutputs } from '../process/outputs.js';
+import type { ProcessRegistry } from '../process/registry.js';
+import { validateInputs } from '../process/validate-inputs.js';
+import { resolveInputs } from '../processing/resolve-inputs.js';
+import { failureOf } from '../processing/run-inline.js';
+import { storeOutputs } from '../processing/store-outputs.js';
+import { processStartTicks } from '../scheduler/local/proc.js';
+import { JobFiles, toStoredOutput, type JobResult } from '../storage/job-files.js';
+import { OutputStore } from '../storage/output-store.js';
+import { Reporter } from './reporter.js';
+
+/**
+ * What runs on the compute node (or in a local warm runner): load the job's spec from
+ * its directory on shared storage, fetch and check its inputs, run the process, store
+ * its outputs, leave the result beside the spec and report to the server.
+ * The same code path serves every scheduler.
+ */
+export async function runJobDirectory(jobDir: string, registry: ProcessRegistry): Promise<JobResult> {
+  const files = new JobFiles(dirname(jobDir));
+  const id = basename(jobDir);
+  files.recordAttempt(id, `${new Date().toISOString()} pid=${process.pid} host=${hostname()}`);
+  const spec = await files.readSpec(id);
+  const reporter = new Reporter(spec.reportUrl, spec.secret);
+  await files.writeRunner(id, { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, host: hostname() });
+  reporter.started();
+  let result: JobResult;
+  try {
+    const proc = registry.get(spec.processId);
+    if (!proc) throw new OwsException('NoApplicableCode', `Process ${spec.processId} is not installed where the job ran`);
+    const form = spec.request.responseForm;
+    const selections = selectOutputs(proc, form.kind === 'raw' ? [form.output] : form.outputs);
+    const entries = await resolveInputs(proc, spec.request.inputs, {
+      policy: spec.references,
+      timeoutMs: spec.referenceTimeoutMs,
+      maxInputSize: spec.maxInputSize,
+    });
+    const inputs = validateInputs(proc, entries);
+    const controller = new AbortController();
+    const results = await proc.handler({
+      inputs,
+      signal: controller.signal,
+      progress: (percent, message) => reporter.progress(percent, message),
+    });
+    const values = collectResults(selections, results);
+    const produced = await storeOutputs(new OutputStore(spec.outputDir, spec.outputUrl), selections, values, id);
+    result = {
+      state: 'succeeded',
+      message: `Process ${proc.identifier} finished`,
+      outputs: produced.map((p) => toStoredOutput(p.selection.output.identifier, p.value, p.href)),
+    };
+  } catch (err) {
+    const ex = failureOf(err);
+    result = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
+  }
+  await files.writeResult(id, result);
+  await reporter.finished();
+  return result;
+}

@@ -1,0 +1,118 @@
+import type { Config } from './config.js';
+import { openDatabase, type Knex } from './jobs/db.js';
+import { migrate } from './jobs/migrations.js';
+import { JobStore } from './jobs/store.js';
+import { jsonLog, type Log } from './log.js';
+import type { OperationContext } from './operations/context.js';
+import { ProcessRegistry } from './process/registry.js';
+import type { ProcessDefinition } from './process/types.js';
+import { Dispatcher, RUNNER_SCRIPT } from './processing/dispatcher.js';
+import { JobEvents } from './processing/job-events.js';
+import { JobLifecycle } from './processing/job-lifecycle.js';
+import { sweepExpiredJobs } from './processing/retention.js';
+import { Slots } from './processing/slots.js';
+import { StatusPublisher } from './processing/status-publisher.js';
+import { BullMqQueue } from './queue/bullmq.js';
+import { InProcessQueue } from './queue/in-process.js';
+import type { JobQueue } from './queue/types.js';
+import { LocalScheduler } from './scheduler/local/local-scheduler.js';
+import type { Scheduler } from './scheduler/types.js';
+import { JobFiles } from './storage/job-files.js';
+import { OutputStore } from './storage/output-store.js';
+
+/** Everything a server or dispatcher process runs on, opened in order and closed in reverse. */
+export interface Services extends OperationContext {
+  db: Knex;
+  store: JobStore;
+  queue: JobQueue;
+  events: JobEvents;
+  files: JobFiles;
+  publisher: StatusPublisher;
+  lifecycle: JobLifecycle;
+  scheduler: Scheduler | undefined;
+  dispatcher: Dispatcher | undefined;
+  log: Log;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  log?: Log;
+  /** Run a dispatcher in this process (default: as configured). */
+  dispatch?: boolean;
+}
+
+export async function openServices(config: Config, processes: readonly ProcessDefinition[], opts: OpenOptions = {}): Promise<Services> {
+  const log = opts.log ?? jsonLog;
+  const registry = new ProcessRegistry(processes);
+  const db = openDatabase({
+    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
+    pgliteDir: config.pgliteDir,
+    ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
+  });
+  if (config.databaseSchema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [config.databaseSchema]);
+  const applied = await migrate(db);
+  if (applied.length > 0) log({ level: 'info', msg: 'migrated', migrations: applied });
+  const store = new JobStore(db);
+  const queue: JobQueue = config.redisUrl ? new BullMqQueue(config.redisUrl, config.queueName) : new InProcessQueue();
+  const events = new JobEvents(config.redisUrl, config.queueName);
+  const files = new JobFiles(config.jobsDir);
+  const endpoint = `${config.baseUrl}/wps`;
+  const publisher = new StatusPublisher({
+    store,
+    registry,
+    files,
+    outputDir: config.storageDir,
+    outputUrl: config.outputUrl,
+    endpoint,
+    defaultLanguage: config.languages[0]!,
+  });
+  const lifecycle = new JobLifecycle(store, publisher, files, events);
+  let scheduler: Scheduler | undefined;
+  let dispatcher: Dispatcher | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  const dispatch = opts.dispatch ?? config.dispatch;
+  if (dispatch) {
+    scheduler = new LocalScheduler({
+      slots: config.jobs.parallel,
+      warm: config.jobs.warmRunners,
+      runnerCommand: { command: process.execPath, args: [RUNNER_SCRIPT, 'runner'] },
+      env: process.env,
+      files,
+    });
+    dispatcher = new Dispatcher({ config, store, queue, scheduler, files, registry, lifecycle, events, log });
+    await dispatcher.start();
+    const sweep = () =>
+      sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
+        .then((n) => n > 0 && log({ level: 'info', msg: 'expired jobs removed', count: n }))
+        .catch((err: Error) => log({ level: 'error', msg: 'retention sweep failed', err: err.message }));
+    void sweep();
+    sweeper = setInterval(sweep, Math.min(config.jobs.retentionMs / 4, 3_600_000));
+    sweeper.unref();
+  }
+  return {
+    config,
+    registry,
+    outputs: new OutputStore(config.storageDir, config.outputUrl),
+    endpoint,
+    syncSlots: new Slots(config.limits.maxSyncExecutions),
+    jobs: { store, queue, publisher, maxWaiting: config.jobs.maxWaiting },
+    db,
+    store,
+    queue,
+    events,
+    files,
+    publisher,
+    lifecycle,
+    scheduler,
+    dispatcher,
+    log,
+    async close() {
+      clearInterval(sweeper);
+      await dispatcher?.stop();
+      await scheduler?.close();
+      await queue.close();
+      await events.close();
+      await db.destroy();
+    },
+  };
+}

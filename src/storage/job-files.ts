@@ -1,0 +1,133 @@
+import { appendFileSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecuteRequest } from '../ows/request.js';
+import type { OutputValue } from '../process/outputs.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+/**
+ * The files a job keeps in its directory on shared storage (never served over HTTP):
+ * the spec the runner reads, the result it leaves, its logs, and who runs it.
+ * The server and the runner on a compute node meet here.
+ */
+
+export interface JobSpec {
+  jobId: string;
+  processId: string;
+  request: ExecuteRequest;
+  /** Where the runner reports started, progress and the end. */
+  reportUrl: string;
+  /** Bearer token for those reports; only its hash is in the database. */
+  secret: string;
+  /** Storage for outputs asked for by reference, and its public URL. */
+  outputDir: string;
+  outputUrl: string;
+  references: { allow: string[]; deny: string[] };
+  referenceTimeoutMs: number;
+  maxInputSize: number;
+  wallTimeSeconds: number;
+}
+
+/** An output as the result file carries it: bytes in base64 so JSON holds them. */
+export type StoredOutput =
+  | { identifier: string; href?: string; value: Exclude<OutputValue, { type: 'complex' }> }
+  | {
+      identifier: string;
+      href?: string;
+      value: { type: 'complex'; data: string; mimeType: string; encoding?: string; schema?: string };
+    };
+
+export type JobResult =
+  | { state: 'succeeded'; message: string; outputs: StoredOutput[] }
+  | { state: 'failed'; error: { code: string; message: string; locator?: string } };
+
+/** Who is running the job: lets a restarted server find the process again. */
+export interface RunnerInfo {
+  pid: number;
+  /** Process start time in clock ticks since boot (/proc/PID/stat field 22): a PID is reused, this pair is not. */
+  startTicks: number;
+  host: string;
+}
+
+export class JobFiles {
+  constructor(readonly jobsDir: string) {}
+
+  dir(id: string): string {
+    return join(this.jobsDir, id);
+  }
+
+  specPath = (id: string) => join(this.dir(id), 'job.json');
+  resultPath = (id: string) => join(this.dir(id), 'result.json');
+  runnerPath = (id: string) => join(this.dir(id), 'runner.json');
+  attemptsPath = (id: string) => join(this.dir(id), 'attempts');
+  stdoutPath = (id: string) => join(this.dir(id), 'stdout.log');
+  stderrPath = (id: string) => join(this.dir(id), 'stderr.log');
+
+  async writeSpec(spec: JobSpec): Promise<void> {
+    await mkdir(this.dir(spec.jobId), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(this.specPath(spec.jobId), JSON.stringify(spec));
+  }
+
+  async readSpec(id: string): Promise<JobSpec> {
+    return JSON.parse(await readFile(this.specPath(id), 'utf8')) as JobSpec;
+  }
+
+  async writeResult(id: string, result: JobResult): Promise<void> {
+    await writeFileAtomic(this.resultPath(id), JSON.stringify(result));
+  }
+
+  /** The result the runner left, or undefined when there is none (yet). */
+  async readResult(id: string): Promise<JobResult | undefined> {
+    try {
+      return JSON.parse(await readFile(this.resultPath(id), 'utf8')) as JobResult;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async writeRunner(id: string, info: RunnerInfo): Promise<void> {
+    await writeFileAtomic(this.runnerPath(id), JSON.stringify(info));
+  }
+
+  async readRunner(id: string): Promise<RunnerInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(this.runnerPath(id), 'utf8')) as RunnerInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * One line per time a runner started the job: the evidence that none runs twice.
+   * Synchronous, so a runner has written it before it does anything else.
+   */
+  recordAttempt(id: string, line: string): void {
+    appendFileSync(this.attemptsPath(id), `${line}\n`);
+  }
+
+  async hasAttempts(id: string): Promise<boolean> {
+    try {
+      return (await readFile(this.attemptsPath(id), 'utf8')).length > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}
+
+export function toStoredOutput(identifier: string, value: OutputValue, href?: string): StoredOutput {
+  const base = href === undefined ? { identifier } : { identifier, href };
+  if (value.type !== 'complex') return { ...base, value };
+  const { data, ...rest } = value;
+  return { ...base, value: { ...rest, data: data.toString('base64') } };
+}
+
+export function fromStoredOutput(stored: StoredOutput): { value: OutputValue; href?: string } {
+  const v = stored.value;
+  const value: OutputValue = v.type === 'complex' ? { ...v, data: Buffer.from(v.data, 'base64') } : v;
+  return stored.href === undefined ? { value } : { value, href: stored.href };
+}
