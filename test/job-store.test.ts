@@ -1,0 +1,104 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import knexPkg, { type Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/jobs/db.js';
+import { migrate } from '../src/jobs/migrations.js';
+import { JobStore } from '../src/jobs/store.js';
+import { pgliteCopy, TEST_DATABASE_URL, type StoreKind } from './helpers/server.js';
+
+describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (kind) => {
+  let db: Knex;
+  let store: JobStore;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    if (kind === 'pglite') {
+      const dir = await pgliteCopy();
+      db = openDatabase({ pgliteDir: dir });
+      cleanup = () => rm(dir, { recursive: true, force: true });
+    } else {
+      const schema = `wps_store_${randomBytes(4).toString('hex')}`;
+      db = openDatabase({ url: TEST_DATABASE_URL, schema });
+      await db.raw('CREATE SCHEMA ??', [schema]);
+      cleanup = async () => {
+        const admin = knexPkg.knex({ client: 'pg', connection: TEST_DATABASE_URL });
+        await admin.raw('DROP SCHEMA ?? CASCADE', [schema]);
+        await admin.destroy();
+      };
+    }
+    await migrate(db);
+    store = new JobStore(db);
+  });
+  afterAll(async () => {
+    await db.destroy();
+    await cleanup();
+  });
+
+  const newJob = async () => {
+    const id = randomUUID();
+    expect(await store.insertIfRoom({ id, processId: 'p', request: { a: 1 }, message: 'accepted' }, 1_000_000)).toBe(true);
+    return id;
+  };
+
+  it('moves forward only: accepted → running → succeeded, and nothing after', async () => {
+    const id = await newJob();
+    expect((await store.get(id))!.state).toBe('accepted');
+    expect((await store.start(id, 'go'))!.state).toBe('running');
+    expect(await store.start(id, 'again')).toBeUndefined();
+    expect((await store.progress(id, 30, 'a third'))!.percent).toBe(30);
+    expect(await store.progress(id, 20, 'backwards')).toBeUndefined();
+    expect((await store.get(id))!).toMatchObject({ percent: 30, message: 'a third' });
+    expect((await store.succeed(id, 'done'))!).toMatchObject({ state: 'succeeded', percent: 100 });
+    expect(await store.fail(id, { code: 'NoApplicableCode', reason: 'late monitor' })).toBeUndefined();
+    expect(await store.progress(id, 50, 'late progress')).toBeUndefined();
+    expect(await store.dismiss(id, 'too late')).toBeUndefined();
+    expect((await store.get(id))!).toMatchObject({ state: 'succeeded', message: 'done', failureReason: null });
+  });
+
+  it('a failure is final too, with its code and reason', async () => {
+    const id = await newJob();
+    await store.start(id, 'go');
+    expect((await store.fail(id, { code: 'InvalidParameterValue', reason: 'bad', locator: 'x' }))!).toMatchObject({
+      state: 'failed', failureCode: 'InvalidParameterValue', failureLocator: 'x', failureReason: 'bad',
+    });
+    expect(await store.succeed(id, 'late runner')).toBeUndefined();
+    expect(await store.start(id, 'late start')).toBeUndefined();
+  });
+
+  it('a waiting job may be dismissed and then never starts', async () => {
+    const id = await newJob();
+    expect((await store.dismiss(id, 'dismissed by the client'))!.state).toBe('dismissed');
+    expect(await store.start(id, 'go')).toBeUndefined();
+    expect(await store.prepareDispatch(id, 'local', 'h')).toBeUndefined();
+  });
+
+  it('racing writers: exactly one terminal transition wins', async () => {
+    const id = await newJob();
+    await store.start(id, 'go');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        i % 2 === 0 ? store.succeed(id, `win ${i}`) : store.fail(id, { code: 'NoApplicableCode', reason: `win ${i}` }),
+      ),
+    );
+    const winners = results.filter(Boolean);
+    expect(winners).toHaveLength(1);
+    const final = (await store.get(id))!;
+    expect(final.state).toBe(winners[0]!.state);
+    expect(final.message).toBe(winners[0]!.message);
+  });
+
+  it('counts waiting jobs in the insert itself', async () => {
+    const waiting = await store.countWaiting();
+    expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, waiting)).toBe(false);
+    expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, waiting + 1)).toBe(true);
+  });
+
+  it('prepares a dispatch once; the scheduler id moves the job out of reach of a second one', async () => {
+    const id = await newJob();
+    expect((await store.prepareDispatch(id, 'local', 'hash1'))!).toMatchObject({ scheduler: 'local', secretHash: 'hash1' });
+    const first = (await store.get(id))!.dispatchedAt;
+    expect((await store.prepareDispatch(id, 'local', 'hash2'))!.dispatchedAt).toEqual(first);
+    await store.setSchedulerJobId(id, 'sched-1');
+    expect(await store.prepareDispatch(id, 'local', 'hash3')).toBeUndefined();
+  });
+});
