@@ -97,6 +97,8 @@ export interface Config {
   /** redis://… for the shared BullMQ queue; undefined for the in-process queue. */
   redisUrl: string | undefined;
   queueName: string;
+  /** BullMQ: how long a dispatcher's hold on a job lasts unrenewed; a dead dispatcher's jobs move on after it. */
+  queueLockMs: number;
   /** Job directories (spec, result, logs) on storage the compute nodes share. */
   jobsDir: string;
   /** Whether this process dispatches jobs (always, with the in-process queue). */
@@ -118,7 +120,7 @@ export type ConfigFile = {
   };
   references?: Partial<ReferencePolicy>;
   database?: { url?: string; schema?: string; pgliteDir?: string };
-  queue?: { redisUrl?: string; name?: string };
+  queue?: { redisUrl?: string; name?: string; lock?: number };
   jobs?: {
     dir?: string;
     parallel?: number;
@@ -263,6 +265,7 @@ export function loadConfig(
     pgliteDir: resolve(env.WPS_PGLITE_DIR ?? database.pgliteDir ?? `${dataDir}/db`),
     redisUrl,
     queueName: env.WPS_QUEUE_NAME ?? queue.name ?? 'wps-jobs',
+    queueLockMs: parseDuration(env.WPS_QUEUE_LOCK ?? queue.lock ?? 30, 'queue lock'),
     jobsDir: resolve(env.WPS_JOBS_DIR ?? jobs.dir ?? `${dataDir}/jobs`),
     dispatch,
     jobs: {

@@ -1,6 +1,5 @@
 import type { Config } from './config.js';
-import { openDatabase, type Knex } from './jobs/db.js';
-import { migrate } from './jobs/migrations.js';
+import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
 import { JobStore } from './jobs/store.js';
 import { jsonLog, type Log } from './log.js';
 import type { OperationContext } from './operations/context.js';
@@ -44,16 +43,10 @@ export interface OpenOptions {
 export async function openServices(config: Config, processes: readonly ProcessDefinition[], opts: OpenOptions = {}): Promise<Services> {
   const log = opts.log ?? jsonLog;
   const registry = new ProcessRegistry(processes);
-  const db = openDatabase({
-    ...(config.databaseUrl ? { url: config.databaseUrl } : {}),
-    pgliteDir: config.pgliteDir,
-    ...(config.databaseSchema ? { schema: config.databaseSchema } : {}),
-  });
-  if (config.databaseSchema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [config.databaseSchema]);
-  const applied = await migrate(db);
+  const { db, applied } = await openMigratedDatabase(databaseOptions(config));
   if (applied.length > 0) log({ level: 'info', msg: 'migrated', migrations: applied });
   const store = new JobStore(db);
-  const queue: JobQueue = config.redisUrl ? new BullMqQueue(config.redisUrl, config.queueName) : new InProcessQueue();
+  const queue: JobQueue = config.redisUrl ? new BullMqQueue(config.redisUrl, config.queueName, config.queueLockMs) : new InProcessQueue();
   const events = new JobEvents(config.redisUrl, config.queueName);
   const files = new JobFiles(config.jobsDir);
   const endpoint = `${config.baseUrl}/wps`;

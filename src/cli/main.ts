@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { processes } from '../../processes/index.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../jobs/db.js';
-import { migrate } from '../jobs/migrations.js';
+import { databaseOptions, openMigratedDatabase } from '../jobs/db.js';
 import { jsonLog } from '../log.js';
 import { ProcessRegistry } from '../process/registry.js';
 import { runJobDirectory } from '../runner/run-job.js';
@@ -50,15 +49,9 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate': {
-      const c = config();
-      const db = openDatabase({ ...(c.databaseUrl ? { url: c.databaseUrl } : {}), pgliteDir: c.pgliteDir, ...(c.databaseSchema ? { schema: c.databaseSchema } : {}) });
-      try {
-        if (c.databaseSchema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [c.databaseSchema]);
-        const applied = await migrate(db);
-        process.stdout.write(applied.length > 0 ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
-      } finally {
-        await db.destroy();
-      }
+      const { db, applied } = await openMigratedDatabase(databaseOptions(config()));
+      await db.destroy();
+      process.stdout.write(applied.length > 0 ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
       return 0;
     }
     case 'job': {

@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Context } from 'koa';
 import { mediaTypeFor } from '../storage/media-types.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -19,8 +18,12 @@ export function outputsEndpoint(store: OutputStore) {
       rel = '';
     }
     const file = store.pathOf(rel);
-    const info = file ? await stat(file).catch(() => undefined) : undefined;
-    if (!file || !info?.isFile()) {
+    // Open first, then ask the open file its size: a status document renamed into place
+    // meanwhile must not be served with the old one's length.
+    const handle: FileHandle | undefined = file ? await open(file, 'r').catch(() => undefined) : undefined;
+    const info = handle ? await handle.stat() : undefined;
+    if (!file || !handle || !info?.isFile()) {
+      await handle?.close();
       ctx.status = 404;
       ctx.type = 'text/plain; charset=utf-8';
       ctx.body = 'Not found\n';
@@ -31,6 +34,11 @@ export function outputsEndpoint(store: OutputStore) {
     ctx.lastModified = info.mtime;
     // Status documents (one path segment) change while a job runs; outputs never change.
     ctx.set('cache-control', rel.includes('/') ? 'public, max-age=3600' : 'no-cache');
-    ctx.body = ctx.method === 'HEAD' ? null : createReadStream(file);
+    if (ctx.method === 'HEAD') {
+      await handle.close();
+      ctx.body = null;
+      return;
+    }
+    ctx.body = handle.createReadStream({ autoClose: true });
   };
 }

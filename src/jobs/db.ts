@@ -1,17 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import knexPkg, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
+import type { Config } from '../config.js';
+import { migrate } from './migrations.js';
 
 export type { Knex };
 
-export interface DatabaseOptions {
-  /** postgres://… to use a Postgres server; absent for the embedded PGlite. */
-  url?: string;
-  /** Where PGlite keeps its data. */
-  pgliteDir: string;
+export type DatabaseOptions = (
+  | { /** postgres://… : a Postgres server. */ url: string }
+  | { /** Where the embedded PGlite keeps its data. */ pgliteDir: string }
+) & {
   /** A Postgres schema to work in (tests use one per run). */
   schema?: string;
-}
+};
 
 /**
  * Opens the job store's database: Postgres when a URL is given, otherwise PGlite, the
@@ -19,7 +20,7 @@ export interface DatabaseOptions {
  */
 export function openDatabase(opts: DatabaseOptions): Knex {
   const searchPath = opts.schema ? [opts.schema] : undefined;
-  if (opts.url) {
+  if ('url' in opts) {
     return knexPkg.knex({
       client: 'pg',
       connection: opts.url,
@@ -37,3 +38,21 @@ export function openDatabase(opts: DatabaseOptions): Knex {
 }
 
 export const isPglite = (db: Knex): boolean => db.client.config.client !== 'pg';
+
+/** The database options a configuration names. */
+export function databaseOptions(c: Config): DatabaseOptions {
+  const where = c.databaseUrl ? { url: c.databaseUrl } : { pgliteDir: c.pgliteDir };
+  return c.databaseSchema ? { ...where, schema: c.databaseSchema } : where;
+}
+
+/** Opens the database with its schema up to date (run at every start, and by `migrate`). */
+export async function openMigratedDatabase(opts: DatabaseOptions): Promise<{ db: Knex; applied: string[] }> {
+  const db = openDatabase(opts);
+  try {
+    if (opts.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [opts.schema]);
+    return { db, applied: await migrate(db) };
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}

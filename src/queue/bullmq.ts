@@ -17,12 +17,14 @@ export class BullMqQueue implements JobQueue {
   constructor(
     private readonly redisUrl: string,
     private readonly queueName: string,
+    private readonly lockMs = 30_000,
   ) {
-    this.queue = new Queue(queueName, { connection: this.connection() });
+    // Submissions fail fast when Redis is down (the client gets ServerBusy), rather than wait.
+    this.queue = new Queue(queueName, { connection: this.connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }) });
   }
 
-  private connection(): Redis {
-    const c = new Redis(this.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+  private connection(options: { enableOfflineQueue: boolean; maxRetriesPerRequest: number | null }): Redis {
+    const c = new Redis(this.redisUrl, options);
     c.on('error', () => undefined);
     this.connections.push(c);
     return c;
@@ -34,18 +36,19 @@ export class BullMqQueue implements JobQueue {
 
   consume(handler: (jobId: string) => Promise<void>, concurrency: number): void {
     this.worker = new Worker(this.queueName, async (job) => handler((job.data as { jobId: string }).jobId), {
-      connection: this.connection(),
+      connection: this.connection({ enableOfflineQueue: true, maxRetriesPerRequest: null }),
       concurrency,
       // Jobs stay active while they run (hours on a cluster); a stall only means re-attach.
       maxStalledCount: 1_000_000,
-      stalledInterval: 15_000,
-      lockDuration: 30_000,
+      stalledInterval: Math.max(1000, this.lockMs / 2),
+      lockDuration: this.lockMs,
     });
     this.worker.on('error', () => undefined);
   }
 
   async close(): Promise<void> {
-    await this.worker?.close();
+    // Do not wait for active jobs (they may run for hours): another dispatcher re-attaches.
+    await this.worker?.close(true);
     await this.queue.close();
     for (const c of this.connections) c.disconnect();
   }

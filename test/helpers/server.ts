@@ -105,7 +105,7 @@ export async function startTestServer(
   };
 }
 
-async function dropSchema(schema: string): Promise<void> {
+export async function dropSchema(schema: string): Promise<void> {
   const db = knexPkg.knex({ client: 'pg', connection: TEST_DATABASE_URL });
   try {
     await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
@@ -114,7 +114,7 @@ async function dropSchema(schema: string): Promise<void> {
   }
 }
 
-async function dropQueue(name: string): Promise<void> {
+export async function dropQueue(name: string): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   try {
     const keys = await redis.keys(`bull:${name}:*`);
