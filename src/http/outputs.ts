@@ -34,11 +34,7 @@ export function outputsEndpoint(store: OutputStore) {
     ctx.lastModified = info.mtime;
     // Status documents (one path segment) change while a job runs; outputs never change.
     ctx.set('cache-control', rel.includes('/') ? 'public, max-age=3600' : 'no-cache');
-    if (ctx.method === 'HEAD') {
-      await handle.close();
-      ctx.body = null;
-      return;
-    }
+    // Koa writes no body for HEAD and destroys the stream (closing the file) when the response ends.
     ctx.body = handle.createReadStream({ autoClose: true });
   };
 }

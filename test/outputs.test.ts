@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../src/storage/atomic-write.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(() => s.close());
+
+describe('the outputs URL', () => {
+  it('never serves a mix of two versions of a file being replaced', async () => {
+    const id = randomUUID();
+    const path = s.services.publisher.statusPath(id);
+    const versions = ['<short/>', `<long>${'x'.repeat(50_000)}</long>`, `<medium>${'y'.repeat(5_000)}</medium>`];
+    await writeFileAtomic(path, versions[0]!);
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) await writeFileAtomic(path, versions[i % versions.length]!);
+    })();
+    const seen = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const res = await fetch(s.services.publisher.statusLocation(id));
+      const body = await res.text();
+      expect(versions).toContain(body);
+      seen.add(body);
+    }
+    writing = false;
+    await writer;
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('serves status documents with no-cache, outputs as cacheable, and HEAD without a body', async () => {
+    const id = randomUUID();
+    await writeFileAtomic(s.services.publisher.statusPath(id), '<doc/>');
+    const head = await fetch(s.services.publisher.statusLocation(id), { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe('6');
+    expect(head.headers.get('cache-control')).toBe('no-cache');
+    const href = await s.services.outputs.writeOutput(id, 'result', Buffer.from('{"a":1}'), 'application/json');
+    const out = await fetch(href);
+    expect(out.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(out.headers.get('cache-control')).toBe('public, max-age=3600');
+    expect(await out.json()).toEqual({ a: 1 });
+  });
+});
