@@ -4,7 +4,12 @@
  * beside a bare node:http server that answers the same GetCapabilities bytes: the
  * ceiling any Node server on this machine can reach.
  *
- *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 npm run bench
+ * Then asynchronous Execute: accepted-response latency, the time from the first
+ * submission of BENCH_JOBS zero-delay `sleep` jobs to the last ProcessSucceeded with
+ * 2 parallel slots (local scheduler, embedded PGlite, in-process queue), and
+ * status-document polling.
+ *
+ *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createServer as createNetServer } from 'node:net';
@@ -12,10 +17,13 @@ import { setTimeout as wait } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runAsyncJobs, type AsyncFigures } from './async.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
+const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
+const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 10);
 
 interface Result {
   name: string;
@@ -74,13 +82,19 @@ async function main(): Promise<void> {
   });
   const port = await freePort();
   const barePort = await freePort();
-  const storage = mkdtempSync(join(tmpdir(), 'wps-bench-'));
-  const server = await startNode('dist/src/cli/main.js', ['serve'], { PORT: String(port), WPS_STORAGE_DIR: storage }, port);
+  const data = mkdtempSync(join(tmpdir(), 'wps-bench-'));
+  const server = await startNode(
+    'dist/src/cli/main.js',
+    ['serve'],
+    { PORT: String(port), WPS_DATA_DIR: data, WPS_PARALLEL_JOBS: '2', WPS_MAX_WAITING_JOBS: String(JOBS + 100) },
+    port,
+  );
   const base = `http://127.0.0.1:${port}/wps`;
   const capsUrl = `${base}?service=WPS&request=GetCapabilities`;
   const caps = await (await fetch(capsUrl)).text();
   const bare = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODY: caps }, barePort);
   const results: Result[] = [];
+  let jobs: (AsyncFigures & { anyLocation: string }) | undefined;
   try {
     results.push(await wrk('bare node:http, same bytes as GetCapabilities', `http://127.0.0.1:${barePort}/`));
     results.push(await wrk('GetCapabilities', capsUrl));
@@ -88,10 +102,13 @@ async function main(): Promise<void> {
     results.push(await wrk('DescribeProcess (ALL)', `${base}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=ALL`));
     results.push(await wrk('Execute hello (sync, KVP)', `${base}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=bench`));
     results.push(await wrk('Execute hello (sync, RawDataOutput)', `${base}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=bench&RawDataOutput=output`));
+    jobs = await runAsyncJobs(`http://127.0.0.1:${port}`, join(data, 'outputs'), JOBS, SUBMITTERS);
+    results.push(await wrk('status document polling', jobs.anyLocation));
   } finally {
-    server.kill();
+    server.kill('SIGTERM');
     bare.kill();
-    rmSync(storage, { recursive: true, force: true });
+    await wait(500);
+    rmSync(data, { recursive: true, force: true });
   }
   const ceiling = results[0]!.rps;
   console.log(`\nwrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s on loopback, server in its own process (node ${process.version})\n`);
@@ -102,6 +119,12 @@ async function main(): Promise<void> {
   console.log(line(head));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
+  if (jobs) {
+    console.log(`\nasync Execute of sleep (delay 0), ${jobs.jobs} jobs from ${SUBMITTERS} concurrent submitters, 2 parallel slots, local scheduler, PGlite:`);
+    console.log(`  accepted response: p50 ${jobs.acceptedP50Ms.toFixed(1)} ms, p99 ${jobs.acceptedP99Ms.toFixed(1)} ms`);
+    console.log(`  all submitted after ${jobs.submitSeconds.toFixed(2)} s; all ended after ${jobs.allSucceededSeconds.toFixed(2)} s (${(jobs.jobs / jobs.allSucceededSeconds).toFixed(0)} jobs/s)`);
+    console.log(`  failed: ${jobs.failed}, never finished: ${jobs.lost}`);
+  }
 }
 
 main().catch((err: Error) => {

@@ -49,7 +49,8 @@ export function jobReportsEndpoint(store: JobStore, lifecycle: JobLifecycle) {
       default:
         return reply(400, { error: 'unknown event' });
     }
-    reply(200, { state: (await store.get(id))?.state });
+    // A report the state machine refused (a late one) is still received: nothing to retry.
+    reply(200, { received: event.event });
   };
 }
 

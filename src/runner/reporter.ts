@@ -5,16 +5,24 @@ export type RunnerEvent =
   | { event: 'progress'; percent: number; message?: string }
   | { event: 'finished' };
 
+/** Progress goes out at most this often; the latest value waits for its turn. */
+const PROGRESS_INTERVAL_MS = 100;
+
 /**
  * Tells the server how a job is doing, over HTTP with the job's secret. Reports go out
- * one at a time and in order; progress that arrives while one is in flight replaces
- * the progress still waiting, so a process that reports in a tight loop costs a few
- * requests, not thousands. A server that cannot be reached loses progress reports
- * but not the end: the result is on shared storage for it to find.
+ * one at a time and in order. Progress is sent at most every 100 ms, the latest value
+ * replacing one still waiting, so a process that reports in a tight loop costs a few
+ * requests, not thousands; the end makes progress still waiting moot. A server that
+ * cannot be reached loses progress reports but not the end: the result is on shared
+ * storage for it to find.
  */
 export class Reporter {
   private chain: Promise<void> = Promise.resolve();
   private waitingProgress: RunnerEvent | undefined;
+  private lastProgressAt = 0;
+  private ended = false;
+  /** Cuts a progress pause short when the end comes. */
+  private readonly ending = new AbortController();
 
   constructor(
     private readonly url: string,
@@ -22,6 +30,8 @@ export class Reporter {
   ) {}
 
   started(): void {
+    // The start counts as news: a job shorter than the interval sends no progress at all.
+    this.lastProgressAt = Date.now();
     this.enqueue({ event: 'started' }, 3);
   }
 
@@ -32,14 +42,20 @@ export class Reporter {
     this.waitingProgress = message === undefined ? { event: 'progress', percent: p } : { event: 'progress', percent: p, message };
     if (queued) return;
     this.chain = this.chain.then(async () => {
+      const pause = this.lastProgressAt + PROGRESS_INTERVAL_MS - Date.now();
+      if (pause > 0) await wait(pause, undefined, { signal: this.ending.signal }).catch(() => undefined);
       const event = this.waitingProgress;
       this.waitingProgress = undefined;
-      if (event) await this.post(event, 1);
+      if (!event || this.ended) return;
+      this.lastProgressAt = Date.now();
+      await this.post(event, 1);
     });
   }
 
   /** Reports the end after everything before it; resolves whether or not it got through. */
   async finished(): Promise<boolean> {
+    this.ended = true;
+    this.ending.abort();
     let delivered = false;
     this.enqueue({ event: 'finished' }, 6, (ok) => (delivered = ok));
     await this.chain;

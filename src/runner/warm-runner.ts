@@ -16,8 +16,9 @@ export function startWarmRunner(registry: ProcessRegistry): void {
   // The server's terminal or pipe may be gone while we still write: never die of it.
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
+  // The server may be gone between the check and the write: a failed send is not fatal.
   const send = (msg: RunnerMessage) => {
-    if (process.connected) process.send!(msg);
+    if (process.connected) process.send!(msg, undefined, {}, () => undefined);
   };
   process.on('disconnect', () => {
     if (!busy) process.exit(0);

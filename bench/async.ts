@@ -1,0 +1,70 @@
+/**
+ * Asynchronous Execute, measured against the built server in its own process:
+ * accepted-response latency, time from the first submission of N zero-delay `sleep`
+ * jobs to the last ProcessSucceeded, and status-document polling. Used by bench/run.ts.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
+
+export interface AsyncFigures {
+  jobs: number;
+  acceptedP50Ms: number;
+  acceptedP99Ms: number;
+  submitSeconds: number;
+  allSucceededSeconds: number;
+  failed: number;
+  lost: number;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+export async function runAsyncJobs(base: string, storageDir: string, jobs: number, concurrency: number): Promise<AsyncFigures & { anyLocation: string }> {
+  const url = `${base}/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true`;
+  const latencies: number[] = [];
+  const ids: string[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs) {
+        next++;
+        const started = performance.now();
+        const res = await fetch(url);
+        const text = await res.text();
+        latencies.push(performance.now() - started);
+        const id = /statusLocation="[^"]*\/([0-9a-f-]{36})\.xml"/.exec(text)?.[1];
+        if (!id) throw new Error(`not accepted (${res.status}): ${text.slice(0, 300)}`);
+        ids.push(id);
+      }
+    }),
+  );
+  const submitted = performance.now();
+  // Read the status documents from disk, so polling adds no load to the server.
+  const remaining = new Set(ids);
+  let failed = 0;
+  const deadline = Date.now() + 300_000;
+  while (remaining.size > 0 && Date.now() < deadline) {
+    for (const id of [...remaining]) {
+      const doc = await readFile(join(storageDir, `${id}.xml`), 'utf8').catch(() => '');
+      if (doc.includes('<wps:ProcessSucceeded')) remaining.delete(id);
+      else if (doc.includes('<wps:ProcessFailed')) {
+        failed++;
+        remaining.delete(id);
+      }
+    }
+    if (remaining.size > 0) await wait(10);
+  }
+  const done = performance.now();
+  latencies.sort((a, b) => a - b);
+  return {
+    jobs,
+    acceptedP50Ms: percentile(latencies, 50),
+    acceptedP99Ms: percentile(latencies, 99),
+    submitSeconds: (submitted - t0) / 1000,
+    allSucceededSeconds: (done - t0) / 1000,
+    failed,
+    lost: remaining.size,
+    anyLocation: `${base}/outputs/${ids[0]}.xml`,
+  };
+}
