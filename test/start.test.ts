@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ afterEach(() => {
 /** Starts the built server the way `npm start` does and waits for it to listen. */
 async function serve(env: Record<string, string>): Promise<void> {
   child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
-    env: { ...process.env, WPS_STORAGE_DIR: mkdtempSync(join(tmpdir(), 'wps-start-')), ...env },
+    env: { ...process.env, WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-start-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -45,6 +45,16 @@ describe('the server command', () => {
     const res = await fetch(`http://127.0.0.1:${port}/wps?service=WPS&request=GetCapabilities`);
     const op = parseXml(await res.text()).Capabilities.OperationsMetadata.Operation[0];
     expect(op.DCP.HTTP.Get['@href']).toBe('https://wps.example.org/birdhouse/wps?');
+  });
+
+  it('migrates the embedded database on demand, and says when it is up to date', async () => {
+    const env = { ...process.env, WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-migrate-')) };
+    const run = () =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['dist/src/cli/main.js', 'migrate'], { env }, (err, out) => (err ? reject(err) : resolve(out))),
+      );
+    expect(await run()).toBe('applied: 001_jobs\n');
+    expect(await run()).toBe('up to date\n');
   });
 
   it('exits with a clear message on bad configuration', async () => {

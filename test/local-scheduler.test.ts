@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
+import type { RunnerInfo } from '../src/storage/job-files.js';
+import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
+import { get, parseXml } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const idOf = (location: string) => /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
+const failureText = (xml: string) => parseXml(xml).ExecuteResponse.Status.ProcessFailed.ExceptionReport.Exception[0].ExceptionText;
+
+describe.each([true, false])('the local scheduler (warm runners: %s)', (warm) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ jobs: { wallTime: 1.5, warmRunners: warm, parallel: 2 } });
+  });
+  afterAll(() => s.close());
+
+  const submit = async (q: string) =>
+    statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&storeExecuteResponse=true&status=true&${q}`)).text);
+  const runnerOf = (location: string): RunnerInfo =>
+    JSON.parse(readFileSync(join(s.config.jobsDir, idOf(location), 'runner.json'), 'utf8')) as RunnerInfo;
+
+  it('runs a job in a process of its own, with stdout and stderr files in its directory', async () => {
+    const location = await submit('identifier=hello&DataInputs=name=logs');
+    const views = await followStatus(location);
+    expect(views[views.length - 1]!.name).toBe('ProcessSucceeded');
+    expect(runnerOf(location).pid).not.toBe(process.pid);
+    for (const log of ['stdout.log', 'stderr.log']) expect(existsSync(join(s.config.jobsDir, idOf(location), log))).toBe(true);
+  });
+
+  it('kills a job at its wall-clock limit, with its whole process group, and says so', async () => {
+    const location = await submit('identifier=sleep&DataInputs=delay=20');
+    const started = Date.now();
+    const views = await followStatus(location, { timeoutMs: 15_000 });
+    await expectAllValid(views);
+    const final = views[views.length - 1]!;
+    expect(final.name).toBe('ProcessFailed');
+    expect(failureText(final.xml)).toMatch(/exceeded its wall-clock limit of 2 s and was killed/);
+    expect(Date.now() - started).toBeLessThan(8000);
+    const runner = runnerOf(location);
+    expect(isSameProcessAlive(runner.pid, runner.startTicks)).toBe(false);
+  });
+
+  it('a runner that crashes fails only its job; the next job runs', async () => {
+    const location = await submit('identifier=sleep&DataInputs=delay=1');
+    for (let i = 0; i < 100 && statusOf(await (await fetch(location)).text()).name !== 'ProcessStarted'; i++) await wait(20);
+    killGroup(runnerOf(location).pid);
+    const views = await followStatus(location);
+    const final = views[views.length - 1]!;
+    expect(final.name).toBe('ProcessFailed');
+    expect(failureText(final.xml)).toMatch(/ended \(SIGKILL\)/);
+    const next = await followStatus(await submit('identifier=hello&DataInputs=name=after'));
+    expect(next[next.length - 1]!.name).toBe('ProcessSucceeded');
+    expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
+  });
+});
