@@ -22,6 +22,12 @@ export interface JobTemplate {
   env: Record<string, string>;
   /** Hard wall-clock limit: the job is killed after it. */
   wallClockLimitSeconds: number;
+  /** Queue (GridEngine) or partition (Slurm), from the operator's configuration. */
+  queue?: string;
+  /** Project (GridEngine) or account (Slurm). */
+  project?: string;
+  memoryMb?: number;
+  cores?: number;
   /** Scheduler-specific options from the operator's configuration (never from a request). */
   nativeSpecification: string[];
 }
@@ -46,12 +52,34 @@ export interface Scheduler {
 }
 
 const SAFE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const SAFE_WORD = /^[A-Za-z0-9_.@:+-]{1,128}$/;
+const SAFE_PATH = /^\/[A-Za-z0-9_./+@-]{0,1023}$/;
+const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,63}$/;
+// Control characters (newlines above all) never belong in a command line or a script.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Template fields that end up on a command line are checked against a strict pattern. */
+/**
+ * Template fields that end up on a command line or in a batch script are checked
+ * against strict patterns, whatever their origin: names and queues are words, paths
+ * are absolute and plain, numbers are whole.
+ */
 export function checkTemplate(t: JobTemplate): void {
-  if (!SAFE_NAME.test(t.jobName)) throw new Error(`unsafe job name: ${JSON.stringify(t.jobName)}`);
-  if (!/^[0-9a-f-]{36}$/.test(t.jobId)) throw new Error(`not a job id: ${JSON.stringify(t.jobId)}`);
-  if (!Number.isInteger(t.wallClockLimitSeconds) || t.wallClockLimitSeconds <= 0) {
-    throw new Error(`bad wall-clock limit: ${t.wallClockLimitSeconds}`);
+  const fail = (what: string, value: unknown) => {
+    throw new Error(`unsafe ${what}: ${JSON.stringify(value)}`);
+  };
+  if (!SAFE_NAME.test(t.jobName)) fail('job name', t.jobName);
+  if (!/^[0-9a-f-]{36}$/.test(t.jobId)) fail('job id', t.jobId);
+  for (const [what, path] of [['command', t.remoteCommand], ['working directory', t.workingDirectory], ['output path', t.outputPath], ['error path', t.errorPath]] as const) {
+    if (!SAFE_PATH.test(path)) fail(what, path);
   }
+  for (const arg of t.args) if (CONTROL.test(arg)) fail('argument', arg);
+  for (const [name, value] of Object.entries(t.env)) if (!ENV_NAME.test(name) || CONTROL.test(value)) fail('environment variable', name);
+  for (const [what, word] of [['queue', t.queue], ['project', t.project]] as const) {
+    if (word !== undefined && !SAFE_WORD.test(word)) fail(what, word);
+  }
+  for (const [what, n] of [['wall-clock limit', t.wallClockLimitSeconds], ['memory', t.memoryMb], ['cores', t.cores]] as const) {
+    if (n !== undefined && (!Number.isInteger(n) || n <= 0)) fail(what, n);
+  }
+  for (const opt of t.nativeSpecification) if (CONTROL.test(opt)) fail('native option', opt);
 }

@@ -1,0 +1,119 @@
+import { XMLParser } from 'fast-xml-parser';
+import { renderJobScript } from './job-script.js';
+import { LocalTransport, type Transport } from './transport.js';
+import { checkTemplate, type JobInfo, type JobTemplate, type Scheduler } from './types.js';
+
+export interface GridEngineOptions {
+  transport?: Transport;
+  /** Parallel environment used when a job asks for more than one core. */
+  parallelEnvironment?: string;
+}
+
+const qstatParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'job_list' || name === 'ulong_sublist' });
+
+/** `h_rt` wants HH:MM:SS. */
+const hms = (seconds: number): string =>
+  [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60), seconds % 60].map((n) => String(n).padStart(2, '0')).join(':');
+
+/**
+ * Son of Grid Engine (and its relatives): `qsub` with the batch script on stdin,
+ * `qstat -xml` for every job it still holds, `qacct` once a job has left it, `qdel`.
+ * A job in an error state (`Eqw`: say, an output path it cannot write) is failed with
+ * GridEngine's own reason and deleted, instead of waiting for ever.
+ */
+export class GridEngineScheduler implements Scheduler {
+  readonly name = 'gridengine';
+  private readonly transport: Transport;
+
+  constructor(private readonly options: GridEngineOptions = {}) {
+    this.transport = options.transport ?? new LocalTransport();
+  }
+
+  async submit(t: JobTemplate): Promise<string> {
+    checkTemplate(t);
+    const args = [
+      '-terse',
+      '-N', t.jobName,
+      '-wd', t.workingDirectory,
+      '-o', t.outputPath,
+      '-e', t.errorPath,
+      '-S', '/bin/sh',
+      '-l', `h_rt=${hms(t.wallClockLimitSeconds)}`,
+    ];
+    if (t.queue) args.push('-q', t.queue);
+    if (t.project) args.push('-P', t.project);
+    if (t.cores && t.cores > 1) args.push('-pe', this.options.parallelEnvironment ?? 'smp', String(t.cores));
+    if (t.memoryMb) args.push('-l', `h_vmem=${t.memoryMb}M`);
+    args.push(...t.nativeSpecification);
+    const r = await this.transport.run('qsub', args, { input: renderJobScript(t) });
+    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
+    if (r.code !== 0 || !id) throw new Error(`qsub failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    return id;
+  }
+
+  async status(ids: readonly string[]): Promise<Map<string, JobInfo>> {
+    const out = new Map<string, JobInfo>();
+    if (ids.length === 0) return out;
+    const listed = await this.qstat();
+    for (const id of ids) {
+      const state = listed.get(id);
+      if (state === undefined) {
+        out.set(id, await this.accounting(id));
+      } else if (state.includes('E')) {
+        out.set(id, { state: 'failed', reason: `GridEngine job ${id} is in error state ${state}: ${await this.errorReason(id)}` });
+        await this.terminate(id);
+      } else if (/[rtRsST]/.test(state) || state.includes('d')) {
+        out.set(id, { state: 'running' });
+      } else {
+        out.set(id, { state: 'queued' });
+      }
+    }
+    return out;
+  }
+
+  async terminate(id: string): Promise<void> {
+    if (!/^\d+$/.test(id)) throw new Error(`not a GridEngine job id: ${id}`);
+    const r = await this.transport.run('qdel', [id]);
+    if (r.code !== 0 && !/does not exist/.test(r.stderr + r.stdout)) throw new Error(`qdel ${id} failed: ${r.stderr.trim()}`);
+  }
+
+  async close(): Promise<void> {}
+
+  /** Job number → state letters (qw, r, Eqw, ...) of every job GridEngine holds. */
+  private async qstat(): Promise<Map<string, string>> {
+    const r = await this.transport.run('qstat', ['-u', '*', '-xml']);
+    if (r.code !== 0) throw new Error(`qstat failed (exit ${r.code}): ${r.stderr.trim()}`);
+    const doc = qstatParser.parse(r.stdout) as {
+      job_info?: { queue_info?: { job_list?: JobList[] }; job_info?: { job_list?: JobList[] } };
+    };
+    const lists = [...(doc.job_info?.queue_info?.job_list ?? []), ...(doc.job_info?.job_info?.job_list ?? [])];
+    return new Map(lists.map((j) => [String(j.JB_job_number), String(j.state)]));
+  }
+
+  private async errorReason(id: string): Promise<string> {
+    const r = await this.transport.run('qstat', ['-j', id, '-xml']);
+    const messages = [...r.stdout.matchAll(/<QIM_message>([^<]*)<\/QIM_message>/g)].map((m) => decodeEntities(m[1]!));
+    return messages.join('; ') || 'no reason given';
+  }
+
+  /** What qacct says of a job that left qstat: its exit status and GridEngine's failure code. */
+  private async accounting(id: string): Promise<JobInfo> {
+    const r = await this.transport.run('qacct', ['-j', id]);
+    if (r.code !== 0) return { state: 'undetermined', reason: `GridEngine knows no job ${id} (not in qstat, not in qacct)` };
+    const field = (name: string) => new RegExp(`^${name}\\s+(.*?)\\s*$`, 'm').exec(r.stdout)?.[1];
+    const exit = Number(field('exit_status')?.split(/\s/)[0] ?? NaN);
+    const failed = field('failed') ?? '0';
+    if (exit === 0 && /^0\b/.test(failed)) return { state: 'done', exitCode: 0 };
+    const detail = [`exit status ${field('exit_status') ?? 'unknown'}`];
+    if (!/^0\b/.test(failed)) detail.push(`failed: ${failed}`);
+    return { state: 'failed', exitCode: exit, reason: `GridEngine job ${id} ended: ${detail.join(', ')}` };
+  }
+}
+
+interface JobList {
+  JB_job_number: string | number;
+  state: string;
+}
+
+const decodeEntities = (s: string) =>
+  s.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');

@@ -1,0 +1,106 @@
+import { renderJobScript } from './job-script.js';
+import { LocalTransport, type Transport } from './transport.js';
+import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type Scheduler } from './types.js';
+
+export interface SlurmOptions {
+  transport?: Transport;
+}
+
+const QUEUED = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'REQUEUE_FED', 'REQUEUE_HOLD', 'RESIZING', 'SPECIAL_EXIT']);
+const RUNNING = new Set(['RUNNING', 'COMPLETING', 'SUSPENDED', 'STAGE_OUT', 'SIGNALING', 'STOPPED']);
+
+function drmaaState(slurmState: string): DrmaaState {
+  const s = slurmState.split(/\s/)[0]!.toUpperCase();
+  if (QUEUED.has(s)) return 'queued';
+  if (RUNNING.has(s)) return 'running';
+  if (s === 'COMPLETED') return 'done';
+  return 'failed';
+}
+
+/**
+ * Slurm: `sbatch --parsable` with the batch script on stdin, `squeue` for the jobs it
+ * holds (finished ones too, for MinJobAge), then `scontrol show job` and `sacct` for
+ * older ones, `scancel`.
+ */
+export class SlurmScheduler implements Scheduler {
+  readonly name = 'slurm';
+  private readonly transport: Transport;
+
+  constructor(options: SlurmOptions = {}) {
+    this.transport = options.transport ?? new LocalTransport();
+  }
+
+  async submit(t: JobTemplate): Promise<string> {
+    checkTemplate(t);
+    const args = [
+      '--parsable',
+      `--job-name=${t.jobName}`,
+      `--chdir=${t.workingDirectory}`,
+      `--output=${t.outputPath}`,
+      `--error=${t.errorPath}`,
+      `--time=${Math.ceil(t.wallClockLimitSeconds / 60)}`,
+    ];
+    if (t.queue) args.push(`--partition=${t.queue}`);
+    if (t.project) args.push(`--account=${t.project}`);
+    if (t.cores) args.push(`--cpus-per-task=${t.cores}`);
+    if (t.memoryMb) args.push(`--mem=${t.memoryMb}M`);
+    args.push(...t.nativeSpecification);
+    const r = await this.transport.run('sbatch', args, { input: renderJobScript(t) });
+    const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
+    if (r.code !== 0 || !id) throw new Error(`sbatch failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    return id;
+  }
+
+  async status(ids: readonly string[]): Promise<Map<string, JobInfo>> {
+    const out = new Map<string, JobInfo>();
+    if (ids.length === 0) return out;
+    for (const id of ids) if (!/^\d+$/.test(id)) throw new Error(`not a Slurm job id: ${id}`);
+    const r = await this.transport.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r']);
+    if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new Error(`squeue failed (exit ${r.code}): ${r.stderr.trim()}`);
+    for (const line of r.stdout.split('\n')) {
+      const [id, state, reason] = line.trim().split('|');
+      if (!id || !state || !ids.includes(id)) continue;
+      // squeue has no exit code; a failed job's details come from scontrol.
+      out.set(id, drmaaState(state) === 'failed' ? await this.finished(id) : this.info(id, state, reason));
+    }
+    for (const id of ids) if (!out.has(id)) out.set(id, await this.finished(id));
+    return out;
+  }
+
+  async terminate(id: string): Promise<void> {
+    if (!/^\d+$/.test(id)) throw new Error(`not a Slurm job id: ${id}`);
+    const r = await this.transport.run('scancel', [id]);
+    if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new Error(`scancel ${id} failed: ${r.stderr.trim()}`);
+  }
+
+  async close(): Promise<void> {}
+
+  private info(id: string, state: string, reason?: string, exitCode?: string): JobInfo {
+    const drmaa = drmaaState(state);
+    if (drmaa !== 'failed') return drmaa === 'done' ? { state: 'done', exitCode: 0 } : { state: drmaa };
+    const why = [state];
+    if (reason && reason !== 'None') why.push(`reason ${reason}`);
+    if (exitCode) why.push(`exit code ${exitCode}`);
+    const info: JobInfo = { state: 'failed', reason: `Slurm job ${id} ended ${why.join(', ')}` };
+    const code = Number(exitCode?.split(':')[0]);
+    if (Number.isFinite(code)) info.exitCode = code;
+    return info;
+  }
+
+  /** A job squeue no longer shows: scontrol while Slurm remembers it, then accounting. */
+  private async finished(id: string): Promise<JobInfo> {
+    const sc = await this.transport.run('scontrol', ['-o', 'show', 'job', id]);
+    if (sc.code === 0) {
+      const field = (name: string) => new RegExp(`(?:^| )${name}=(\\S+)`).exec(sc.stdout)?.[1];
+      const state = field('JobState');
+      if (state) return this.info(id, state, field('Reason'), field('ExitCode'));
+    }
+    const acct = await this.transport.run('sacct', ['-n', '-X', '-P', '-j', id, '-o', 'JobID,State,ExitCode']);
+    const row = acct.code === 0 ? acct.stdout.split('\n').find((l) => l.startsWith(`${id}|`)) : undefined;
+    if (row) {
+      const [, state, exitCode] = row.split('|');
+      return this.info(id, state!, undefined, exitCode);
+    }
+    return { state: 'undetermined', reason: `Slurm knows no job ${id} (not in squeue, scontrol or sacct)` };
+  }
+}

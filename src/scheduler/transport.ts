@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * How a scheduler adapter runs the batch system's commands: here, or over ssh on one
+ * of a site's command (login) nodes. Commands are argument arrays. Locally they are
+ * spawned without a shell; over ssh the remote side does use a shell, so every argument
+ * is single-quoted (and the values are validated before they get here).
+ */
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Transport {
+  readonly description: string;
+  run(command: string, args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
+}
+
+/** The transport itself failed (no node answered, a timeout): the batch system was not asked. */
+export class TransportError extends Error {}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function exec(command: string, args: readonly string[], input: string | undefined, timeoutMs: number): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new TransportError(`${command} did not answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new TransportError(`${command}: ${err.message}`));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
+  });
+}
+
+export class LocalTransport implements Transport {
+  readonly description = 'local';
+
+  run(command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    return exec(command, args, opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  }
+}
+
+export interface SshNode {
+  host: string;
+  port?: number;
+  user?: string;
+  /** Private key file for key authentication. */
+  key?: string;
+}
+
+/** POSIX shell single-quoting: the argument arrives as one word, byte for byte. */
+export const shellQuote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+
+/** ssh's own exit status for "could not connect or authenticate". */
+const SSH_FAILED = 255;
+
+/**
+ * Runs commands on the first command node that answers. A node that does not answer
+ * is skipped for the next one; the last node that answered is tried first next time.
+ */
+export class SshTransport implements Transport {
+  private preferred = 0;
+
+  constructor(
+    private readonly nodes: readonly SshNode[],
+    private readonly options: { connectTimeoutSeconds?: number; knownHostsFile?: string; strictHostKeys?: boolean } = {},
+  ) {
+    if (nodes.length === 0) throw new Error('ssh transport needs at least one command node');
+  }
+
+  get description(): string {
+    return `ssh ${this.nodes.map((n) => `${n.user ? `${n.user}@` : ''}${n.host}:${n.port ?? 22}`).join(', ')}`;
+  }
+
+  async run(command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const failures: string[] = [];
+    for (let i = 0; i < this.nodes.length; i++) {
+      const index = (this.preferred + i) % this.nodes.length;
+      const node = this.nodes[index]!;
+      let result: CommandResult;
+      try {
+        result = await exec('ssh', [...this.sshArgs(node), '--', [command, ...args].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      } catch (err) {
+        failures.push(`${node.host}: ${(err as Error).message}`);
+        continue;
+      }
+      if (result.code === SSH_FAILED && /^(ssh:|Connection|Permission denied|Host key|kex_exchange)/m.test(result.stderr)) {
+        failures.push(`${node.host}: ${result.stderr.trim().split('\n').pop()}`);
+        continue;
+      }
+      this.preferred = index;
+      return result;
+    }
+    throw new TransportError(`no command node answered (${failures.join('; ')})`);
+  }
+
+  private sshArgs(node: SshNode): string[] {
+    const args = [
+      '-o', 'BatchMode=yes',
+      '-o', `ConnectTimeout=${this.options.connectTimeoutSeconds ?? 5}`,
+      '-o', `StrictHostKeyChecking=${this.options.strictHostKeys === false ? 'no' : 'yes'}`,
+      '-p', String(node.port ?? 22),
+    ];
+    if (this.options.knownHostsFile) args.push('-o', `UserKnownHostsFile=${this.options.knownHostsFile}`);
+    if (node.key) args.push('-i', node.key, '-o', 'IdentitiesOnly=yes');
+    if (node.user) args.push('-l', node.user);
+    args.push(node.host);
+    return args;
+  }
+}
