@@ -75,6 +75,39 @@ export interface JobsConfig {
   internalUrl: string;
 }
 
+export const SCHEDULER_NAMES = ['local', 'gridengine', 'slurm'] as const;
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+/** Where and how one process's jobs run (overrides of the scheduler's defaults). */
+export interface ProcessPlacement {
+  scheduler?: SchedulerName;
+  /** GridEngine queue or Slurm partition. */
+  queue?: string;
+  /** GridEngine project or Slurm account. */
+  project?: string;
+  nativeOptions?: string[];
+  /** Seconds; overrides the process's own declaration. */
+  wallTime?: number;
+}
+
+export interface SshNodeConfig {
+  host: string;
+  port?: number;
+  user?: string;
+  key?: string;
+}
+
+export interface SchedulersConfig {
+  default: SchedulerName;
+  gridengine: { queue?: string; project?: string; nativeOptions: string[]; parallelEnvironment: string };
+  slurm: { partition?: string; account?: string; nativeOptions: string[] };
+  /** Run the batch system's commands over ssh on these command nodes (else here). */
+  ssh: { nodes: SshNodeConfig[]; knownHosts?: string; strictHostKeys: boolean } | undefined;
+  processes: Record<string, ProcessPlacement>;
+  /** The runner command as compute nodes see it: Node and this install's CLI. */
+  runner: { node: string; script: string | undefined };
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -104,6 +137,7 @@ export interface Config {
   /** Whether this process dispatches jobs (always, with the in-process queue). */
   dispatch: boolean;
   jobs: JobsConfig;
+  schedulers: SchedulersConfig;
 }
 
 export type ConfigFile = {
@@ -131,6 +165,14 @@ export type ConfigFile = {
     warmRunners?: boolean;
     internalUrl?: string;
     dispatch?: boolean;
+  };
+  scheduler?: {
+    default?: SchedulerName;
+    gridengine?: Partial<SchedulersConfig['gridengine']>;
+    slurm?: Partial<SchedulersConfig['slurm']>;
+    ssh?: { nodes?: SshNodeConfig[]; knownHosts?: string; strictHostKeys?: boolean };
+    processes?: Record<string, ProcessPlacement>;
+    runner?: { node?: string; script?: string };
   };
   metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
     provider?: Partial<ServiceMetadata['provider']>;
@@ -173,6 +215,69 @@ function parseFlag(value: string | boolean, name: string): boolean {
   if (/^(1|true|yes|on)$/i.test(value)) return true;
   if (/^(0|false|no|off)$/i.test(value)) return false;
   throw new ConfigError(`${name}: not true or false: ${value}`);
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function parseOptions(value: unknown, name: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && !CONTROL.test(v))) {
+    throw new ConfigError(`${name}: must be a list of strings (one argument each)`);
+  }
+  return value as string[];
+}
+
+function parseSchedulerName(value: string, name: string): SchedulerName {
+  if (!(SCHEDULER_NAMES as readonly string[]).includes(value)) {
+    throw new ConfigError(`${name}: ${value} is not one of ${SCHEDULER_NAMES.join(', ')}`);
+  }
+  return value as SchedulerName;
+}
+
+/** `user@host:port,host2` → ssh command nodes. */
+function parseSshNodes(value: string, key: string | undefined): SshNodeConfig[] {
+  return list(value).map((entry) => {
+    const m = /^(?:([^@\s]+)@)?([^:@\s]+)(?::(\d+))?$/.exec(entry);
+    if (!m) throw new ConfigError(`WPS_SSH_NODES: not user@host[:port]: ${entry}`);
+    const node: SshNodeConfig = { host: m[2]! };
+    if (m[1]) node.user = m[1];
+    if (m[3]) node.port = parsePort(m[3], 'WPS_SSH_NODES');
+    if (key) node.key = key;
+    return node;
+  });
+}
+
+function parseSchedulers(env: NodeJS.ProcessEnv, f: NonNullable<ConfigFile['scheduler']>): SchedulersConfig {
+  const processes: Record<string, ProcessPlacement> = {};
+  for (const [id, p] of Object.entries(f.processes ?? {})) {
+    const placement: ProcessPlacement = { ...p };
+    if (p.scheduler) placement.scheduler = parseSchedulerName(p.scheduler, `scheduler.processes.${id}.scheduler`);
+    if (p.nativeOptions) placement.nativeOptions = parseOptions(p.nativeOptions, `scheduler.processes.${id}.nativeOptions`);
+    if (p.wallTime !== undefined) placement.wallTime = Math.ceil(parsePositive(p.wallTime, `scheduler.processes.${id}.wallTime`));
+    processes[id] = placement;
+  }
+  const sshNodes = env.WPS_SSH_NODES ? parseSshNodes(env.WPS_SSH_NODES, env.WPS_SSH_KEY) : f.ssh?.nodes;
+  const knownHosts = env.WPS_SSH_KNOWN_HOSTS ?? f.ssh?.knownHosts;
+  const gridengine: SchedulersConfig['gridengine'] = {
+    nativeOptions: parseOptions(f.gridengine?.nativeOptions, 'scheduler.gridengine.nativeOptions'),
+    parallelEnvironment: f.gridengine?.parallelEnvironment ?? 'smp',
+  };
+  if (f.gridengine?.queue) gridengine.queue = f.gridengine.queue;
+  if (f.gridengine?.project) gridengine.project = f.gridengine.project;
+  const slurm: SchedulersConfig['slurm'] = { nativeOptions: parseOptions(f.slurm?.nativeOptions, 'scheduler.slurm.nativeOptions') };
+  if (f.slurm?.partition) slurm.partition = f.slurm.partition;
+  if (f.slurm?.account) slurm.account = f.slurm.account;
+  return {
+    default: parseSchedulerName(env.WPS_SCHEDULER ?? f.default ?? 'local', 'WPS_SCHEDULER'),
+    gridengine,
+    slurm,
+    ssh: sshNodes && sshNodes.length > 0
+      ? { nodes: sshNodes, strictHostKeys: f.ssh?.strictHostKeys ?? true, ...(knownHosts ? { knownHosts } : {}) }
+      : undefined,
+    processes,
+    runner: { node: env.WPS_RUNNER_NODE ?? f.runner?.node ?? process.execPath, script: env.WPS_RUNNER_SCRIPT ?? f.runner?.script },
+  };
 }
 
 function parsePort(value: string | number, name: string): number {
@@ -222,6 +327,7 @@ export function loadConfig(
   const database = { ...file.database, ...o.database };
   const queue = { ...file.queue, ...o.queue };
   const jobs = { ...file.jobs, ...o.jobs };
+  const scheduler = { ...file.scheduler, ...o.scheduler };
   const server = { ...file.server, ...o.server };
   const storage = { ...file.storage, ...o.storage };
   const limits = { ...file.limits, ...o.limits };
@@ -277,6 +383,7 @@ export function loadConfig(
       warmRunners: parseFlag(env.WPS_WARM_RUNNERS ?? jobs.warmRunners ?? true, 'WPS_WARM_RUNNERS'),
       internalUrl: stripSlash(env.WPS_INTERNAL_URL ?? jobs.internalUrl ?? `http://127.0.0.1:${port}`, 'WPS_INTERNAL_URL'),
     },
+    schedulers: parseSchedulers(env, scheduler),
     references: {
       allow: env.WPS_REFERENCE_ALLOW !== undefined ? list(env.WPS_REFERENCE_ALLOW) : refs.allow ?? [],
       deny: env.WPS_REFERENCE_DENY !== undefined ? list(env.WPS_REFERENCE_DENY) : refs.deny ?? [],

@@ -20,7 +20,9 @@ export function createApp(services: Services): Koa {
     const report = REPORT_PATH.exec(path);
     if (report) return reports(ctx, report[1]!);
     if (path === '/health') {
-      ctx.body = { status: 'ok' };
+      // Liveness: the server answers. A scheduler whose commands keep failing shows here.
+      const schedulers = [...services.monitors.values()].map((m) => m.health());
+      ctx.body = { status: schedulers.every((h) => h.ok) ? 'ok' : 'degraded', schedulers };
       return;
     }
     if (path === '/' && ctx.method === 'GET') {

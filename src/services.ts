@@ -14,7 +14,11 @@ import { StatusPublisher } from './processing/status-publisher.js';
 import { BullMqQueue } from './queue/bullmq.js';
 import { InProcessQueue } from './queue/in-process.js';
 import type { JobQueue } from './queue/types.js';
+import { GridEngineScheduler } from './scheduler/gridengine.js';
 import { LocalScheduler } from './scheduler/local/local-scheduler.js';
+import { SchedulerMonitor } from './scheduler/monitor.js';
+import { SlurmScheduler } from './scheduler/slurm.js';
+import { LocalTransport, SshTransport, type Transport } from './scheduler/transport.js';
 import type { Scheduler } from './scheduler/types.js';
 import { JobFiles } from './storage/job-files.js';
 import { OutputStore } from './storage/output-store.js';
@@ -28,7 +32,8 @@ export interface Services extends OperationContext {
   files: JobFiles;
   publisher: StatusPublisher;
   lifecycle: JobLifecycle;
-  scheduler: Scheduler | undefined;
+  /** Scheduler monitors by scheduler name (in processes that dispatch). */
+  monitors: Map<string, SchedulerMonitor>;
   dispatcher: Dispatcher | undefined;
   log: Log;
   close(): Promise<void>;
@@ -60,19 +65,15 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     defaultLanguage: config.languages[0]!,
   });
   const lifecycle = new JobLifecycle(store, publisher, files, events);
-  let scheduler: Scheduler | undefined;
+  const monitors = new Map<string, SchedulerMonitor>();
   let dispatcher: Dispatcher | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   const dispatch = opts.dispatch ?? config.dispatch;
   if (dispatch) {
-    scheduler = new LocalScheduler({
-      slots: config.jobs.parallel,
-      warm: config.jobs.warmRunners,
-      runnerCommand: { command: process.execPath, args: [RUNNER_SCRIPT, 'runner'] },
-      env: process.env,
-      files,
-    });
-    dispatcher = new Dispatcher({ config, store, queue, scheduler, files, registry, lifecycle, events, log });
+    for (const scheduler of createSchedulers(config, files)) {
+      monitors.set(scheduler.name, new SchedulerMonitor(scheduler, config.jobs.monitorIntervalMs, log));
+    }
+    dispatcher = new Dispatcher({ config, store, queue, monitors, files, registry, lifecycle, events, log });
     await dispatcher.start();
     const sweep = () =>
       sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
@@ -96,16 +97,40 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     files,
     publisher,
     lifecycle,
-    scheduler,
+    monitors,
     dispatcher,
     log,
     async close() {
       clearInterval(sweeper);
       await dispatcher?.stop();
-      await scheduler?.close();
+      for (const m of monitors.values()) await m.scheduler.close();
       await queue.close();
       await events.close();
       await db.destroy();
     },
   };
+}
+
+/**
+ * The local scheduler always (jobs handed to it earlier must stay reachable), and each
+ * batch system the configuration names, sharing one transport (here, or over ssh).
+ */
+function createSchedulers(config: Config, files: JobFiles): Scheduler[] {
+  const sc = config.schedulers;
+  const named = new Set([sc.default, ...Object.values(sc.processes).map((p) => p.scheduler ?? sc.default)]);
+  const transport: Transport = sc.ssh
+    ? new SshTransport(sc.ssh.nodes, { strictHostKeys: sc.ssh.strictHostKeys, ...(sc.ssh.knownHosts ? { knownHostsFile: sc.ssh.knownHosts } : {}) })
+    : new LocalTransport();
+  const schedulers: Scheduler[] = [
+    new LocalScheduler({
+      slots: config.jobs.parallel,
+      warm: config.jobs.warmRunners,
+      runnerCommand: { command: process.execPath, args: [RUNNER_SCRIPT, 'runner'] },
+      env: process.env,
+      files,
+    }),
+  ];
+  if (named.has('gridengine')) schedulers.push(new GridEngineScheduler({ transport, parallelEnvironment: sc.gridengine.parallelEnvironment }));
+  if (named.has('slurm')) schedulers.push(new SlurmScheduler({ transport }));
+  return schedulers;
 }

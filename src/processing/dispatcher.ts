@@ -1,16 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as wait } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
+import type { Log } from '../log.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import { isTerminal } from '../jobs/states.js';
 import type { JobQueue } from '../queue/types.js';
-import type { JobInfo, JobTemplate, Scheduler } from '../scheduler/types.js';
+import type { SchedulerMonitor } from '../scheduler/monitor.js';
+import { TransportError } from '../scheduler/transport.js';
+import type { JobInfo, JobTemplate } from '../scheduler/types.js';
 import type { JobFiles, JobSpec } from '../storage/job-files.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
+import { placementOf, type Placement } from './placement.js';
 
 /**
  * The command every scheduler runs for a job: this install's compiled CLI, given the
@@ -25,20 +30,27 @@ export interface DispatcherDeps {
   config: Config;
   store: JobStore;
   queue: JobQueue;
-  scheduler: Scheduler;
+  /** One monitor per configured scheduler, by scheduler name. */
+  monitors: ReadonlyMap<string, SchedulerMonitor>;
   files: JobFiles;
   registry: ProcessRegistry;
   lifecycle: JobLifecycle;
   events: JobEvents;
-  log: (entry: Record<string, unknown>) => void;
+  log: Log;
 }
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
+/** Grace past the wall-clock limit before the dispatcher stops a job the scheduler did not. */
+const WALL_GRACE_MS = 30_000;
+/** Pauses between tries of a submission that failed for a reason that may pass. */
+const SUBMIT_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
+const TRANSIENT = /unable to contact|cannot connect|connection (refused|reset|timed out)|temporarily|try again|timed out|Socket timed out/i;
+
 /**
- * Takes job ids from the queue and sees each job to its end: hands it to the scheduler
- * (once), then watches it until it reaches a terminal state, and settles it from the
- * runner's result or the scheduler's verdict when no report came. Handling a job id is
+ * Takes job ids from the queue and sees each job to its end: hands it to its
+ * scheduler (once), then waits until it is finished, and settles it from the runner's
+ * result or the scheduler's verdict when no report came. Handling a job id is
  * idempotent, which is what makes recovery simple: after a restart every unfinished
  * job is queued again, and a job the scheduler already has is re-attached, never
  * submitted a second time.
@@ -51,9 +63,7 @@ export class Dispatcher {
   constructor(private readonly d: DispatcherDeps) {}
 
   async start(): Promise<void> {
-    const wake = (id: string) => this.wakers.get(id)?.();
-    this.unsubscribe.push(this.d.events.onFinished(wake));
-    this.d.scheduler.onFinished?.(wake);
+    this.unsubscribe.push(this.d.events.onFinished((id) => this.wakers.get(id)?.()));
     this.d.queue.consume((id) => this.handle(id), this.d.config.jobs.parallel);
     // Recovery: every job not yet finished goes (back) through the queue.
     for (const job of await this.d.store.unfinished()) await this.d.queue.add(job.id);
@@ -62,6 +72,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unsubscribe) u();
+    for (const m of this.d.monitors.values()) m.stop();
     for (const w of this.wakers.values()) w();
   }
 
@@ -70,136 +81,172 @@ export class Dispatcher {
     try {
       await this.dispatch(id);
     } catch (err) {
+      if (this.stopped) return;
       this.d.log({ level: 'error', msg: 'dispatch failed', jobId: id, err: (err as Error).message });
-      if (!this.stopped) {
-        await this.d.lifecycle
-          .fail(id, { code: 'NoApplicableCode', reason: `The job could not be run: ${(err as Error).message}` })
-          .catch(() => undefined);
-      }
+      await this.d.lifecycle
+        .fail(id, { code: 'NoApplicableCode', reason: `The job could not be run: ${(err as Error).message}` })
+        .catch(() => undefined);
     }
   }
 
   private async dispatch(id: string): Promise<void> {
-    let job = await this.d.store.get(id);
+    const job = await this.d.store.get(id);
     if (!job || isTerminal(job.state)) return;
     const process = this.d.registry.get(job.processId);
     if (!process) {
       await this.d.lifecycle.fail(id, { code: 'NoApplicableCode', reason: `Process ${job.processId} is no longer offered` });
       return;
     }
-    const template = this.template(job, process);
-    let schedulerId = job.schedulerJobId;
-    if (!schedulerId) {
-      if (job.dispatchedAt && ((await this.d.files.hasAttempts(id)) || (await this.d.files.readResult(id)))) {
-        // Handed over before a crash and already started: the local scheduler names jobs by our id.
-        schedulerId = id;
-      } else {
-        const submitted = await this.submit(job, template);
-        if (!submitted) return;
-        schedulerId = submitted;
+    const placement = placementOf(process, this.d.config.schedulers);
+    // A job keeps the scheduler it was handed to, even if the configuration changed since.
+    const schedulerName = job.scheduler ?? placement.scheduler;
+    const monitor = this.d.monitors.get(schedulerName);
+    if (!monitor) {
+      await this.d.lifecycle.fail(id, { code: 'NoApplicableCode', reason: `Scheduler ${schedulerName} is not configured here` });
+      return;
+    }
+    const template = this.template(job, process, placement);
+    let schedulerId = job.schedulerJobId ?? undefined;
+    if (!schedulerId && job.dispatchedAt) {
+      // Handed over before a crash, or a submission whose answer was lost: look first.
+      schedulerId = await monitor.scheduler.find(template);
+      if (schedulerId) await this.d.store.setSchedulerJobId(id, schedulerId);
+      else if ((await this.d.files.hasAttempts(id)) || (await this.d.files.readResult(id))) {
+        await this.settle(job, { state: 'undetermined', reason: `${schedulerName} no longer knows the job` });
+        return;
       }
     }
-    await this.watch(job, schedulerId, template);
+    if (!schedulerId) {
+      schedulerId = await this.submit(job, template, monitor);
+      if (!schedulerId) return;
+    }
+    await this.watch(job, schedulerId, template, monitor);
   }
 
   /** Writes the job's spec (with a fresh secret) and hands it to the scheduler. */
-  private async submit(job: Job, template: JobTemplate): Promise<string | undefined> {
+  private async submit(job: Job, template: JobTemplate, monitor: SchedulerMonitor): Promise<string | undefined> {
+    const scheduler = monitor.scheduler;
     const secret = randomBytes(32).toString('base64url');
-    const prepared = await this.d.store.prepareDispatch(job.id, this.d.scheduler.name, hashSecret(secret));
+    const prepared = await this.d.store.prepareDispatch(job.id, scheduler.name, hashSecret(secret));
     if (!prepared) return undefined; // dismissed or taken meanwhile
     await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
-    const schedulerId = await this.d.scheduler.submit(template);
-    await this.d.store.setSchedulerJobId(job.id, schedulerId);
-    this.d.log({ level: 'info', msg: 'job submitted', jobId: job.id, scheduler: this.d.scheduler.name, schedulerJobId: schedulerId });
-    return schedulerId;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const schedulerId = await scheduler.submit(template);
+        await this.d.store.setSchedulerJobId(job.id, schedulerId);
+        this.d.log({ level: 'info', msg: 'job submitted', jobId: job.id, scheduler: scheduler.name, schedulerJobId: schedulerId });
+        return schedulerId;
+      } catch (err) {
+        const message = (err as Error).message;
+        const transient = err instanceof TransportError || TRANSIENT.test(message);
+        if (!transient || attempt >= SUBMIT_BACKOFF_MS.length || this.stopped) throw err;
+        // The batch system may have taken the job before the answer was lost.
+        const found = await scheduler.find(template).catch(() => undefined);
+        if (found) {
+          await this.d.store.setSchedulerJobId(job.id, found);
+          return found;
+        }
+        this.d.log({ level: 'warn', msg: 'submission failed; trying again', jobId: job.id, scheduler: scheduler.name, attempt: attempt + 1, error: message });
+        await wait(SUBMIT_BACKOFF_MS[attempt]!);
+      }
+    }
   }
 
   /**
-   * Waits for the job to end, waking on a "finished" event, on the scheduler's own
-   * notice, or every monitor interval to ask the scheduler.
+   * Waits for the job to end: a "finished" event (its runner reported), or the
+   * monitor's word that the scheduler no longer runs it. Also makes sure a job does
+   * not outlive its wall-clock limit.
    */
-  private async watch(job: Job, schedulerId: string, template: JobTemplate): Promise<void> {
+  private async watch(job: Job, schedulerId: string, template: JobTemplate, monitor: SchedulerMonitor): Promise<void> {
     const id = job.id;
-    let pending = false;
+    let watching = monitor.watch(schedulerId);
     let wake: (() => void) | undefined;
+    let woken = false;
     this.wakers.set(id, () => {
-      pending = true;
+      woken = true;
       wake?.();
     });
-    const graceMs = 30_000;
     try {
       while (!this.stopped) {
-        pending = false;
+        woken = false;
         const current = await this.d.store.get(id);
         if (!current || isTerminal(current.state)) return;
-        const info = (await this.d.scheduler.status([schedulerId])).get(schedulerId) ?? { state: 'undetermined' };
-        if (info.state === 'done' || info.state === 'failed' || info.state === 'undetermined') {
-          if (await this.settle(current, info, template)) return;
-          schedulerId = (await this.d.store.get(id))?.schedulerJobId ?? schedulerId;
-          continue;
-        }
-        // Counted from the runner's start: time spent waiting in a batch queue is not run time.
         const started = current.startedAt;
-        if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + graceMs) {
+        if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + WALL_GRACE_MS) {
           // The scheduler should have stopped it; make sure it is stopped.
-          await this.d.scheduler.terminate(schedulerId);
+          await monitor.scheduler.terminate(schedulerId).catch(() => undefined);
           await this.d.lifecycle.fail(id, {
             code: 'NoApplicableCode',
             reason: `The job exceeded its wall-clock limit of ${template.wallClockLimitSeconds} s and was stopped`,
           });
           return;
         }
-        if (!pending) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.d.config.jobs.monitorIntervalMs);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = undefined;
-        }
+        const verdict = woken
+          ? undefined
+          : await Promise.race([
+              watching.verdict,
+              new Promise<undefined>((resolve) => {
+                const timer = setTimeout(() => resolve(undefined), this.d.config.jobs.monitorIntervalMs);
+                wake = () => {
+                  clearTimeout(timer);
+                  resolve(undefined);
+                };
+              }),
+            ]);
+        wake = undefined;
+        if (!verdict) continue;
+        const again = await this.settle(current, verdict, template, monitor);
+        if (!again) return;
+        schedulerId = again;
+        watching = monitor.watch(schedulerId);
       }
     } finally {
+      watching.cancel();
       this.wakers.delete(id);
     }
   }
 
   /**
    * The scheduler no longer runs the job. Its runner's result settles it; a job that
-   * never started is submitted again; otherwise it failed, for the scheduler's reason.
-   * Returns false when the job goes on (resubmitted).
+   * never started is submitted again (returning the new id); otherwise it failed, for
+   * the scheduler's reason.
    */
-  private async settle(job: Job, info: JobInfo, template: JobTemplate): Promise<boolean> {
-    if (await this.d.lifecycle.finishFromResult(job.id, 5)) return true;
-    if (info.state === 'undetermined' && !(await this.d.files.hasAttempts(job.id))) {
-      const again = await this.d.scheduler.submit(template);
+  private async settle(job: Job, info: JobInfo, template?: JobTemplate, monitor?: SchedulerMonitor): Promise<string | undefined> {
+    if (await this.d.lifecycle.finishFromResult(job.id, 5)) return undefined;
+    if (template && monitor && info.state === 'undetermined' && !(await this.d.files.hasAttempts(job.id))) {
+      const again = await monitor.scheduler.submit(template);
       await this.d.store.setSchedulerJobId(job.id, again);
-      this.d.log({ level: 'info', msg: 'job resubmitted: it had not started', jobId: job.id });
-      return false;
+      this.d.log({ level: 'info', msg: 'job resubmitted: it had not started', jobId: job.id, schedulerJobId: again });
+      return again;
     }
     const reason =
       info.state === 'undetermined'
         ? `The job's runner is gone without leaving a result (${info.reason ?? 'the scheduler does not know the job'})`
         : `The job ended without a result: ${info.reason ?? `exit code ${info.exitCode ?? 'unknown'}`}`;
     await this.d.lifecycle.fail(job.id, { code: 'NoApplicableCode', reason });
-    return true;
+    return undefined;
   }
 
-  private template(job: Job, process: ProcessDefinition): JobTemplate {
+  private template(job: Job, process: ProcessDefinition, placement: Placement): JobTemplate {
     const dir = this.d.files.dir(job.id);
-    return {
+    const runner = this.d.config.schedulers.runner;
+    const t: JobTemplate = {
       jobId: job.id,
-      jobName: `wps-${process.identifier}-${job.id.slice(0, 8)}`.slice(0, 64),
-      remoteCommand: globalThis.process.execPath,
-      args: [RUNNER_SCRIPT, 'job', 'run', dir],
+      jobName: `wps-${process.identifier.slice(0, 22)}-${job.id}`,
+      remoteCommand: runner.node,
+      args: [runner.script ?? RUNNER_SCRIPT, 'job', 'run', dir],
       workingDirectory: dir,
       outputPath: this.d.files.stdoutPath(job.id),
       errorPath: this.d.files.stderrPath(job.id),
       env: { WPS_JOB_ID: job.id },
-      wallClockLimitSeconds: process.resources?.wallTimeSeconds ?? this.d.config.jobs.wallTimeSeconds,
-      nativeSpecification: [],
+      wallClockLimitSeconds: placement.wallTimeSeconds ?? this.d.config.jobs.wallTimeSeconds,
+      nativeSpecification: placement.nativeOptions,
     };
+    if (placement.queue) t.queue = placement.queue;
+    if (placement.project) t.project = placement.project;
+    if (placement.memoryMb) t.memoryMb = placement.memoryMb;
+    if (placement.cores) t.cores = placement.cores;
+    return t;
   }
 
   private spec(job: Job, secret: string, wallTimeSeconds: number): JobSpec {

@@ -77,17 +77,25 @@ export class GridEngineScheduler implements Scheduler {
     if (r.code !== 0 && !/does not exist/.test(r.stderr + r.stdout)) throw new Error(`qdel ${id} failed: ${r.stderr.trim()}`);
   }
 
+  async find(t: JobTemplate): Promise<string | undefined> {
+    for (const j of await this.jobList()) if (String(j.JB_name) === t.jobName) return String(j.JB_job_number);
+    return undefined;
+  }
+
   async close(): Promise<void> {}
 
-  /** Job number → state letters (qw, r, Eqw, ...) of every job GridEngine holds. */
-  private async qstat(): Promise<Map<string, string>> {
+  private async jobList(): Promise<JobList[]> {
     const r = await this.transport.run('qstat', ['-u', '*', '-xml']);
     if (r.code !== 0) throw new Error(`qstat failed (exit ${r.code}): ${r.stderr.trim()}`);
     const doc = qstatParser.parse(r.stdout) as {
       job_info?: { queue_info?: { job_list?: JobList[] }; job_info?: { job_list?: JobList[] } };
     };
-    const lists = [...(doc.job_info?.queue_info?.job_list ?? []), ...(doc.job_info?.job_info?.job_list ?? [])];
-    return new Map(lists.map((j) => [String(j.JB_job_number), String(j.state)]));
+    return [...(doc.job_info?.queue_info?.job_list ?? []), ...(doc.job_info?.job_info?.job_list ?? [])];
+  }
+
+  /** Job number → state letters (qw, r, Eqw, ...) of every job GridEngine holds. */
+  private async qstat(): Promise<Map<string, string>> {
+    return new Map((await this.jobList()).map((j) => [String(j.JB_job_number), String(j.state)]));
   }
 
   private async errorReason(id: string): Promise<string> {
@@ -112,6 +120,7 @@ export class GridEngineScheduler implements Scheduler {
 
 interface JobList {
   JB_job_number: string | number;
+  JB_name: string;
   state: string;
 }
 

@@ -73,6 +73,12 @@ export class SlurmScheduler implements Scheduler {
     if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new Error(`scancel ${id} failed: ${r.stderr.trim()}`);
   }
 
+  async find(t: JobTemplate): Promise<string | undefined> {
+    const r = await this.transport.run('squeue', ['-h', '-t', 'all', `--name=${t.jobName}`, '-o', '%i']);
+    if (r.code !== 0) throw new Error(`squeue failed (exit ${r.code}): ${r.stderr.trim()}`);
+    return r.stdout.split('\n').map((l) => l.trim()).find((l) => /^\d+$/.test(l));
+  }
+
   async close(): Promise<void> {}
 
   private info(id: string, state: string, reason?: string, exitCode?: string): JobInfo {

@@ -46,6 +46,11 @@ export interface Scheduler {
   /** States of several jobs at once (one query to the batch system where it allows). */
   status(ids: readonly string[]): Promise<Map<string, JobInfo>>;
   terminate(id: string): Promise<void>;
+  /**
+   * The batch system's id of a job submitted from this template, if it still knows it:
+   * after a submission whose answer was lost, or a crash right after one.
+   */
+  find(template: JobTemplate): Promise<string | undefined>;
   /** Called back when a job it runs ends, where the batch system can tell at once. */
   onFinished?(listener: (id: string) => void): void;
   close(): Promise<void>;

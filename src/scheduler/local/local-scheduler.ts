@@ -55,8 +55,15 @@ export class LocalScheduler implements Scheduler {
   /** Runners that died young in a row: restarts slow down instead of spinning. */
   private earlyDeaths = 0;
 
-  constructor(private readonly opts: LocalSchedulerOptions) {
-    if (opts.warm) for (let i = 0; i < opts.slots; i++) this.startRunner();
+  private warmedUp = false;
+
+  constructor(private readonly opts: LocalSchedulerOptions) {}
+
+  /** Warm runners start with the first job, so a server that never runs one has none. */
+  private warmUp(): void {
+    if (this.warmedUp || !this.opts.warm) return;
+    this.warmedUp = true;
+    for (let i = 0; i < this.opts.slots; i++) this.startRunner();
   }
 
   onFinished(listener: (id: string) => void): void {
@@ -65,6 +72,7 @@ export class LocalScheduler implements Scheduler {
 
   async submit(template: JobTemplate): Promise<string> {
     checkTemplate(template);
+    this.warmUp();
     const id = template.jobId;
     const existing = this.jobs.get(id);
     if (existing && (existing.state === 'queued' || existing.state === 'running')) return id;
@@ -95,6 +103,12 @@ export class LocalScheduler implements Scheduler {
       );
     }
     return out;
+  }
+
+  /** Local ids are our job ids: a job this or an earlier server started can be looked at by it. */
+  async find(t: JobTemplate): Promise<string | undefined> {
+    if (this.jobs.has(t.jobId) || (await this.opts.files.readRunner(t.jobId))) return t.jobId;
+    return undefined;
   }
 
   async terminate(id: string): Promise<void> {
