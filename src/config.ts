@@ -73,6 +73,8 @@ export interface JobsConfig {
   warmRunners: boolean;
   /** URL under which runners reach this server to report (compute nodes may need another than baseUrl). */
   internalUrl: string;
+  /** How long past its wall-clock limit a job may run before the dispatcher stops it (a scheduler may count in minutes). */
+  wallGraceMs: number;
 }
 
 export const SCHEDULER_NAMES = ['local', 'gridengine', 'slurm'] as const;
@@ -165,6 +167,7 @@ export type ConfigFile = {
     warmRunners?: boolean;
     internalUrl?: string;
     dispatch?: boolean;
+    wallGrace?: number;
   };
   scheduler?: {
     default?: SchedulerName;
@@ -382,6 +385,7 @@ export function loadConfig(
       monitorIntervalMs: parseDuration(env.WPS_MONITOR_INTERVAL ?? jobs.monitorInterval ?? 2, 'monitorInterval'),
       warmRunners: parseFlag(env.WPS_WARM_RUNNERS ?? jobs.warmRunners ?? true, 'WPS_WARM_RUNNERS'),
       internalUrl: stripSlash(env.WPS_INTERNAL_URL ?? jobs.internalUrl ?? `http://127.0.0.1:${port}`, 'WPS_INTERNAL_URL'),
+      wallGraceMs: parseDuration(env.WPS_WALL_GRACE ?? jobs.wallGrace ?? 30, 'wallGrace'),
     },
     schedulers: parseSchedulers(env, scheduler),
     references: {

@@ -41,8 +41,6 @@ export interface DispatcherDeps {
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
-/** Grace past the wall-clock limit before the dispatcher stops a job the scheduler did not. */
-const WALL_GRACE_MS = 30_000;
 /** Pauses between tries of a submission that failed for a reason that may pass. */
 const SUBMIT_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
 const TRANSIENT = /unable to contact|cannot connect|connection (refused|reset|timed out)|temporarily|try again|timed out|Socket timed out/i;
@@ -172,7 +170,7 @@ export class Dispatcher {
         const current = await this.d.store.get(id);
         if (!current || isTerminal(current.state)) return;
         const started = current.startedAt;
-        if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + WALL_GRACE_MS) {
+        if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + this.d.config.jobs.wallGraceMs) {
           // The scheduler should have stopped it; make sure it is stopped.
           await monitor.scheduler.terminate(schedulerId).catch(() => undefined);
           await this.d.lifecycle.fail(id, {
