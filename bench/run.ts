@@ -18,12 +18,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
+import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 10);
+const ADAPTER_JOBS = Number(process.env.BENCH_ADAPTER_JOBS ?? 10);
 
 interface Result {
   name: string;
@@ -124,6 +126,24 @@ async function main(): Promise<void> {
     console.log(`  accepted response: p50 ${jobs.acceptedP50Ms.toFixed(1)} ms, p99 ${jobs.acceptedP99Ms.toFixed(1)} ms`);
     console.log(`  all submitted after ${jobs.submitSeconds.toFixed(2)} s; all ended after ${jobs.allSucceededSeconds.toFixed(2)} s (${(jobs.jobs / jobs.allSucceededSeconds).toFixed(0)} jobs/s)`);
     console.log(`  failed: ${jobs.failed}, never finished: ${jobs.lost}`);
+  }
+  const adapters: AdapterFigures[] = [];
+  for (const system of ['gridengine', 'slurm'] as const) {
+    if (!batchSystemAvailable(system)) {
+      console.log(`\n${system}: not running (scripts/schedulers/start.sh starts it); adapter overhead not measured`);
+      continue;
+    }
+    adapters.push(await benchAdapter(system, await freePort(), ADAPTER_JOBS));
+  }
+  if (adapters.length > 0) {
+    console.log(`\nbatch scheduler adapters: medians of ${ADAPTER_JOBS} zero-delay jobs, raw submission of a Node start beside the same through the WPS`);
+    console.log('| scheduler | raw: submit → start | raw: submit → done | WPS: submit → ProcessStarted | WPS: submit → ProcessSucceeded | overhead to start | overhead to end |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const a of adapters) {
+      console.log(
+        `| ${a.system} | ${a.rawStartMs} ms | ${a.rawDoneMs} ms | ${a.wpsStartedMs} ms | ${a.wpsSucceededMs} ms | ${a.wpsStartedMs - a.rawStartMs} ms | ${a.wpsSucceededMs - a.rawDoneMs} ms |`,
+      );
+    }
   }
 }
 
