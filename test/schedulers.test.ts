@@ -93,7 +93,19 @@ describe.each(systems)('the %s adapter (commands %s)', (system, via) => {
     await expect(s!.submit(template('/bin/true', [], { queue: 'all.q; touch /tmp/x' }))).rejects.toThrow(/unsafe queue/);
   });
 
-  it.runIf(runs && system === 'gridengine')('fails and deletes a job stuck in an error state, with GridEngine’s reason', async () => {
+  it.runIf(runs)('asks about many jobs in one status call', async () => {
+    const ids = await Promise.all([1, 2, 3].map(() => s!.submit(template('/bin/true', []))));
+    for (const id of ids) await until(s!, id, ['done', 'failed']);
+    const all = await s!.status(ids);
+    expect([...all.values()].map((i) => i.state)).toEqual(['done', 'done', 'done']);
+  });
+});
+
+describe.each(['local', 'ssh'] as const)('GridEngine error states (commands %s)', (via) => {
+  const runs = available('gridengine') && (via === 'local' || sshAvailable());
+  const s = runs ? batchScheduler('gridengine', via === 'ssh' ? sshTransport() : undefined) : undefined;
+
+  it.runIf(runs)('fails and deletes a job stuck in an error state, with GridEngine’s reason', async () => {
     const t = template('/bin/true', [], { outputPath: '/nonexistent/wps/stdout.log' });
     const id = await s!.submit(t);
     const info = await until(s!, id, ['failed', 'done']);
@@ -101,10 +113,4 @@ describe.each(systems)('the %s adapter (commands %s)', (system, via) => {
     expect((await s!.status([id])).get(id)!.state).not.toBe('queued');
   });
 
-  it.runIf(runs)('asks about many jobs in one status call', async () => {
-    const ids = await Promise.all([1, 2, 3].map(() => s!.submit(template('/bin/true', []))));
-    for (const id of ids) await until(s!, id, ['done', 'failed']);
-    const all = await s!.status(ids);
-    expect([...all.values()].map((i) => i.state)).toEqual(['done', 'done', 'done']);
-  });
 });
