@@ -8,6 +8,8 @@ export default defineProcess({
   inputs: [],
   outputs: [literalOutput('output', { title: 'Never produced', dataType: 'string' })],
   handler() {
+    // What a failing tool leaves in its log: a job's stderr is kept for /jobs/{id}/logs.
+    console.error('show_error: about to fail on purpose');
     throw new ProcessError('This process failed intentionally.');
   },
 });

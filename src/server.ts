@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
 import { OwsException } from './exceptions.js';
 import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
+import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { wpsEndpoint } from './http/wps-endpoint.js';
 import { exceptionReportXml } from './ows/exception-report.js';
@@ -13,12 +14,15 @@ export function createApp(services: Services): Koa {
   const wps = wpsEndpoint(services);
   const outputs = outputsEndpoint(services.outputs);
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
+  const jobs = jobsApi(services);
   app.use(async (ctx) => {
     const path = ctx.path;
     if (path === '/wps' || path === '/wps/') return wps(ctx);
     if (path.startsWith(OUTPUTS_PATH) && (ctx.method === 'GET' || ctx.method === 'HEAD')) return outputs(ctx);
     const report = REPORT_PATH.exec(path);
     if (report) return reports(ctx, report[1]!);
+    const job = JOBS_PATH.exec(path);
+    if (job) return jobs(ctx, job[1], job[2]);
     if (path === '/health') {
       // Liveness: the server answers. A scheduler whose commands keep failing shows here.
       const schedulers = [...services.monitors.values()].map((m) => m.health());

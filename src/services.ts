@@ -64,7 +64,8 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     endpoint,
     defaultLanguage: config.languages[0]!,
   });
-  const lifecycle = new JobLifecycle(store, publisher, files, events);
+  const outputs = new OutputStore(config.storageDir, config.outputUrl);
+  const lifecycle = new JobLifecycle(store, publisher, files, events, outputs);
   const monitors = new Map<string, SchedulerMonitor>();
   let dispatcher: Dispatcher | undefined;
   let sweeper: NodeJS.Timeout | undefined;
@@ -73,7 +74,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     for (const scheduler of createSchedulers(config, files)) {
       monitors.set(scheduler.name, new SchedulerMonitor(scheduler, config.jobs.monitorIntervalMs, log));
     }
-    dispatcher = new Dispatcher({ config, store, queue, monitors, files, registry, lifecycle, events, log });
+    dispatcher = new Dispatcher({ config, store, queue, monitors, files, outputs, registry, lifecycle, events, log });
     await dispatcher.start();
     const sweep = () =>
       sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
@@ -86,10 +87,10 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   return {
     config,
     registry,
-    outputs: new OutputStore(config.storageDir, config.outputUrl),
+    outputs,
     endpoint,
     syncSlots: new Slots(config.limits.maxSyncExecutions),
-    jobs: { store, queue, publisher, maxWaiting: config.jobs.maxWaiting },
+    jobs: { store, queue, publisher, lifecycle, maxWaiting: config.jobs.maxWaiting },
     db,
     store,
     queue,

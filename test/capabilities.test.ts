@@ -43,7 +43,7 @@ describe('GetCapabilities', () => {
   it('advertises exactly one GET and one POST URL per operation, under the public base URL', async () => {
     const doc = parseXml((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).text).Capabilities;
     const ops = doc.OperationsMetadata.Operation;
-    expect(ops.map((o: { '@name': string }) => o['@name'])).toEqual(['GetCapabilities', 'DescribeProcess', 'Execute']);
+    expect(ops.map((o: { '@name': string }) => o['@name'])).toEqual(['GetCapabilities', 'DescribeProcess', 'Execute', 'Dismiss']);
     for (const op of ops) {
       expect(op.DCP.HTTP.Get['@href']).toBe(`${s.wps}?`);
       expect(op.DCP.HTTP.Post['@href']).toBe(s.wps);

@@ -110,9 +110,9 @@ describe('exceptions: every code with its locator and HTTP status', () => {
   it('OperationNotSupported (501, 405 for other HTTP methods)', async () => {
     await expectException(await get(`${s.wps}?service=WPS&request=GetMeASandwich`), 'OperationNotSupported', 'GetMeASandwich', 501);
     await expectException(
-      await post(s.wps, '<wps:Dismiss xmlns:wps="http://www.opengis.net/wps/1.0.0" service="WPS" version="1.0.0"/>'),
+      await post(s.wps, '<wps:GetStatus xmlns:wps="http://www.opengis.net/wps/1.0.0" service="WPS" version="1.0.0"/>'),
       'OperationNotSupported',
-      'Dismiss',
+      'GetStatus',
       501,
     );
     const put = await fetch(s.wps, { method: 'PUT', body: 'x' });

@@ -166,6 +166,18 @@ export class JobStore {
     await this.db('jobs').where({ id }).delete();
   }
 
+  /** A page of jobs, newest first, optionally of one process and some states. */
+  async list(filter: { processId?: string; states?: readonly JobState[]; limit: number; offset: number }): Promise<{ jobs: Job[]; total: number }> {
+    const where = (q: Knex.QueryBuilder) => {
+      if (filter.processId) q.where('process_id', filter.processId);
+      if (filter.states && filter.states.length > 0) q.whereIn('state', filter.states as JobState[]);
+      return q;
+    };
+    const [count] = (await where(this.db('jobs')).count({ n: '*' })) as Row[];
+    const rows = (await where(this.db('jobs')).orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset)) as Row[];
+    return { jobs: rows.map(toJob), total: Number(count?.n ?? 0) };
+  }
+
   async unfinished(): Promise<Job[]> {
     const rows = (await this.db('jobs').whereIn('state', ['accepted', 'running']).orderBy('created_at')) as Row[];
     return rows.map(toJob);

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { Slots } from '../processing/slots.js';
-import type { SubmitDeps } from '../processing/submit-job.js';
+import type { JobsContext } from '../processing/submit-job.js';
 import type { OutputStore } from '../storage/output-store.js';
 
 /** What every operation handler may use. */
@@ -14,7 +14,7 @@ export interface OperationContext {
   /** Synchronous Executes in progress, bounded by limits.maxSyncExecutions. */
   syncSlots: Slots;
   /** Where asynchronous Executes go. */
-  jobs: SubmitDeps;
+  jobs: JobsContext;
 }
 
 export interface WpsResponse {

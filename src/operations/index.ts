@@ -1,6 +1,7 @@
 import type { WpsRequest } from '../ows/request.js';
 import type { OperationContext, WpsResponse } from './context.js';
 import { describeProcess } from './describe-process.js';
+import { dismiss } from './dismiss.js';
 import { execute } from './execute.js';
 import { getCapabilities } from './get-capabilities.js';
 
@@ -14,5 +15,7 @@ export async function handleRequest(req: WpsRequest, ctx: OperationContext): Pro
       return describeProcess(req, ctx);
     case 'Execute':
       return execute(req, ctx);
+    case 'Dismiss':
+      return dismiss(req, ctx);
   }
 }

@@ -12,7 +12,8 @@ export interface CapabilitiesInput {
   language: string;
 }
 
-const OPERATIONS = ['GetCapabilities', 'DescribeProcess', 'Execute'] as const;
+// Dismiss is WPS 2.0's operation, offered here as an extension (clients ignore unknown operations).
+const OPERATIONS = ['GetCapabilities', 'DescribeProcess', 'Execute', 'Dismiss'] as const;
 
 export function capabilitiesXml(input: CapabilitiesInput): string {
   const root = startDocument(NS.wps, 'wps:Capabilities', ['wps', 'ows', 'xlink'], SCHEMA_LOCATION.capabilities)

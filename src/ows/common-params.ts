@@ -8,7 +8,17 @@ import type { ResponseDocumentForm, ResponseForm, WpsRequest } from './request.j
  */
 
 export type Operation = WpsRequest['operation'];
-const OPERATIONS: readonly Operation[] = ['GetCapabilities', 'DescribeProcess', 'Execute'];
+const OPERATIONS: readonly Operation[] = ['GetCapabilities', 'DescribeProcess', 'Execute', 'Dismiss'];
+
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A job id as this server makes them (a UUID); anything else names no job. */
+export function checkJobId(jobId: string | undefined): string {
+  if (jobId === undefined || jobId.trim() === '') throw missingParameter('jobId');
+  const id = jobId.trim().toLowerCase();
+  if (!JOB_ID.test(id)) throw invalidParameter('jobId', `"${jobId.slice(0, 80)}" is not a job id`);
+  return id;
+}
 
 export function checkService(service: string | undefined): void {
   if (service === undefined || service === '') throw missingParameter('service');

@@ -1,5 +1,6 @@
 import { invalidParameter, missingParameter } from '../exceptions.js';
 import {
+  checkJobId,
   checkResponseForm,
   checkService,
   checkVersion,
@@ -80,6 +81,9 @@ export function parseKvp(query: string, languages: readonly string[]): WpsReques
       const ids = identifierList(p.get('identifier'));
       return { operation, identifiers: ids.length === 1 && ids[0] === 'ALL' ? 'ALL' : ids, language };
     }
+    case 'Dismiss':
+      checkVersion(p.get('version'));
+      return { operation, jobId: checkJobId(p.get('jobid')), language };
     case 'Execute': {
       checkVersion(p.get('version'));
       const ids = identifierList(p.get('identifier'));

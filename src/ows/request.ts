@@ -5,7 +5,7 @@ import type { OutputAsk } from '../process/outputs.js';
  * operation handlers never learn which encoding a request arrived in.
  */
 
-export type WpsRequest = GetCapabilitiesRequest | DescribeProcessRequest | ExecuteRequest;
+export type WpsRequest = GetCapabilitiesRequest | DescribeProcessRequest | ExecuteRequest | DismissRequest;
 
 interface BaseRequest {
   /** Language asked for, already matched against the supported ones; undefined = default. */
@@ -28,6 +28,12 @@ export interface ExecuteRequest extends BaseRequest {
   identifier: string;
   inputs: InputSubmission[];
   responseForm: ResponseForm;
+}
+
+/** WPS 2.0's Dismiss, offered by this server as an extension of 1.0.0. */
+export interface DismissRequest extends BaseRequest {
+  operation: 'Dismiss';
+  jobId: string;
 }
 
 export interface InputSubmission {

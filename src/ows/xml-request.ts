@@ -1,5 +1,6 @@
 import { invalidParameter, missingParameter, OwsException } from '../exceptions.js';
 import {
+  checkJobId,
   checkResponseForm,
   checkService,
   checkVersion,
@@ -64,6 +65,11 @@ export function parseXmlRequest(body: string, languages: readonly string[], maxD
       const ids = elements(root, NS.ows, 'Identifier').map((e) => textContent(e).trim()).filter((s) => s !== '');
       if (ids.length === 0) throw missingParameter('identifier');
       return { operation, identifiers: ids.length === 1 && ids[0] === 'ALL' ? 'ALL' : ids, language };
+    }
+    case 'Dismiss': {
+      checkVersion(attribute(root, 'version'));
+      const jobId = element(root, NS.wps, 'JobID');
+      return { operation, jobId: checkJobId(jobId ? textContent(jobId) : undefined), language };
     }
     case 'Execute': {
       // The identifier is judged before anything else (the CITE tests send otherwise invalid bodies).

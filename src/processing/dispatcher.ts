@@ -13,6 +13,7 @@ import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
 import type { JobInfo, JobTemplate } from '../scheduler/types.js';
 import type { JobFiles, JobSpec } from '../storage/job-files.js';
+import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { placementOf, type Placement } from './placement.js';
@@ -33,6 +34,7 @@ export interface DispatcherDeps {
   /** One monitor per configured scheduler, by scheduler name. */
   monitors: ReadonlyMap<string, SchedulerMonitor>;
   files: JobFiles;
+  outputs: OutputStore;
   registry: ProcessRegistry;
   lifecycle: JobLifecycle;
   events: JobEvents;
@@ -131,7 +133,11 @@ export class Dispatcher {
     for (let attempt = 0; ; attempt++) {
       try {
         const schedulerId = await scheduler.submit(template);
-        await this.d.store.setSchedulerJobId(job.id, schedulerId);
+        if (!(await this.d.store.setSchedulerJobId(job.id, schedulerId))) {
+          // Dismissed while the scheduler took it: take it back.
+          await this.stopDismissed(job.id, scheduler, schedulerId);
+          return undefined;
+        }
         this.d.log({ level: 'info', msg: 'job submitted', jobId: job.id, scheduler: scheduler.name, schedulerJobId: schedulerId });
         return schedulerId;
       } catch (err) {
@@ -168,6 +174,7 @@ export class Dispatcher {
       while (!this.stopped) {
         woken = false;
         const current = await this.d.store.get(id);
+        if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId);
         if (!current || isTerminal(current.state)) return;
         const started = current.startedAt;
         if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + this.d.config.jobs.wallGraceMs) {
@@ -202,6 +209,15 @@ export class Dispatcher {
       watching.cancel();
       this.wakers.delete(id);
     }
+  }
+
+  /** A dismissed job is stopped in its scheduler, and what its runner stored meanwhile goes too. */
+  private async stopDismissed(id: string, scheduler: SchedulerMonitor['scheduler'], schedulerId: string): Promise<void> {
+    await scheduler.terminate(schedulerId).catch((err: Error) =>
+      this.d.log({ level: 'warn', msg: 'could not stop a dismissed job', jobId: id, schedulerJobId: schedulerId, error: err.message }),
+    );
+    await this.d.outputs.removeOutputs(id);
+    this.d.log({ level: 'info', msg: 'dismissed job stopped', jobId: id, scheduler: scheduler.name, schedulerJobId: schedulerId });
   }
 
   /**

@@ -2,6 +2,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { Failure, Job, JobStore } from '../jobs/store.js';
 import type { JobFiles, JobResult } from '../storage/job-files.js';
+import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { StatusPublisher } from './status-publisher.js';
 
@@ -17,7 +18,21 @@ export class JobLifecycle {
     private readonly publisher: StatusPublisher,
     private readonly files: JobFiles,
     private readonly events: JobEvents,
+    private readonly outputs: OutputStore,
   ) {}
+
+  /**
+   * Dismisses a waiting or running job: it never starts, or its dispatcher stops it in
+   * the scheduler when it hears the job has ended; what it stored is removed.
+   */
+  async dismiss(id: string): Promise<Job | undefined> {
+    const job = await this.store.dismiss(id, 'The job was dismissed by the client');
+    if (job) {
+      await this.outputs.removeOutputs(id);
+      await this.ended(id);
+    }
+    return job;
+  }
 
   async started(id: string): Promise<Job | undefined> {
     const job = await this.store.start(id, 'Process started');

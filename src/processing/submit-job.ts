@@ -5,12 +5,15 @@ import type { JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { JobQueue } from '../queue/types.js';
+import type { JobLifecycle } from './job-lifecycle.js';
 import type { StatusPublisher } from './status-publisher.js';
 
-export interface SubmitDeps {
+/** What the WPS operations need of the job machinery. */
+export interface JobsContext {
   store: JobStore;
   queue: JobQueue;
   publisher: StatusPublisher;
+  lifecycle: JobLifecycle;
   maxWaiting: number;
 }
 
@@ -20,7 +23,7 @@ export interface SubmitDeps {
  * before the client hears of it: no half-created job, no status document that never
  * moves.
  */
-export async function submitJob(d: SubmitDeps, req: ExecuteRequest, process: ProcessDefinition): Promise<string> {
+export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition): Promise<string> {
   const id = randomUUID();
   let inserted: boolean;
   try {

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OwsException } from '../exceptions.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -28,6 +29,12 @@ export class OutputStore {
       throw err;
     }
     return this.urlOf(rel);
+  }
+
+  /** Removes every output stored for a job (a dismissed one keeps none). */
+  async removeOutputs(jobId: string): Promise<void> {
+    const dir = this.pathOf(jobId);
+    if (dir) await rm(dir, { recursive: true, force: true });
   }
 
   urlOf(rel: string): string {

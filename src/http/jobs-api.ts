@@ -1,0 +1,160 @@
+import { open } from 'node:fs/promises';
+import type { Context } from 'koa';
+import { isTerminal, type JobState } from '../jobs/states.js';
+import type { Job } from '../jobs/store.js';
+import { isTextMimeType } from '../process/formats.js';
+import type { Services } from '../services.js';
+import type { StoredOutput } from '../storage/job-files.js';
+
+/**
+ * Job management over HTTP, shaped like OGC API - Processes Part 1 so that existing
+ * tools understand it: GET /jobs, GET /jobs/{id} (statusInfo), GET /jobs/{id}/results,
+ * GET /jobs/{id}/logs, DELETE /jobs/{id} (dismiss). Errors are RFC 7807 documents.
+ */
+
+export const JOBS_PATH = /^\/jobs(?:\/([0-9a-f-]{36})(?:\/(results|logs))?)?\/?$/;
+
+const STATUS: Record<JobState, string> = {
+  accepted: 'accepted',
+  running: 'running',
+  succeeded: 'successful',
+  failed: 'failed',
+  dismissed: 'dismissed',
+};
+const STATE_OF = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as JobState]));
+const EXCEPTIONS = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0';
+const LOG_TAIL = 256 * 1024;
+
+export function jobsApi(services: Services) {
+  const { store, files, publisher, lifecycle, config } = services;
+  const base = config.baseUrl;
+
+  const problem = (ctx: Context, status: number, type: string, detail: string) => {
+    ctx.status = status;
+    ctx.type = 'application/problem+json';
+    ctx.body = { type: `${EXCEPTIONS}/${type}`, title: type.replace(/-/g, ' '), status, detail };
+  };
+
+  const statusInfo = (job: Job) => {
+    const info: Record<string, unknown> = {
+      jobID: job.id,
+      processID: job.processId,
+      type: 'process',
+      status: STATUS[job.state],
+      message: job.message ?? undefined,
+      progress: job.percent,
+      created: job.createdAt.toISOString(),
+      started: job.startedAt?.toISOString(),
+      finished: job.finishedAt?.toISOString(),
+      updated: job.updatedAt.toISOString(),
+      links: [
+        { href: `${base}/jobs/${job.id}`, rel: 'self', type: 'application/json', title: 'this job' },
+        { href: publisher.statusLocation(job.id), rel: 'status', type: 'text/xml', title: 'WPS 1.0.0 status document' },
+        { href: `${base}/jobs/${job.id}/logs`, rel: 'logs', type: 'application/json', title: "the job's stdout and stderr" },
+      ],
+    };
+    if (job.state === 'succeeded') {
+      (info.links as unknown[]).push({
+        href: `${base}/jobs/${job.id}/results`,
+        rel: 'http://www.opengis.net/def/rel/ogc/1.0/results',
+        type: 'application/json',
+        title: 'results',
+      });
+    }
+    return info;
+  };
+
+  const list = async (ctx: Context) => {
+    const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit ?? 100) || 100));
+    const offset = Math.max(0, Number(ctx.query.offset ?? 0) || 0);
+    const statuses = ([] as string[]).concat(ctx.query.status ?? []).flatMap((s) => s.split(','));
+    const unknown = statuses.filter((s) => !(s in STATE_OF));
+    if (unknown.length > 0) {
+      return problem(ctx, 400, 'invalid-parameter', `status must be one of ${Object.values(STATUS).join(', ')}, not ${unknown.join(', ')}`);
+    }
+    const processId = typeof ctx.query.processID === 'string' ? ctx.query.processID : undefined;
+    const { jobs, total } = await store.list({
+      ...(processId ? { processId } : {}),
+      states: statuses.map((s) => STATE_OF[s]!),
+      limit,
+      offset,
+    });
+    const page = (o: number) => {
+      const q = new URLSearchParams(ctx.querystring);
+      q.set('limit', String(limit));
+      q.set('offset', String(o));
+      return `${base}/jobs?${q}`;
+    };
+    const links = [{ href: page(offset), rel: 'self', type: 'application/json' }];
+    if (offset + jobs.length < total) links.push({ href: page(offset + limit), rel: 'next', type: 'application/json' });
+    if (offset > 0) links.push({ href: page(Math.max(0, offset - limit)), rel: 'prev', type: 'application/json' });
+    ctx.body = { jobs: jobs.map(statusInfo), numberMatched: total, links };
+  };
+
+  const results = async (ctx: Context, job: Job) => {
+    if (job.state === 'failed' || job.state === 'dismissed') {
+      return problem(ctx, 500, 'job-failed', job.failureReason ?? `the job ${job.state === 'dismissed' ? 'was dismissed' : 'failed'}`);
+    }
+    const result = job.state === 'succeeded' ? await files.readResult(job.id) : undefined;
+    if (!result || result.state !== 'succeeded') return problem(ctx, 404, 'result-not-ready', `job ${job.id} is ${STATUS[job.state]}`);
+    ctx.body = Object.fromEntries(result.outputs.map((o) => [o.identifier, resultValue(o)]));
+  };
+
+  const logs = async (ctx: Context, job: Job) => {
+    ctx.body = {
+      jobID: job.id,
+      stdout: await tail(files.stdoutPath(job.id)),
+      stderr: await tail(files.stderrPath(job.id)),
+    };
+  };
+
+  return async (ctx: Context, id: string | undefined, part: string | undefined): Promise<void> => {
+    if (!id) {
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', 'GET /jobs');
+      return list(ctx);
+    }
+    const job = await store.get(id);
+    if (!job) return problem(ctx, 404, 'no-such-job', `there is no job ${id}`);
+    if (ctx.method === 'DELETE' && !part) {
+      if (isTerminal(job.state)) return problem(ctx, 409, 'job-finished', `job ${id} is ${STATUS[job.state]}; only accepted or running jobs can be dismissed`);
+      const dismissed = await lifecycle.dismiss(id);
+      if (!dismissed) return problem(ctx, 409, 'job-finished', `job ${id} ended meanwhile`);
+      ctx.body = statusInfo(dismissed);
+      return;
+    }
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', `${ctx.method} is not allowed here`);
+    if (part === 'results') return results(ctx, job);
+    if (part === 'logs') return logs(ctx, job);
+    ctx.body = statusInfo(job);
+  };
+}
+
+function resultValue(o: StoredOutput): unknown {
+  const v = o.value;
+  if (o.href) return { href: o.href, type: v.type === 'complex' ? v.mimeType : v.type === 'bbox' ? 'text/xml' : 'text/plain' };
+  switch (v.type) {
+    case 'literal':
+      return v.uom ? { value: v.value, uom: v.uom } : v.value;
+    case 'bbox':
+      return { bbox: [...v.lowerCorner, ...v.upperCorner], crs: v.crs };
+    case 'complex': {
+      const bytes = Buffer.from(v.data, 'base64');
+      const text = isTextMimeType(v.mimeType) && v.encoding?.toLowerCase() !== 'base64';
+      return text ? { value: bytes.toString('utf8'), mediaType: v.mimeType } : { value: v.data, mediaType: v.mimeType, encoding: 'base64' };
+    }
+  }
+}
+
+/** The last part of a log file; a missing file is an empty log. */
+async function tail(path: string): Promise<string> {
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, LOG_TAIL);
+    const { buffer } = await handle.read(Buffer.alloc(length), 0, length, size - length);
+    return (size > length ? '…\n' : '') + buffer.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
