@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { serialize, startDocument, type XMLBuilder } from '../ows/document.js';
+import { serialize, startDocument, type ElementWriter } from '../ows/document.js';
 import { NS } from '../ows/namespaces.js';
 import {
   exceptionOf,
@@ -140,7 +140,7 @@ export function executeRequest(
   return serialize(root);
 }
 
-function input(parent: XMLBuilder, identifier: string, v: InputValue): void {
+function input(parent: ElementWriter, identifier: string, v: InputValue): void {
   const el = parent.ele(NS.wps, 'wps:Input');
   el.ele(NS.ows, 'ows:Identifier').txt(identifier);
   if (v.kind === 'reference') {

@@ -26,7 +26,7 @@ export interface WpsResponse {
 
 export const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';
 
-export const xmlResponse = (body: string, status = 200): WpsResponse => ({ status, contentType: XML_CONTENT_TYPE, body });
+export const xmlResponse = (body: string | Buffer, status = 200): WpsResponse => ({ status, contentType: XML_CONTENT_TYPE, body });
 
 export const languageOf = (ctx: OperationContext, requested: string | undefined): string =>
   requested ?? ctx.config.languages[0]!;

@@ -4,7 +4,7 @@ import type { DescribeProcessRequest } from '../ows/request.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
 const MAX_CACHED = 512;
-const cache = new WeakMap<OperationContext, Map<string, string>>();
+const cache = new WeakMap<OperationContext, Map<string, Buffer>>();
 
 export function describeProcess(req: DescribeProcessRequest, ctx: OperationContext): WpsResponse {
   const processes =
@@ -18,10 +18,10 @@ export function describeProcess(req: DescribeProcessRequest, ctx: OperationConte
   const language = languageOf(ctx, req.language);
   let docs = cache.get(ctx);
   if (!docs) cache.set(ctx, (docs = new Map()));
-  const key = `${language}\n${processes.map((p) => p.identifier).join(',')}`;
+  const key = processes.length === 1 ? `${language}\n${processes[0]!.identifier}` : `${language}\n${processes.map((p) => p.identifier).join(',')}`;
   let xml = docs.get(key);
   if (xml === undefined) {
-    xml = processDescriptionsXml(processes, language);
+    xml = Buffer.from(processDescriptionsXml(processes, language));
     // Identifier combinations are unbounded; start over rather than grow without limit.
     if (docs.size >= MAX_CACHED) docs.clear();
     docs.set(key, xml);

@@ -1,6 +1,6 @@
 import type { ServiceMetadata } from '../config.js';
 import type { ProcessDefinition } from '../process/types.js';
-import { describe, serialize, startDocument, type XMLBuilder } from './document.js';
+import { describe, serialize, startDocument, type ElementWriter } from './document.js';
 import { NS, SCHEMA_LOCATION, WPS_VERSION } from './namespaces.js';
 
 export interface CapabilitiesInput {
@@ -35,7 +35,7 @@ export function capabilitiesXml(input: CapabilitiesInput): string {
   return serialize(root);
 }
 
-function serviceIdentification(root: XMLBuilder, m: ServiceMetadata): void {
+function serviceIdentification(root: ElementWriter, m: ServiceMetadata): void {
   const si = root.ele(NS.ows, 'ows:ServiceIdentification');
   si.ele(NS.ows, 'ows:Title').txt(m.title);
   if (m.abstract) si.ele(NS.ows, 'ows:Abstract').txt(m.abstract);
@@ -49,13 +49,13 @@ function serviceIdentification(root: XMLBuilder, m: ServiceMetadata): void {
   for (const c of m.accessConstraints) si.ele(NS.ows, 'ows:AccessConstraints').txt(c);
 }
 
-function serviceProvider(root: XMLBuilder, m: ServiceMetadata): void {
+function serviceProvider(root: ElementWriter, m: ServiceMetadata): void {
   const sp = root.ele(NS.ows, 'ows:ServiceProvider');
   sp.ele(NS.ows, 'ows:ProviderName').txt(m.provider.name);
   if (m.provider.site) sp.ele(NS.ows, 'ows:ProviderSite').att(NS.xlink, 'xlink:href', m.provider.site);
   const c = m.contact;
   const contact = sp.ele(NS.ows, 'ows:ServiceContact');
-  const opt = (parent: XMLBuilder, name: string, value: string | undefined) => {
+  const opt = (parent: ElementWriter, name: string, value: string | undefined) => {
     if (value) parent.ele(NS.ows, `ows:${name}`).txt(value);
   };
   opt(contact, 'IndividualName', c.individualName);
@@ -89,7 +89,7 @@ function serviceProvider(root: XMLBuilder, m: ServiceMetadata): void {
  * One Get and one Post URL per operation and no `version` parameter: the CITE scripts
  * join repeated values with spaces and then fail on them.
  */
-function operationsMetadata(root: XMLBuilder, endpoint: string): void {
+function operationsMetadata(root: ElementWriter, endpoint: string): void {
   const om = root.ele(NS.ows, 'ows:OperationsMetadata');
   for (const name of OPERATIONS) {
     const http = om.ele(NS.ows, 'ows:Operation').att('name', name).ele(NS.ows, 'ows:DCP').ele(NS.ows, 'ows:HTTP');

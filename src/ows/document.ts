@@ -1,35 +1,29 @@
-import { create } from 'xmlbuilder2';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 import { NS } from './namespaces.js';
+import { ElementWriter } from './xml-writer.js';
 
-export type { XMLBuilder };
+export type { ElementWriter };
 
 /**
  * Starts a document whose root declares the given prefixes, so that every element
- * below reuses them instead of redeclaring namespaces locally. Characters XML cannot
- * carry (NUL and other C0 controls that a user may have smuggled into a value) become
- * U+FFFD instead of producing an unreadable document.
+ * below reuses them instead of redeclaring namespaces locally.
  */
 export function startDocument(
-  ns: string,
+  _ns: string,
   qname: string,
   prefixes: readonly (keyof typeof NS)[],
   schemaLocation?: string,
-): XMLBuilder {
-  const root = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '\uFFFD' }).ele(ns, qname);
-  for (const p of prefixes) root.att(NS.xmlns, `xmlns:${p}`, NS[p]);
-  if (schemaLocation) {
-    root.att(NS.xmlns, 'xmlns:xsi', NS.xsi);
-    root.att(NS.xsi, 'xsi:schemaLocation', schemaLocation);
-  }
+): ElementWriter {
+  const root = new ElementWriter(qname);
+  for (const p of prefixes) root.att(`xmlns:${p}`, NS[p]);
+  if (schemaLocation) root.att('xmlns:xsi', NS.xsi).att('xsi:schemaLocation', schemaLocation);
   return root;
 }
 
-export const serialize = (node: XMLBuilder): string => node.end({ prettyPrint: false });
+export const serialize = (root: ElementWriter): string => `<?xml version="1.0" encoding="UTF-8"?>${root.toString()}`;
 
 /** `<ows:Identifier>`, `<ows:Title>`, `<ows:Abstract>` and `<ows:Metadata>` of a described thing. */
 export function describe(
-  parent: XMLBuilder,
+  parent: ElementWriter,
   d: { identifier: string; title: string; abstract?: string; metadata?: { title: string; href: string }[] },
 ): void {
   parent.ele(NS.ows, 'ows:Identifier').txt(d.identifier);

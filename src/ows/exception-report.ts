@@ -1,5 +1,5 @@
 import type { OwsException } from '../exceptions.js';
-import { serialize, startDocument, type XMLBuilder } from './document.js';
+import { serialize, startDocument, type ElementWriter } from './document.js';
 import { NS, SCHEMA_LOCATION } from './namespaces.js';
 
 /** The ows:ExceptionReport a client receives for a failed request. */
@@ -10,11 +10,11 @@ export function exceptionReportXml(err: OwsException, language: string): string 
 }
 
 /** The same report nested in another document (ProcessFailed in an ExecuteResponse). */
-export function appendExceptionReport(parent: XMLBuilder, err: OwsException, language: string): void {
+export function appendExceptionReport(parent: ElementWriter, err: OwsException, language: string): void {
   fillReport(parent.ele(NS.ows, 'ows:ExceptionReport'), err, language);
 }
 
-function fillReport(report: XMLBuilder, err: OwsException, language: string): void {
+function fillReport(report: ElementWriter, err: OwsException, language: string): void {
   report.att('version', '1.0.0').att(NS.xml, 'xml:lang', language);
   const ex = report.ele(NS.ows, 'ows:Exception').att('exceptionCode', err.code);
   if (err.locator) ex.att('locator', err.locator);

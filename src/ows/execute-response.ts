@@ -4,11 +4,11 @@ import { isTextMimeType, isXmlMimeType } from '../process/formats.js';
 import { formatLiteral } from '../process/literal-types.js';
 import type { OutputSelection, OutputValue } from '../process/outputs.js';
 import type { ProcessDefinition } from '../process/types.js';
-import { describe, serialize, startDocument, utcNow, type XMLBuilder } from './document.js';
+import { describe, serialize, startDocument, utcNow, type ElementWriter } from './document.js';
 import { appendExceptionReport } from './exception-report.js';
 import { NS, SCHEMA_LOCATION, WPS_VERSION } from './namespaces.js';
 import type { InputSubmission, OutputRequest } from './request.js';
-import { isElement, readXml, type XmlElement } from './xml-reader.js';
+import { readXml, serializeElement, type XmlElement } from './xml-reader.js';
 
 export type ExecuteStatus =
   | { state: 'accepted'; message: string }
@@ -64,7 +64,7 @@ export function executeResponseXml(r: ExecuteResponseInput): string {
   return serialize(root);
 }
 
-function status(root: XMLBuilder, s: ExecuteStatus, time: Date, language: string): void {
+function status(root: ElementWriter, s: ExecuteStatus, time: Date, language: string): void {
   const el = root.ele(NS.wps, 'wps:Status').att('creationTime', utcNow(time));
   switch (s.state) {
     case 'accepted':
@@ -88,7 +88,7 @@ function status(root: XMLBuilder, s: ExecuteStatus, time: Date, language: string
   }
 }
 
-function lineageInput(parent: XMLBuilder, i: InputSubmission): void {
+function lineageInput(parent: ElementWriter, i: InputSubmission): void {
   const el = parent.ele(NS.wps, 'wps:Input');
   el.ele(NS.ows, 'ows:Identifier').txt(i.identifier);
   if (i.title) el.ele(NS.ows, 'ows:Title').txt(i.title);
@@ -124,7 +124,7 @@ function lineageInput(parent: XMLBuilder, i: InputSubmission): void {
   }
 }
 
-function outputDefinition(parent: XMLBuilder, o: OutputRequest): void {
+function outputDefinition(parent: ElementWriter, o: OutputRequest): void {
   const el = parent.ele(NS.wps, 'wps:Output');
   if (o.uom) el.att('uom', o.uom);
   encodingAttributes(el, o);
@@ -132,7 +132,7 @@ function outputDefinition(parent: XMLBuilder, o: OutputRequest): void {
   el.ele(NS.ows, 'ows:Identifier').txt(o.identifier);
 }
 
-function processOutput(parent: XMLBuilder, o: ProducedOutput): void {
+function processOutput(parent: ElementWriter, o: ProducedOutput): void {
   const el = parent.ele(NS.wps, 'wps:Output');
   describe(el, { identifier: o.selection.output.identifier, title: o.selection.output.title, abstract: o.selection.output.abstract });
   const v = o.value;
@@ -164,7 +164,7 @@ function processOutput(parent: XMLBuilder, o: ProducedOutput): void {
  * XML formats are embedded as elements when they parse, text formats as text, and
  * anything else (or anything asked for in base64) as base64.
  */
-function complexData(parent: XMLBuilder, v: Extract<OutputValue, { type: 'complex' }>): void {
+function complexData(parent: ElementWriter, v: Extract<OutputValue, { type: 'complex' }>): void {
   const base64 = v.encoding?.toLowerCase() === 'base64' || !isTextMimeType(v.mimeType) || !isUtf8(v.data);
   const cd = parent.ele(NS.wps, 'wps:ComplexData').att('mimeType', v.mimeType);
   if (base64) cd.att('encoding', 'base64');
@@ -179,7 +179,8 @@ function complexData(parent: XMLBuilder, v: Extract<OutputValue, { type: 'comple
   else cd.txt(text);
 }
 
-function embedXml(parent: XMLBuilder, text: string): void {
+/** XML content goes in as elements when it parses (with the namespaces it needs), else as text. */
+function embedXml(parent: ElementWriter, text: string): void {
   let root: XmlElement;
   try {
     root = readXml(text);
@@ -187,26 +188,17 @@ function embedXml(parent: XMLBuilder, text: string): void {
     parent.txt(text);
     return;
   }
-  copyElement(parent, root);
+  parent.raw(serializeElement(root));
 }
 
-function copyElement(parent: XMLBuilder, el: XmlElement): void {
-  const copy = parent.ele(el.ns || null, el.qname);
-  for (const a of el.attributes) copy.att(a.ns || null, a.qname, a.value);
-  for (const c of el.children) {
-    if (isElement(c)) copyElement(copy, c);
-    else copy.txt(c.text);
-  }
-}
-
-function encodingAttributes(el: XMLBuilder, f: { mimeType?: string; encoding?: string; schema?: string }): void {
+function encodingAttributes(el: ElementWriter, f: { mimeType?: string; encoding?: string; schema?: string }): void {
   if (f.mimeType) el.att('mimeType', f.mimeType);
   if (f.encoding) el.att('encoding', f.encoding);
   if (f.schema) el.att('schema', f.schema);
 }
 
 function boundingBox(
-  el: XMLBuilder,
+  el: ElementWriter,
   b: { lowerCorner: number[]; upperCorner: number[]; crs?: string; dimensions?: number },
 ): void {
   if (b.crs) el.att('crs', b.crs);

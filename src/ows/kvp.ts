@@ -27,6 +27,7 @@ import type {
 const STRUCTURED = new Set(['datainputs', 'responsedocument', 'rawdataoutput']);
 
 function decode(raw: string, locator: string): string {
+  if (!raw.includes('%') && !raw.includes('+')) return raw;
   try {
     return decodeURIComponent(raw.replace(/\+/g, ' '));
   } catch {

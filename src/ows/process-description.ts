@@ -6,7 +6,7 @@ import type {
   OutputDescription,
   ProcessDefinition,
 } from '../process/types.js';
-import { describe, serialize, startDocument, type XMLBuilder } from './document.js';
+import { describe, serialize, startDocument, type ElementWriter } from './document.js';
 import { NS, SCHEMA_LOCATION, WPS_VERSION } from './namespaces.js';
 
 /**
@@ -23,7 +23,7 @@ export function processDescriptionsXml(processes: readonly ProcessDefinition[], 
   return serialize(root);
 }
 
-function processDescription(root: XMLBuilder, p: ProcessDefinition): void {
+function processDescription(root: ElementWriter, p: ProcessDefinition): void {
   const el = root
     .ele('ProcessDescription')
     .att(NS.wps, 'wps:processVersion', p.version)
@@ -38,7 +38,7 @@ function processDescription(root: XMLBuilder, p: ProcessDefinition): void {
   for (const o of p.outputs) output(outputs, o);
 }
 
-function input(parent: XMLBuilder, i: InputDescription): void {
+function input(parent: ElementWriter, i: InputDescription): void {
   const el = parent.ele('Input').att('minOccurs', String(i.minOccurs)).att('maxOccurs', String(i.maxOccurs));
   describe(el, i);
   switch (i.type) {
@@ -63,7 +63,7 @@ function input(parent: XMLBuilder, i: InputDescription): void {
   }
 }
 
-function output(parent: XMLBuilder, o: OutputDescription): void {
+function output(parent: ElementWriter, o: OutputDescription): void {
   const el = parent.ele('Output');
   describe(el, o);
   switch (o.type) {
@@ -82,11 +82,11 @@ function output(parent: XMLBuilder, o: OutputDescription): void {
   }
 }
 
-function dataType(parent: XMLBuilder, t: Parameters<typeof dataTypeReference>[0]): void {
+function dataType(parent: ElementWriter, t: Parameters<typeof dataTypeReference>[0]): void {
   parent.ele(NS.ows, 'ows:DataType').att(NS.ows, 'ows:reference', dataTypeReference(t)).txt(t);
 }
 
-function uoms(parent: XMLBuilder, list: readonly string[] | undefined): void {
+function uoms(parent: ElementWriter, list: readonly string[] | undefined): void {
   if (!list || list.length === 0) return;
   const el = parent.ele('UOMs');
   el.ele('Default').ele(NS.ows, 'ows:UOM').txt(list[0]!);
@@ -94,7 +94,7 @@ function uoms(parent: XMLBuilder, list: readonly string[] | undefined): void {
   for (const u of list) supported.ele(NS.ows, 'ows:UOM').txt(u);
 }
 
-function allowedValues(parent: XMLBuilder, values: readonly AllowedValue[], t: Parameters<typeof formatLiteral>[0]): void {
+function allowedValues(parent: ElementWriter, values: readonly AllowedValue[], t: Parameters<typeof formatLiteral>[0]): void {
   const el = parent.ele(NS.ows, 'ows:AllowedValues');
   for (const v of values) {
     if (typeof v !== 'object') {
@@ -108,20 +108,20 @@ function allowedValues(parent: XMLBuilder, values: readonly AllowedValue[], t: P
   }
 }
 
-function format(parent: XMLBuilder, f: Format): void {
+function format(parent: ElementWriter, f: Format): void {
   const el = parent.ele('Format');
   el.ele('MimeType').txt(f.mimeType);
   if (f.encoding) el.ele('Encoding').txt(f.encoding);
   if (f.schema) el.ele('Schema').txt(f.schema);
 }
 
-function formats(parent: XMLBuilder, list: readonly Format[]): void {
+function formats(parent: ElementWriter, list: readonly Format[]): void {
   format(parent.ele('Default'), list[0]!);
   const supported = parent.ele('Supported');
   for (const f of list) format(supported, f);
 }
 
-function crss(parent: XMLBuilder, list: readonly string[]): void {
+function crss(parent: ElementWriter, list: readonly string[]): void {
   parent.ele('Default').ele('CRS').txt(list[0]!);
   const supported = parent.ele('Supported');
   for (const c of list) supported.ele('CRS').txt(c);

@@ -100,9 +100,14 @@ function asText(raw: PresentInput, id: string): string {
   return Buffer.isBuffer(raw.value) ? raw.value.toString('utf8') : raw.value;
 }
 
+// Characters an XML document cannot carry: a value holding one could never be echoed back.
+// eslint-disable-next-line no-control-regex
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
 function validateLiteral(input: LiteralInput, raw: PresentInput): InputValue {
   const id = input.identifier;
   const lexical = asText(raw, id);
+  if (NOT_XML.test(lexical)) throw invalidParameter(id, `Input ${id}: the value holds control characters (such as NUL) that XML cannot carry`);
   const value = parseLiteral(input.dataType, lexical);
   if (value === undefined) {
     throw invalidParameter(id, `Input ${id}: "${clip(lexical)}" is not a valid ${input.dataType}`);
