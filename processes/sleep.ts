@@ -20,7 +20,8 @@ export default defineProcess({
   async handler({ inputs, progress, signal }) {
     const delay = Number(inputs.literal('delay')!.value);
     for (let step = 1; step <= STEPS; step++) {
-      await wait((delay * 1000) / STEPS, undefined, { signal });
+      // No timer for a zero delay: it would still cost a turn of the event loop each step.
+      if (delay > 0) await wait((delay * 1000) / STEPS, undefined, { signal });
       progress((step * 100) / STEPS, `slept ${((delay * step) / STEPS).toFixed(1)} of ${delay} seconds`);
     }
     return { sleep_output: 'done sleeping' };

@@ -63,6 +63,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     outputUrl: config.outputUrl,
     endpoint,
     defaultLanguage: config.languages[0]!,
+    singleWriter: !config.redisUrl,
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
   const lifecycle = new JobLifecycle(store, publisher, files, events, outputs);

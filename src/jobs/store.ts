@@ -107,13 +107,10 @@ export class JobStore {
    * hash of the secret its runner will report with (so a restart knows where to look).
    * Only a job not yet handed to a scheduler can be prepared.
    */
-  prepareDispatch(id: string, scheduler: string, secretHash: string): Promise<Job | undefined> {
-    return this.update(
-      id,
-      ['accepted'],
-      { scheduler, secret_hash: secretHash, dispatched_at: this.db.raw('coalesce(dispatched_at, now())') },
-      (q) => q.whereNull('scheduler_job_id'),
-    );
+  prepareDispatch(id: string, scheduler: string, secretHash: string, schedulerJobId?: string): Promise<Job | undefined> {
+    const fields: Row = { scheduler, secret_hash: secretHash, dispatched_at: this.db.raw('coalesce(dispatched_at, now())') };
+    if (schedulerJobId) fields.scheduler_job_id = schedulerJobId;
+    return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
   }
 
   setSchedulerJobId(id: string, schedulerJobId: string): Promise<Job | undefined> {

@@ -127,13 +127,15 @@ export class Dispatcher {
   private async submit(job: Job, template: JobTemplate, monitor: SchedulerMonitor): Promise<string | undefined> {
     const scheduler = monitor.scheduler;
     const secret = randomBytes(32).toString('base64url');
-    const prepared = await this.d.store.prepareDispatch(job.id, scheduler.name, hashSecret(secret));
+    // A scheduler whose ids are ours gets it recorded now: one write less per job.
+    const ownId = scheduler.idIsJobId ? job.id : undefined;
+    const prepared = await this.d.store.prepareDispatch(job.id, scheduler.name, hashSecret(secret), ownId);
     if (!prepared) return undefined; // dismissed or taken meanwhile
     await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
     for (let attempt = 0; ; attempt++) {
       try {
         const schedulerId = await scheduler.submit(template);
-        if (!(await this.d.store.setSchedulerJobId(job.id, schedulerId))) {
+        if (!ownId && !(await this.d.store.setSchedulerJobId(job.id, schedulerId))) {
           // Dismissed while the scheduler took it: take it back.
           await this.stopDismissed(job.id, scheduler, schedulerId);
           return undefined;

@@ -29,20 +29,20 @@ export class JobLifecycle {
     const job = await this.store.dismiss(id, 'The job was dismissed by the client');
     if (job) {
       await this.outputs.removeOutputs(id);
-      await this.ended(id);
+      await this.ended(job);
     }
     return job;
   }
 
   async started(id: string): Promise<Job | undefined> {
     const job = await this.store.start(id, 'Process started');
-    if (job && wantsStatus(job)) await this.publisher.publish(id);
+    if (job && wantsStatus(job)) await this.publisher.publish(id, job);
     return job;
   }
 
   async progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
     const job = await this.store.progress(id, percent, message);
-    if (job && wantsStatus(job)) await this.publisher.publish(id);
+    if (job && wantsStatus(job)) await this.publisher.publish(id, job);
     return job;
   }
 
@@ -72,19 +72,19 @@ export class JobLifecycle {
             reason: result.error.message,
             ...(result.error.locator ? { locator: result.error.locator } : {}),
           });
-    if (job) await this.ended(id);
+    if (job) await this.ended(job, result);
     return job;
   }
 
   async fail(id: string, failure: Failure): Promise<Job | undefined> {
     const job = await this.store.fail(id, failure);
-    if (job) await this.ended(id);
+    if (job) await this.ended(job);
     return job;
   }
 
-  private async ended(id: string): Promise<void> {
-    await this.publisher.publish(id);
-    this.events.finished(id);
+  private async ended(job: Job, result?: JobResult): Promise<void> {
+    await this.publisher.publish(job.id, job, result);
+    this.events.finished(job.id);
   }
 }
 

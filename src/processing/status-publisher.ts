@@ -5,6 +5,7 @@ import type { ExecuteRequest, ResponseDocumentForm } from '../ows/request.js';
 import { effectiveAsks, selectOutputs } from '../process/outputs.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { ProcessDefinition } from '../process/types.js';
+import { isTerminal } from '../jobs/states.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import { writeFileAtomic } from '../storage/atomic-write.js';
 import { fromStoredOutput, type JobFiles, type JobResult } from '../storage/job-files.js';
@@ -19,6 +20,12 @@ export interface PublisherOptions {
   /** The WPS endpoint, for serviceInstance. */
   endpoint: string;
   defaultLanguage: string;
+  /**
+   * Only this process writes status documents (the in-process queue: one server). Then
+   * an in-process lock per job and the rows' versions keep documents in order; with
+   * several servers a Postgres advisory lock does.
+   */
+  singleWriter: boolean;
 }
 
 /**
@@ -27,6 +34,11 @@ export interface PublisherOptions {
  * poller never reads half a document nor an older state after a newer one.
  */
 export class StatusPublisher {
+  /** Single writer: the version of the row each job's document was last written from. */
+  private readonly written = new Map<string, number>();
+  /** Single writer: the tail of each job's chain of document writes. */
+  private readonly chains = new Map<string, Promise<unknown>>();
+
   constructor(private readonly o: PublisherOptions) {}
 
   statusPath(id: string): string {
@@ -37,15 +49,50 @@ export class StatusPublisher {
     return `${this.o.outputUrl}/${id}.xml`;
   }
 
-  /** Writes the document for the job's current state and returns it. */
-  async publish(id: string): Promise<string | undefined> {
-    return this.o.store.withLockedJob(id, async (job) => {
-      if (!job) return undefined;
-      const result = job.state === 'succeeded' ? await this.o.files.readResult(id) : undefined;
-      const xml = this.document(job, result);
-      await writeFileAtomic(this.statusPath(id), xml);
+  /**
+   * Writes the document for the job's current state and returns it. `known` is the row
+   * as a state change just returned it (saves reading it again), `result` the runner's
+   * result when it is at hand.
+   */
+  async publish(id: string, known?: Job, result?: JobResult): Promise<string | undefined> {
+    if (!this.o.singleWriter) {
+      return this.o.store.withLockedJob(id, (job) => this.write(job, job?.id === known?.id ? result : undefined));
+    }
+    const previous = this.chains.get(id) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const last = this.written.get(id);
+      // A row just returned by a state change is the newest, unless one written since is newer;
+      // without a record of what was written (a restart), a terminal row (final) or the stored one.
+      const trusted = known && (last === undefined ? isTerminal(known.state) : known.version > last);
+      const job = trusted ? known : await this.o.store.get(id);
+      if (!job || (last !== undefined && job.version < last)) return undefined;
+      const xml = await this.write(job, job === known ? result : undefined);
+      if (isTerminal(job.state)) this.written.delete(id);
+      else this.written.set(id, job.version);
       return xml;
     });
+    const tail = next.catch(() => undefined);
+    this.chains.set(id, tail);
+    void tail.then(() => {
+      if (this.chains.get(id) === tail) this.chains.delete(id);
+    });
+    return next;
+  }
+
+  /** The first document of a job, written before anyone else knows the job exists. */
+  async publishAccepted(job: Job): Promise<string> {
+    const xml = this.document(job, undefined);
+    await writeFileAtomic(this.statusPath(job.id), xml);
+    if (this.o.singleWriter) this.written.set(job.id, job.version);
+    return xml;
+  }
+
+  private async write(job: Job | undefined, result: JobResult | undefined): Promise<string | undefined> {
+    if (!job) return undefined;
+    const r = job.state === 'succeeded' ? (result ?? (await this.o.files.readResult(job.id))) : undefined;
+    const xml = this.document(job, r);
+    await writeFileAtomic(this.statusPath(job.id), xml);
+    return xml;
   }
 
   document(job: Job, result: JobResult | undefined): string {

@@ -41,9 +41,29 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
     await d.store.remove(id).catch(() => undefined);
     await rm(d.publisher.statusPath(id), { force: true }).catch(() => undefined);
   };
-  let doc: string | undefined;
+  let doc: string;
   try {
-    doc = await d.publisher.publish(id);
+    const now = new Date();
+    doc = await d.publisher.publishAccepted({
+      id,
+      processId: process.identifier,
+      request: req,
+      state: 'accepted',
+      percent: 0,
+      message: `Process ${process.identifier} accepted`,
+      scheduler: null,
+      schedulerJobId: null,
+      secretHash: null,
+      failureCode: null,
+      failureLocator: null,
+      failureReason: null,
+      version: 0,
+      createdAt: now,
+      dispatchedAt: null,
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: now,
+    });
   } catch (err) {
     await undo();
     const code = (err as NodeJS.ErrnoException).code;
@@ -58,5 +78,5 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
     await undo();
     throw new OwsException('ServerBusy', 'The job queue is not available; try again later');
   }
-  return doc!;
+  return doc;
 }

@@ -41,6 +41,8 @@ export interface JobInfo {
 
 export interface Scheduler {
   readonly name: string;
+  /** The scheduler's id of a job is our job id (known before submitting). */
+  readonly idIsJobId?: boolean;
   /** Submits a job; resolves to the batch system's id for it. */
   submit(template: JobTemplate): Promise<string>;
   /** States of several jobs at once (one query to the batch system where it allows). */

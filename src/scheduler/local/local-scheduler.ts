@@ -47,6 +47,7 @@ export type RunnerCommand = { type: 'run'; jobId: string; stdout: string; stderr
 
 export class LocalScheduler implements Scheduler {
   readonly name = 'local';
+  readonly idIsJobId = true;
   private readonly runners = new Set<Runner>();
   private readonly jobs = new Map<string, LocalJob>();
   private readonly pending: string[] = [];
