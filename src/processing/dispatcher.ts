@@ -64,7 +64,7 @@ export class Dispatcher {
 
   async start(): Promise<void> {
     this.unsubscribe.push(this.d.events.onFinished((id) => this.wakers.get(id)?.()));
-    this.d.queue.consume((id) => this.handle(id), this.d.config.jobs.parallel);
+    this.d.queue.consume((id, known) => this.handle(id, known), this.d.config.jobs.parallel);
     // Recovery: every job not yet finished goes (back) through the queue.
     for (const job of await this.d.store.unfinished()) await this.d.queue.add(job.id);
   }
@@ -77,9 +77,9 @@ export class Dispatcher {
   }
 
   /** Sees one job through; never throws (a failure becomes the job's failure). */
-  async handle(id: string): Promise<void> {
+  async handle(id: string, known?: Job): Promise<void> {
     try {
-      await this.dispatch(id);
+      await this.dispatch(id, known);
     } catch (err) {
       if (this.stopped) return;
       this.d.log({ level: 'error', msg: 'dispatch failed', jobId: id, err: (err as Error).message });
@@ -89,8 +89,9 @@ export class Dispatcher {
     }
   }
 
-  private async dispatch(id: string): Promise<void> {
-    const job = await this.d.store.get(id);
+  /** `known`: the job as its submitter wrote it, in this process (a state change since is caught by prepareDispatch). */
+  private async dispatch(id: string, known?: Job): Promise<void> {
+    const job = known ?? (await this.d.store.get(id));
     if (!job || isTerminal(job.state)) return;
     const process = this.d.registry.get(job.processId);
     if (!process) {
@@ -118,7 +119,13 @@ export class Dispatcher {
     }
     if (!schedulerId) {
       schedulerId = await this.submit(job, template, monitor);
-      if (!schedulerId) return;
+      if (!schedulerId) {
+        // Not preparable: dismissed meanwhile, or (a stale hint) dispatched before: look again.
+        if (known) await this.dispatch(id);
+        return;
+      }
+      await this.watch(job, schedulerId, template, monitor, true);
+      return;
     }
     await this.watch(job, schedulerId, template, monitor);
   }
@@ -163,7 +170,7 @@ export class Dispatcher {
    * monitor's word that the scheduler no longer runs it. Also makes sure a job does
    * not outlive its wall-clock limit.
    */
-  private async watch(job: Job, schedulerId: string, template: JobTemplate, monitor: SchedulerMonitor): Promise<void> {
+  private async watch(job: Job, schedulerId: string, template: JobTemplate, monitor: SchedulerMonitor, justSubmitted = false): Promise<void> {
     const id = job.id;
     let watching = monitor.watch(schedulerId);
     let wake: (() => void) | undefined;
@@ -172,10 +179,13 @@ export class Dispatcher {
       woken = true;
       wake?.();
     });
+    // Just submitted, the job is known to be waiting: the first look at the row can wait for news.
+    let fresh = justSubmitted;
     try {
       while (!this.stopped) {
         woken = false;
-        const current = await this.d.store.get(id);
+        const current = fresh ? job : await this.d.store.get(id);
+        fresh = false;
         if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId);
         if (!current || isTerminal(current.state)) return;
         const started = current.startedAt;

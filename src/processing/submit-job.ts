@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { OwsException } from '../exceptions.js';
-import type { JobStore } from '../jobs/store.js';
+import type { Job, JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { JobQueue } from '../queue/types.js';
@@ -42,9 +42,8 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
     await rm(d.publisher.statusPath(id), { force: true }).catch(() => undefined);
   };
   let doc: string;
-  try {
-    const now = new Date();
-    doc = await d.publisher.publishAccepted({
+  const now = new Date();
+  const job: Job = {
       id,
       processId: process.identifier,
       request: req,
@@ -63,7 +62,9 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
       startedAt: null,
       finishedAt: null,
       updatedAt: now,
-    });
+  };
+  try {
+    doc = await d.publisher.publishAccepted(job);
   } catch (err) {
     await undo();
     const code = (err as NodeJS.ErrnoException).code;
@@ -73,7 +74,7 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
     throw new OwsException('NoApplicableCode', 'The status document could not be written');
   }
   try {
-    await d.queue.add(id);
+    await d.queue.add(id, job);
   } catch {
     await undo();
     throw new OwsException('ServerBusy', 'The job queue is not available; try again later');

@@ -35,6 +35,7 @@ export class BullMqQueue implements JobQueue {
   }
 
   consume(handler: (jobId: string) => Promise<void>, concurrency: number): void {
+    // Only the id travels through Redis: any dispatcher reads the job itself.
     this.worker = new Worker(this.queueName, async (job) => handler((job.data as { jobId: string }).jobId), {
       connection: this.connection({ enableOfflineQueue: true, maxRetriesPerRequest: null }),
       concurrency,

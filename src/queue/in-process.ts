@@ -1,23 +1,24 @@
+import type { Job } from '../jobs/store.js';
 import type { JobQueue } from './types.js';
 
 /** The queue of a single server: job ids in memory, handled in order of arrival. */
 export class InProcessQueue implements JobQueue {
   readonly name = 'in-process';
-  private readonly waiting: string[] = [];
+  private readonly waiting: [string, Job | undefined][] = [];
   private readonly known = new Set<string>();
-  private handler: ((jobId: string) => Promise<void>) | undefined;
+  private handler: ((jobId: string, known?: Job) => Promise<void>) | undefined;
   private concurrency = 1;
   private active = 0;
   private closed = false;
 
-  async add(jobId: string): Promise<void> {
+  async add(jobId: string, job?: Job): Promise<void> {
     if (this.known.has(jobId)) return;
     this.known.add(jobId);
-    this.waiting.push(jobId);
+    this.waiting.push([jobId, job]);
     this.pump();
   }
 
-  consume(handler: (jobId: string) => Promise<void>, concurrency: number): void {
+  consume(handler: (jobId: string, known?: Job) => Promise<void>, concurrency: number): void {
     this.handler = handler;
     this.concurrency = concurrency;
     this.pump();
@@ -29,9 +30,9 @@ export class InProcessQueue implements JobQueue {
 
   private pump(): void {
     while (!this.closed && this.handler && this.active < this.concurrency && this.waiting.length > 0) {
-      const jobId = this.waiting.shift()!;
+      const [jobId, job] = this.waiting.shift()!;
       this.active++;
-      this.handler(jobId)
+      this.handler(jobId, job)
         .catch(() => undefined)
         .finally(() => {
           this.active--;

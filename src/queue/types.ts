@@ -1,11 +1,14 @@
+import type { Job } from '../jobs/store.js';
+
 /**
  * Hands accepted jobs to dispatchers. Adding a job id that is already waiting or being
  * handled changes nothing, so a restarted server can add every unfinished job again.
  */
 export interface JobQueue {
   readonly name: string;
-  add(jobId: string): Promise<void>;
+  /** `known` is the job as its submitter just wrote it; a queue in this process may hand it on. */
+  add(jobId: string, known?: Job): Promise<void>;
   /** Starts handing job ids to `handler`, at most `concurrency` at a time. */
-  consume(handler: (jobId: string) => Promise<void>, concurrency: number): void;
+  consume(handler: (jobId: string, known?: Job) => Promise<void>, concurrency: number): void;
   close(): Promise<void>;
 }

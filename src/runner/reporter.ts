@@ -7,6 +7,8 @@ export type RunnerEvent =
 
 /** Progress goes out at most this often; the latest value waits for its turn. */
 const PROGRESS_INTERVAL_MS = 100;
+/** A job that ends sooner than this never reports its start: its end says it all. */
+const START_DELAY_MS = 50;
 
 /**
  * Tells the server how a job is doing, over HTTP with the job's secret. Reports go out
@@ -31,8 +33,11 @@ export class Reporter {
 
   started(): void {
     // The start counts as news: a job shorter than the interval sends no progress at all.
-    this.lastProgressAt = Date.now();
-    this.enqueue({ event: 'started' }, 3);
+    this.lastProgressAt = Date.now() + START_DELAY_MS;
+    this.chain = this.chain.then(async () => {
+      await wait(START_DELAY_MS, undefined, { signal: this.ending.signal }).catch(() => undefined);
+      if (!this.ended) await this.post({ event: 'started' }, 3);
+    });
   }
 
   progress(percent: number, message?: string): void {
