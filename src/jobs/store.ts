@@ -68,22 +68,58 @@ function toJob(r: Row): Job {
  * UPDATEs: a change that is not allowed from the row's current state matches no row
  * and returns undefined.
  */
+interface PendingInsert {
+  job: NewJob;
+  maxWaiting: number;
+  resolve: (inserted: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 export class JobStore {
+  /** Submissions waiting for the next insert (group commit: one statement for a burst). */
+  private pending: PendingInsert[] = [];
+  private flushing = false;
+
   constructor(private readonly db: Knex) {}
 
   /**
-   * Inserts an accepted job unless `maxWaiting` jobs are waiting already; one statement,
-   * so the count and the insert cannot be split by another submission.
+   * Inserts an accepted job unless `maxWaiting` jobs are waiting already. Submissions
+   * that arrive together are inserted by one statement, which counts the waiting jobs
+   * and inserts only as many as there is room for, in order of arrival: the count and
+   * the insert cannot be split by another submission.
    */
-  async insertIfRoom(job: NewJob, maxWaiting: number): Promise<boolean> {
-    const result = await this.db.raw(
-      `INSERT INTO jobs (id, process_id, request, state, message)
-       SELECT ?, ?, ?::jsonb, 'accepted', ?
-       WHERE (SELECT count(*) FROM jobs WHERE state = 'accepted') < ?
-       RETURNING id`,
-      [job.id, job.processId, JSON.stringify(job.request), job.message, maxWaiting],
-    );
-    return (result.rows as Row[]).length === 1;
+  insertIfRoom(job: NewJob, maxWaiting: number): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ job, maxWaiting, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flushInserts());
+      }
+    });
+  }
+
+  private async flushInserts(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, 500);
+      try {
+        const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?::int)').join(', ');
+        const bindings = batch.flatMap((p, i) => [p.job.id, p.job.processId, JSON.stringify(p.job.request), p.job.message, i + 1]);
+        const result = await this.db.raw(
+          `WITH waiting AS (SELECT count(*) AS n FROM jobs WHERE state = 'accepted'),
+                batch (id, process_id, request, message, ord) AS (VALUES ${values})
+           INSERT INTO jobs (id, process_id, request, state, message)
+           SELECT b.id, b.process_id, b.request, 'accepted', b.message FROM batch b, waiting w
+           WHERE w.n + b.ord <= ?
+           RETURNING id`,
+          [...bindings, batch[0]!.maxWaiting],
+        );
+        const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
+        for (const p of batch) p.resolve(inserted.has(p.job.id));
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.flushing = false;
   }
 
   async get(id: string): Promise<Job | undefined> {
