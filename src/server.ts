@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import Koa from 'koa';
 import { OwsException } from './exceptions.js';
 import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
+import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { wpsEndpoint } from './http/wps-endpoint.js';
@@ -11,10 +12,11 @@ import type { Services } from './services.js';
 /** The Koa application: one route per concern, nothing else. */
 export function createApp(services: Services): Koa {
   const app = new Koa();
-  const wps = wpsEndpoint(services);
+  const wps = wpsEndpoint(services, services.metrics);
   const outputs = outputsEndpoint(services.outputs);
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
   const jobs = jobsApi(services);
+  const health = healthEndpoints(services);
   app.use(async (ctx) => {
     const path = ctx.path;
     if (path === '/wps' || path === '/wps/') return wps(ctx);
@@ -23,10 +25,11 @@ export function createApp(services: Services): Koa {
     if (report) return reports(ctx, report[1]!);
     const job = JOBS_PATH.exec(path);
     if (job) return jobs(ctx, job[1], job[2]);
-    if (path === '/health') {
-      // Liveness: the server answers. A scheduler whose commands keep failing shows here.
-      const schedulers = [...services.monitors.values()].map((m) => m.health());
-      ctx.body = { status: schedulers.every((h) => h.ok) ? 'ok' : 'degraded', schedulers };
+    if (path === '/health') return health.health(ctx);
+    if (path === '/ready') return health.ready(ctx);
+    if (path === '/metrics') {
+      ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
+      ctx.body = await services.metrics.render();
       return;
     }
     if (path === '/' && ctx.method === 'GET') {

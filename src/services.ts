@@ -1,5 +1,8 @@
 import type { Config } from './config.js';
 import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
+import { JOB_STATES } from './jobs/states.js';
+import { Gauge, Metrics } from './metrics.js';
+import { metered } from './scheduler/metered.js';
 import { JobStore } from './jobs/store.js';
 import { jsonLog, type Log } from './log.js';
 import type { OperationContext } from './operations/context.js';
@@ -36,6 +39,7 @@ export interface Services extends OperationContext {
   monitors: Map<string, SchedulerMonitor>;
   dispatcher: Dispatcher | undefined;
   log: Log;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -67,14 +71,27 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
   const lifecycle = new JobLifecycle(store, publisher, files, events, outputs);
+  const metrics = new Metrics();
+  metrics.add(
+    new Gauge('wps_jobs', 'Jobs in the store by state', async () => {
+      const counts = await store.countByState();
+      return JOB_STATES.map((state) => [{ state }, counts.get(state) ?? 0]);
+    }),
+  );
+  metrics.add(new Gauge('wps_queue_depth', 'Accepted jobs not yet handed to a scheduler or runner', async () => [[{}, await store.countWaiting()]]));
   const monitors = new Map<string, SchedulerMonitor>();
   let dispatcher: Dispatcher | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   const dispatch = opts.dispatch ?? config.dispatch;
   if (dispatch) {
     for (const scheduler of createSchedulers(config, files)) {
-      monitors.set(scheduler.name, new SchedulerMonitor(scheduler, config.jobs.monitorIntervalMs, log));
+      monitors.set(scheduler.name, new SchedulerMonitor(metered(scheduler, metrics), config.jobs.monitorIntervalMs, log));
     }
+    metrics.add(
+      new Gauge('wps_jobs_watched', 'Jobs a dispatcher watches in each scheduler', async () =>
+        [...monitors.values()].map((m) => [{ scheduler: m.scheduler.name }, m.health().watching]),
+      ),
+    );
     dispatcher = new Dispatcher({ config, store, queue, monitors, files, outputs, registry, lifecycle, events, log });
     await dispatcher.start();
     const sweep = () =>
@@ -102,6 +119,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     monitors,
     dispatcher,
     log,
+    metrics,
     async close() {
       clearInterval(sweeper);
       await dispatcher?.stop();

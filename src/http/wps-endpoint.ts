@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import type { Metrics } from '../metrics.js';
 import { asOwsException, invalidParameter, missingParameter, OwsException } from '../exceptions.js';
 import { handleRequest, type OperationContext, type WpsResponse } from '../operations/index.js';
 import { XML_CONTENT_TYPE } from '../operations/context.js';
@@ -13,12 +14,15 @@ import { readBody } from './read-body.js';
  * The /wps endpoint: a GET is judged by its query string, a POST by its body alone
  * (never falling back to the query), both become one WpsRequest.
  */
-export function wpsEndpoint(ops: OperationContext) {
+export function wpsEndpoint(ops: OperationContext, metrics: Metrics) {
   const { limits, languages } = ops.config;
   return async (ctx: Context): Promise<void> => {
+    const started = performance.now();
     let response: WpsResponse;
+    let operation = 'unparsed';
     try {
       const request = await parseRequest(ctx);
+      operation = request.operation;
       response = await handleRequest(request, ops);
     } catch (err) {
       const ex = asOwsException(err);
@@ -26,6 +30,8 @@ export function wpsEndpoint(ops: OperationContext) {
       response = { status: ex.httpStatus, contentType: XML_CONTENT_TYPE, body: exceptionReportXml(ex, languages[0]!) };
       if (ex.httpStatus === 405) response.headers = { allow: 'GET, HEAD, POST' };
     }
+    metrics.requests.inc({ operation, code: String(response.status) });
+    metrics.requestSeconds.observe({ operation }, (performance.now() - started) / 1000);
     ctx.status = response.status;
     ctx.body = response.body;
     // Set after the body, verbatim: a raw output's Content-Type is its mimeType, nothing added.

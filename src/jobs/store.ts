@@ -216,6 +216,16 @@ export class JobStore {
     return rows.map(toJob);
   }
 
+  async countByState(): Promise<Map<JobState, number>> {
+    const rows = (await this.db('jobs').select('state').count({ n: '*' }).groupBy('state')) as Row[];
+    return new Map(rows.map((r) => [r.state as JobState, Number(r.n)]));
+  }
+
+  /** Answers when the database does. */
+  async ping(): Promise<void> {
+    await this.db.raw('SELECT 1');
+  }
+
   async countWaiting(): Promise<number> {
     const [row] = (await this.db('jobs').where({ state: 'accepted' }).count({ n: '*' })) as Row[];
     return Number(row?.n ?? 0);

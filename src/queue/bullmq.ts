@@ -13,6 +13,7 @@ export class BullMqQueue implements JobQueue {
   private readonly queue: Queue;
   private worker: Worker | undefined;
   private readonly connections: Redis[] = [];
+  private readonly submitConnection: Redis;
 
   constructor(
     private readonly redisUrl: string,
@@ -20,7 +21,8 @@ export class BullMqQueue implements JobQueue {
     private readonly lockMs = 30_000,
   ) {
     // Submissions fail fast when Redis is down (the client gets ServerBusy), rather than wait.
-    this.queue = new Queue(queueName, { connection: this.connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 }) });
+    this.submitConnection = this.connection({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    this.queue = new Queue(queueName, { connection: this.submitConnection });
   }
 
   private connection(options: { enableOfflineQueue: boolean; maxRetriesPerRequest: number | null }): Redis {
@@ -45,6 +47,10 @@ export class BullMqQueue implements JobQueue {
       lockDuration: this.lockMs,
     });
     this.worker.on('error', () => undefined);
+  }
+
+  async ping(): Promise<void> {
+    await this.submitConnection.ping();
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,10 @@ export class InProcessQueue implements JobQueue {
     this.pump();
   }
 
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('the queue is closed');
+  }
+
   async close(): Promise<void> {
     this.closed = true;
   }

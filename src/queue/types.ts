@@ -10,5 +10,7 @@ export interface JobQueue {
   add(jobId: string, known?: Job): Promise<void>;
   /** Starts handing job ids to `handler`, at most `concurrency` at a time. */
   consume(handler: (jobId: string, known?: Job) => Promise<void>, concurrency: number): void;
+  /** Resolves when the queue can take jobs (Redis answers), rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

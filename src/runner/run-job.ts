@@ -10,6 +10,7 @@ import { storeOutputs } from '../processing/store-outputs.js';
 import { processStartTicks } from '../scheduler/local/proc.js';
 import { JobFiles, toStoredOutput, type JobResult } from '../storage/job-files.js';
 import { OutputStore } from '../storage/output-store.js';
+import { jsonLog } from '../log.js';
 import { Reporter } from './reporter.js';
 
 /**
@@ -23,6 +24,8 @@ export async function runJobDirectory(jobDir: string, registry: ProcessRegistry)
   const id = basename(jobDir);
   files.recordAttempt(id, `${new Date().toISOString()} pid=${process.pid} host=${hostname()}`);
   const spec = await files.readSpec(id);
+  const started = performance.now();
+  jsonLog({ msg: 'job started', jobId: id, processId: spec.processId, role: 'runner', host: hostname() });
   const reporter = new Reporter(spec.reportUrl, spec.secret);
   await files.writeRunner(id, { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, host: hostname() });
   reporter.started();
@@ -56,6 +59,16 @@ export async function runJobDirectory(jobDir: string, registry: ProcessRegistry)
     result = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
   }
   await files.writeResult(id, result);
-  await reporter.finished();
+  const reported = await reporter.finished();
+  jsonLog({
+    level: result.state === 'succeeded' ? 'info' : 'warn',
+    msg: 'job finished',
+    jobId: id,
+    role: 'runner',
+    state: result.state,
+    ms: Math.round(performance.now() - started),
+    reported,
+    ...(result.state === 'failed' ? { error: result.error.message } : {}),
+  });
   return result;
 }

@@ -1,3 +1,4 @@
+import type { Log } from '../log.js';
 import type { JobInfo, Scheduler } from './types.js';
 
 export interface MonitorHealth {
@@ -36,7 +37,7 @@ export class SchedulerMonitor {
   constructor(
     readonly scheduler: Scheduler,
     private readonly intervalMs: number,
-    private readonly log: (entry: Record<string, unknown>) => void,
+    private readonly log: Log,
   ) {
     // Where the scheduler can tell at once (the local one), look at once.
     scheduler.onFinished?.((id) => {

@@ -1,0 +1,28 @@
+import type { Metrics } from '../metrics.js';
+import type { Scheduler } from './types.js';
+
+/** The same scheduler, with every command timed and every failure counted. */
+export function metered(scheduler: Scheduler, metrics: Metrics): Scheduler {
+  const time = async <T>(command: string, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await run();
+    } catch (err) {
+      metrics.schedulerFailures.inc({ scheduler: scheduler.name, command });
+      throw err;
+    } finally {
+      metrics.schedulerSeconds.observe({ scheduler: scheduler.name, command }, (performance.now() - started) / 1000);
+    }
+  };
+  const wrapped: Scheduler = {
+    name: scheduler.name,
+    submit: (t) => time('submit', () => scheduler.submit(t)),
+    status: (ids) => time('status', () => scheduler.status(ids)),
+    terminate: (id) => time('terminate', () => scheduler.terminate(id)),
+    find: (t) => time('find', () => scheduler.find(t)),
+    close: () => scheduler.close(),
+  };
+  if (scheduler.idIsJobId) Object.assign(wrapped, { idIsJobId: true });
+  if (scheduler.onFinished) wrapped.onFinished = (listener) => scheduler.onFinished!(listener);
+  return wrapped;
+}
