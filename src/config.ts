@@ -75,6 +75,8 @@ export interface JobsConfig {
   internalUrl: string;
   /** How long past its wall-clock limit a job may run before the dispatcher stops it (a scheduler may count in minutes). */
   wallGraceMs: number;
+  /** How often unfinished jobs are queued again (recovering from a queue or database outage). */
+  requeueIntervalMs: number;
 }
 
 export const SCHEDULER_NAMES = ['local', 'gridengine', 'slurm'] as const;
@@ -168,6 +170,7 @@ export type ConfigFile = {
     internalUrl?: string;
     dispatch?: boolean;
     wallGrace?: number;
+    requeueInterval?: number;
   };
   scheduler?: {
     default?: SchedulerName;
@@ -386,6 +389,7 @@ export function loadConfig(
       warmRunners: parseFlag(env.WPS_WARM_RUNNERS ?? jobs.warmRunners ?? true, 'WPS_WARM_RUNNERS'),
       internalUrl: stripSlash(env.WPS_INTERNAL_URL ?? jobs.internalUrl ?? `http://127.0.0.1:${port}`, 'WPS_INTERNAL_URL'),
       wallGraceMs: parseDuration(env.WPS_WALL_GRACE ?? jobs.wallGrace ?? 30, 'wallGrace'),
+      requeueIntervalMs: parseDuration(env.WPS_REQUEUE_INTERVAL ?? jobs.requeueInterval ?? 30, 'requeueInterval'),
     },
     schedulers: parseSchedulers(env, scheduler),
     references: {

@@ -20,11 +20,14 @@ export type DatabaseOptions = (
  */
 export function openDatabase(opts: DatabaseOptions): Knex {
   const searchPath = opts.schema ? [opts.schema] : undefined;
+  // knex prints connection troubles to the console itself; callers report what matters.
+  const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
   if ('url' in opts) {
     return knexPkg.knex({
       client: 'pg',
       connection: opts.url,
       pool: { min: 0, max: 10 },
+      log,
       ...(searchPath ? { searchPath } : {}),
     });
   }
@@ -33,6 +36,7 @@ export function openDatabase(opts: DatabaseOptions): Knex {
     client: ClientPgLite as unknown as typeof knexPkg.Client,
     dialect: 'postgres',
     connection: { filename: opts.pgliteDir },
+    log,
     ...(searchPath ? { searchPath } : {}),
   });
 }

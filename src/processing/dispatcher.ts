@@ -62,27 +62,53 @@ export class Dispatcher {
 
   constructor(private readonly d: DispatcherDeps) {}
 
+  private sweeper: NodeJS.Timeout | undefined;
+
   async start(): Promise<void> {
     this.unsubscribe.push(this.d.events.onFinished((id) => this.wakers.get(id)?.()));
     this.d.queue.consume((id, known) => this.handle(id, known), this.d.config.jobs.parallel);
-    // Recovery: every job not yet finished goes (back) through the queue.
-    for (const job of await this.d.store.unfinished()) await this.d.queue.add(job.id);
+    // Recovery: every job not yet finished goes (back) through the queue, now and then
+    // again every so often: a queue that lost its contents (Redis restarted empty) or
+    // a job dropped while the database was away is picked up again. Adding a job that
+    // is queued or being handled already changes nothing.
+    await this.requeueUnfinished();
+    this.sweeper = setInterval(() => void this.requeueUnfinished(), this.d.config.jobs.requeueIntervalMs);
+    this.sweeper.unref();
+  }
+
+  private async requeueUnfinished(): Promise<void> {
+    try {
+      for (const job of await this.d.store.unfinished()) await this.d.queue.add(job.id);
+    } catch (err) {
+      this.d.log({ level: 'warn', msg: 'could not requeue unfinished jobs; trying again later', error: (err as Error).message });
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweeper);
     for (const u of this.unsubscribe) u();
     for (const m of this.d.monitors.values()) m.stop();
     for (const w of this.wakers.values()) w();
   }
 
-  /** Sees one job through; never throws (a failure becomes the job's failure). */
+  /**
+   * Sees one job through; never throws. A failure that belongs to the job (its
+   * scheduler refused it, its files could not be written) becomes the job's failure;
+   * with the database away nothing can be decided, and the job is left to the next
+   * requeue.
+   */
   async handle(id: string, known?: Job): Promise<void> {
     try {
       await this.dispatch(id, known);
     } catch (err) {
       if (this.stopped) return;
-      this.d.log({ level: 'error', msg: 'dispatch failed', jobId: id, err: (err as Error).message });
+      const databaseUp = await this.d.store.ping().then(() => true, () => false);
+      if (!databaseUp) {
+        this.d.log({ level: 'warn', msg: 'dispatch interrupted: the database does not answer; the job is picked up again later', jobId: id, error: (err as Error).message });
+        return;
+      }
+      this.d.log({ level: 'error', msg: 'dispatch failed', jobId: id, error: (err as Error).message });
       await this.d.lifecycle
         .fail(id, { code: 'NoApplicableCode', reason: `The job could not be run: ${(err as Error).message}` })
         .catch(() => undefined);
@@ -184,7 +210,15 @@ export class Dispatcher {
     try {
       while (!this.stopped) {
         woken = false;
-        const current = fresh ? job : await this.d.store.get(id);
+        let current: Job | undefined;
+        try {
+          current = fresh ? job : await this.d.store.get(id);
+        } catch (err) {
+          // The database is away for a moment: keep watching, do not judge.
+          this.d.log({ level: 'warn', msg: 'cannot read the job; watching on', jobId: id, error: (err as Error).message });
+          await wait(this.d.config.jobs.monitorIntervalMs);
+          continue;
+        }
         fresh = false;
         if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId);
         if (!current || isTerminal(current.state)) return;

@@ -5,19 +5,20 @@ import { basename, dirname, join } from 'node:path';
 /**
  * Writes a file so that a reader sees either the old content or the new one, never a
  * mix: the data goes to a temporary file beside the target, which is then renamed.
- * The directory is created when it is missing (not checked on every write).
+ * The directory is created when it is missing (not checked on every write). A write
+ * that fails leaves no temporary file behind (on a full disk it would keep the space).
  */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, data);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await mkdir(dir, { recursive: true });
-    await writeFile(tmp, data);
-  }
-  try {
+    try {
+      await writeFile(tmp, data);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true });
+      await writeFile(tmp, data);
+    }
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
