@@ -1,0 +1,92 @@
+/**
+ * `npm run bench:store`: submission latency and status polling with an empty job store
+ * and again with 1,000,000 finished jobs in it (seeded in bulk), in one run, on
+ * Postgres (TEST_DATABASE_URL or the local one) and on the embedded PGlite.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
+import knexPkg from 'knex';
+import ClientPgLite from 'knex-pglite';
+import { runAsyncJobs } from './async.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+const SEED = `INSERT INTO jobs (id, process_id, request, state, percent, message, created_at, started_at, finished_at, updated_at, version)
+  SELECT gen_random_uuid(), 'hello', '{"operation":"Execute","identifier":"hello","inputs":[],"responseForm":{"kind":"document","outputs":[],"storeExecuteResponse":true,"lineage":false,"status":false}}'::jsonb,
+         'succeeded', 100, 'Process hello finished', now() - interval '2 days', now() - interval '2 days', now() - interval '2 days', now() - interval '2 days', 3
+  FROM generate_series(1, ?)`;
+
+async function round(base: string, storage: string): Promise<{ p50: number; p99: number; perJob: number }> {
+  const r = await runAsyncJobs(base, storage, 200, 10);
+  return { p50: r.acceptedP50Ms, p99: r.acceptedP99Ms, perJob: (r.allSucceededSeconds * 1000) / 200 };
+}
+
+async function measure(store: 'postgres' | 'pglite'): Promise<void> {
+  const port = await freePort();
+  const data = mkdtempSync(join(tmpdir(), 'wps-bench-store-'));
+  const schema = `bench_store_${Date.now()}`;
+  const env = { ...process.env, PORT: String(port), WPS_DATA_DIR: data, WPS_LOG_LEVEL: 'warn', WPS_RETENTION: '30d', ...(store === 'postgres' ? { DATABASE_URL, WPS_DB_SCHEMA: schema } : {}) };
+  const start = async () => {
+    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], { env, stdio: 'ignore' });
+    for (let i = 0; i < 300; i++) {
+      if (await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false)) return child;
+      await wait(100);
+    }
+    throw new Error('server did not start');
+  };
+  const base = `http://127.0.0.1:${port}`;
+  let server = await start();
+  try {
+    const empty = await round(base, join(data, 'outputs'));
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    const db =
+      store === 'postgres'
+        ? knexPkg.knex({ client: 'pg', connection: DATABASE_URL, searchPath: [schema] })
+        : knexPkg.knex({ client: ClientPgLite as unknown as typeof knexPkg.Client, dialect: 'postgres', connection: { filename: join(data, 'db') } });
+    const t0 = Date.now();
+    await db.raw(SEED, [ROWS]);
+    await db.raw('ANALYZE jobs');
+    await db.destroy();
+    const seeded = Date.now() - t0;
+    server = await start();
+    const full = await round(base, join(data, 'outputs'));
+    console.log(
+      `| ${store} | ${empty.p50.toFixed(1)} / ${empty.p99.toFixed(1)} ms | ${full.p50.toFixed(1)} / ${full.p99.toFixed(1)} ms | ${empty.perJob.toFixed(1)} ms | ${full.perJob.toFixed(1)} ms | ${(seeded / 1000).toFixed(1)} s |`,
+    );
+  } finally {
+    server.kill('SIGTERM');
+    await wait(500);
+    if (store === 'postgres') {
+      const admin = knexPkg.knex({ client: 'pg', connection: DATABASE_URL });
+      await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+      await admin.destroy();
+    }
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`\n200 async zero-delay jobs from 10 submitters, with an empty store and with ${ROWS} finished jobs\n`);
+  console.log('| store | accepted p50 / p99, empty | accepted p50 / p99, full | wall time per job, empty | full | seeding |');
+  console.log('|---|---|---|---|---|---|');
+  for (const store of ['postgres', 'pglite'] as const) await measure(store);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});
