@@ -7,10 +7,10 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
+import { freePort } from './free-port.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -23,14 +23,6 @@ interface Load {
   p99: string;
   errors: number;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 function wrk(url: string): Promise<Load> {
   return new Promise((resolve, reject) =>

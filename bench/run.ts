@@ -12,11 +12,11 @@
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { setTimeout as wait } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
 
@@ -33,15 +33,6 @@ interface Result {
   p50: string;
   p99: string;
   errors: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function run(cmd: string, args: string[]): Promise<string> {

@@ -5,24 +5,16 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import knexPkg from 'knex';
 import ClientPgLite from 'knex-pglite';
+import { freePort } from './free-port.js';
 import { runAsyncJobs } from './async.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 const SEED = `INSERT INTO jobs (id, process_id, request, state, percent, message, created_at, started_at, finished_at, updated_at, version)
   SELECT gen_random_uuid(), 'hello', '{"operation":"Execute","identifier":"hello","inputs":[],"responseForm":{"kind":"document","outputs":[],"storeExecuteResponse":true,"lineage":false,"status":false}}'::jsonb,
