@@ -154,7 +154,7 @@ export class LocalScheduler implements Scheduler {
     }
   }
 
-  private startTimer(id: string, job: LocalJob): void {
+  private startTimer(job: LocalJob): void {
     const limit = job.template.wallClockLimitSeconds;
     job.timer = setTimeout(() => {
       job.reason = `exceeded its wall-clock limit of ${limit} s and was killed`;
@@ -220,7 +220,7 @@ export class LocalScheduler implements Scheduler {
     job.state = 'running';
     job.runner = runner;
     job.pgid = runner.pid;
-    this.startTimer(id, job);
+    this.startTimer(job);
     const cmd: RunnerCommand = { type: 'run', jobId: id, stdout: job.template.outputPath, stderr: job.template.errorPath };
     runner.child.send(cmd, (err) => {
       if (err) killGroup(runner.pid);
@@ -249,7 +249,7 @@ export class LocalScheduler implements Scheduler {
     child.unref();
     job.state = 'running';
     job.pgid = child.pid;
-    this.startTimer(id, job);
+    this.startTimer(job);
     child.on('error', (e) => this.finish(id, job, 'failed', `could not start: ${e.message}`));
     child.on('exit', (code, signal) => {
       if (code === 0) this.finish(id, job, 'done', undefined, 0);
