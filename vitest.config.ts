@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Runners started by test servers log into the test output; keep only errors there.
+    env: { WPS_LOG_LEVEL: 'error' },
   },
 });

@@ -66,7 +66,7 @@ describe('structured logs', () => {
 
   it('follow a job by its id through server, dispatcher and runner', async () => {
     const port = await freePort();
-    server = await spawnServer({ PORT: String(port), WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-logs-')), WPS_BASE_URL: `http://127.0.0.1:${port}` });
+    server = await spawnServer({ PORT: String(port), WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-logs-')), WPS_BASE_URL: `http://127.0.0.1:${port}`, WPS_LOG_LEVEL: 'info' });
     const r = await fetch(`http://127.0.0.1:${port}/wps?service=WPS&request=Execute&version=1.0.0&identifier=show_error&storeExecuteResponse=true`);
     const location = statusLocationOf(await r.text());
     const jobId = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;

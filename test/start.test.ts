@@ -15,7 +15,7 @@ afterEach(() => {
 /** Starts the built server the way `npm start` does and waits for it to listen. */
 async function serve(env: Record<string, string>): Promise<void> {
   child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
-    env: { ...process.env, WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-start-')), ...env },
+    env: { ...process.env, WPS_LOG_LEVEL: 'info', WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-start-')), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {

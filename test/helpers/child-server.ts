@@ -11,7 +11,8 @@ export interface ChildServer {
 
 export async function spawnCli(args: string[], env: Record<string, string>, readyLine: string): Promise<ChildServer> {
   const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], {
-    env: { ...process.env, ...env },
+    // It announces itself in its log ("listening", "dispatching"): at info level.
+    env: { ...process.env, WPS_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

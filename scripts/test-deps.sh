@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# test-deps.sh — what `npm test` needs besides node_modules, made present on this
+# machine kind (Debian, root): the packages the tests drive (xmllint, OWSLib, PyWPS with
+# gunicorn, tmux), Postgres and Redis running, GridEngine, Slurm and the test sshd
+# (scripts/schedulers/start.sh). Idempotent; a second run takes a few seconds.
+# Without root it only says what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[test-deps] %s\n' "$*" >&2; }
+
+need=""
+command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
+/usr/bin/python3 -c 'import owslib' >/dev/null 2>&1 || need="$need python3-owslib"
+/usr/bin/python3 -c 'import pywps' >/dev/null 2>&1 || need="$need python3-pywps"
+[ -x /usr/bin/gunicorn ] || need="$need gunicorn"
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
+command -v wrk >/dev/null 2>&1 || need="$need wrk"
+
+if [ "$(id -u)" != 0 ]; then
+  [ -z "$need" ] || log "missing packages (install them as root):$need"
+  exit 0
+fi
+if [ -n "$need" ]; then
+  log "installing:$need"
+  if ! apt-cache policy libxml2-utils 2>/dev/null | grep -q 'Candidate: [0-9]'; then timeout 300 apt-get update -q >&2; fi
+  timeout 600 env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -q --no-install-recommends $need >&2
+fi
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
+
+scripts/schedulers/start.sh
