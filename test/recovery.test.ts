@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
 import type { RunnerInfo } from '../src/storage/job-files.js';
 import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { spawnCli, spawnServer, type ChildServer } from './helpers/child-server.js';
+import { available } from './helpers/schedulers.js';
 import { dropQueue, dropSchema, freePort, TEST_DATABASE_URL, TEST_REDIS_URL } from './helpers/server.js';
 
 const running: ChildServer[] = [];
@@ -72,6 +73,47 @@ async function waitStarted(locations: string[], count: number): Promise<string[]
 }
 
 describe('recovery after SIGKILL', () => {
+  it('killed in the middle of a burst of submissions: every job that exists ends, once, with its document', async () => {
+    const env = await environment();
+    const base = env.WPS_BASE_URL!;
+    const server = await spawnServer(env);
+    running.push(server);
+    const url = `${base}/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0.2&storeExecuteResponse=true&status=true`;
+    const accepted: string[] = [];
+    const burst = Array.from({ length: 60 }, async (_, i) => {
+      await wait(i * 5);
+      try {
+        const text = await (await fetch(url)).text();
+        accepted.push(statusLocationOf(text));
+      } catch {
+        // the server died under this one
+      }
+    });
+    await wait(120);
+    await server.kill9();
+    running.pop();
+    await Promise.all(burst);
+    running.push(await spawnServer(env));
+    const ids = safeReaddir(join(dataDir, 'jobs'));
+    // Jobs whose rows exist: the accepted ones at least, and any whose answer was lost.
+    for (const l of accepted) expect(ids.length === 0 || existsSync(join(dataDir, 'outputs', `${idOf(l)}.xml`))).toBe(true);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const list = (await (await fetch(`${base}/jobs?status=accepted,running&limit=1000`)).json()) as { numberMatched: number };
+      if (list.numberMatched === 0) break;
+      if (Date.now() > deadline) throw new Error(`${list.numberMatched} jobs never ended`);
+      await wait(200);
+    }
+    const all = (await (await fetch(`${base}/jobs?limit=1000`)).json()) as { jobs: { jobID: string; status: string }[] };
+    expect(all.jobs.length).toBeGreaterThanOrEqual(accepted.length);
+    for (const j of all.jobs) {
+      expect(j.status).toBe('successful');
+      const doc = statusOf(readFileSync(join(dataDir, 'outputs', `${j.jobID}.xml`), 'utf8'));
+      expect(doc.name).toBe('ProcessSucceeded');
+      expect(attemptsOf(j.jobID)).toHaveLength(1);
+    }
+  }, 90_000);
+
   it('PGlite, in-process queue: waiting jobs run, running ones are re-attached, none runs twice', async () => {
     const env = await environment();
     const base = env.WPS_BASE_URL!;
@@ -120,6 +162,23 @@ describe('recovery after SIGKILL', () => {
       expect(attemptsOf(idOf(locations[i]!))).toHaveLength(1);
     }
   });
+
+  it.runIf(available('gridengine'))('GridEngine jobs running when the server is killed are re-attached, not submitted again', async () => {
+    const env = await environment({ WPS_SCHEDULER: 'gridengine', WPS_MONITOR_INTERVAL: '0.5', WPS_PARALLEL_JOBS: '3' });
+    const base = env.WPS_BASE_URL!;
+    const server = await spawnServer(env);
+    running.push(server);
+    const locations = await submitSleeps(base, 3, 3);
+    await waitStarted(locations, 3);
+    await server.kill9();
+    running.pop();
+    running.push(await spawnServer(env));
+    for (const l of locations) {
+      const views = await followStatus(l, { timeoutMs: 40_000, intervalMs: 50 });
+      expect(views[views.length - 1]!.name).toBe('ProcessSucceeded');
+      expect(attemptsOf(idOf(l))).toHaveLength(1);
+    }
+  }, 60_000);
 
   it('Postgres and BullMQ with a separate dispatcher: both killed, both restarted, every job ends once', async () => {
     const queue = `wps-recovery-${Date.now()}`;

@@ -149,6 +149,11 @@ export class JobStore {
     return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
   }
 
+  /** A new runner secret for a job handed over again (only while it has not ended). */
+  renewSecret(id: string, secretHash: string): Promise<Job | undefined> {
+    return this.update(id, ['accepted', 'running'], { secret_hash: secretHash });
+  }
+
   setSchedulerJobId(id: string, schedulerJobId: string): Promise<Job | undefined> {
     return this.update(id, ['accepted', 'running'], { scheduler_job_id: schedulerJobId });
   }

@@ -274,6 +274,11 @@ export class Dispatcher {
   private async settle(job: Job, info: JobInfo, template?: JobTemplate, monitor?: SchedulerMonitor): Promise<string | undefined> {
     if (await this.d.lifecycle.finishFromResult(job.id, 5)) return undefined;
     if (template && monitor && info.state === 'undetermined' && !(await this.d.files.hasAttempts(job.id))) {
+      // Its spec may never have been written (a crash right after the dispatch was
+      // recorded): write it anew, with a new secret, before handing the job over again.
+      const secret = randomBytes(32).toString('base64url');
+      if (!(await this.d.store.renewSecret(job.id, hashSecret(secret)))) return undefined;
+      await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
       const again = await monitor.scheduler.submit(template);
       await this.d.store.setSchedulerJobId(job.id, again);
       this.d.log({ level: 'info', msg: 'job resubmitted: it had not started', jobId: job.id, schedulerJobId: again });
