@@ -11,6 +11,7 @@ import type { ProcessDefinition } from './process/types.js';
 import { Dispatcher, RUNNER_SCRIPT } from './processing/dispatcher.js';
 import { JobEvents } from './processing/job-events.js';
 import { JobLifecycle } from './processing/job-lifecycle.js';
+import { applyRunnerEvent } from './processing/runner-events.js';
 import { sweepExpiredJobs } from './processing/retention.js';
 import { Slots } from './processing/slots.js';
 import { StatusPublisher } from './processing/status-publisher.js';
@@ -85,6 +86,11 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const dispatch = opts.dispatch ?? config.dispatch;
   if (dispatch) {
     for (const scheduler of createSchedulers(config, files)) {
+      scheduler.onReport?.((jobId, event) =>
+        void applyRunnerEvent(lifecycle, jobId, event).catch((err: Error) =>
+          log({ level: 'warn', msg: 'runner report not applied', jobId, error: err.message }),
+        ),
+      );
       monitors.set(scheduler.name, new SchedulerMonitor(metered(scheduler, metrics), config.jobs.monitorIntervalMs, log));
     }
     metrics.add(

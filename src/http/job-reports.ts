@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { JobStore } from '../jobs/store.js';
 import { hashSecret } from '../processing/dispatcher.js';
 import type { JobLifecycle } from '../processing/job-lifecycle.js';
-import type { RunnerEvent } from '../runner/reporter.js';
+import { applyRunnerEvent } from '../processing/runner-events.js';
 import { readBody } from './read-body.js';
 
 export const REPORT_PATH = /^\/internal\/jobs\/([0-9a-f-]{36})\/report$/;
@@ -37,32 +37,15 @@ export function jobReportsEndpoint(store: JobStore, lifecycle: JobLifecycle) {
       }
       remember(id, job.secretHash);
     }
-    let event: RunnerEvent;
+    let event: unknown;
     try {
-      event = JSON.parse((await readBody(ctx.req, 64 * 1024)).toString('utf8')) as RunnerEvent;
+      event = JSON.parse((await readBody(ctx.req, 64 * 1024)).toString('utf8')) as unknown;
     } catch {
       return reply(400, { error: 'the report is not JSON' });
     }
-    switch (event.event) {
-      case 'started':
-        await lifecycle.started(id);
-        break;
-      case 'progress': {
-        const percent = Number(event.percent);
-        if (!Number.isFinite(percent)) return reply(400, { error: 'percent must be a number' });
-        const message = typeof event.message === 'string' ? event.message.slice(0, 1000) : undefined;
-        await lifecycle.progress(id, Math.max(0, Math.min(100, Math.round(percent))), message);
-        break;
-      }
-      case 'finished':
-        // The result is on shared storage; if it is not visible yet, the dispatcher settles the job.
-        await lifecycle.finishFromResult(id, 3);
-        break;
-      default:
-        return reply(400, { error: 'unknown event' });
-    }
+    if (!(await applyRunnerEvent(lifecycle, id, event))) return reply(400, { error: 'not a report: started, progress with a numeric percent, or finished' });
     // A report the state machine refused (a late one) is still received: nothing to retry.
-    reply(200, { received: event.event });
+    reply(200, { received: (event as { event: string }).event });
   };
 }
 

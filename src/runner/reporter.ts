@@ -1,9 +1,9 @@
 import { setTimeout as wait } from 'node:timers/promises';
 
-export type RunnerEvent =
-  | { event: 'started' }
-  | { event: 'progress'; percent: number; message?: string }
-  | { event: 'finished' };
+import type { RunnerEvent } from '../processing/runner-events.js';
+
+/** Delivers one report; resolves whether it got through. */
+export type ReportChannel = (event: RunnerEvent, attempts: number) => Promise<boolean>;
 
 /** Progress goes out at most this often; the latest value waits for its turn. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -26,17 +26,23 @@ export class Reporter {
   /** Cuts a progress pause short when the end comes. */
   private readonly ending = new AbortController();
 
-  constructor(
-    private readonly url: string,
-    private readonly secret: string,
-  ) {}
+  private readonly deliver: ReportChannel;
+
+  /**
+   * Reports go over HTTP with the job's secret, or first over another channel (a warm
+   * runner's IPC), falling back to HTTP when that one is gone (its server died).
+   */
+  constructor(url: string, secret: string, channel?: ReportChannel) {
+    const http = httpChannel(url, secret);
+    this.deliver = channel ? async (event, attempts) => (await channel(event, attempts)) || http(event, attempts) : http;
+  }
 
   started(): void {
     // The start counts as news: a job shorter than the interval sends no progress at all.
     this.lastProgressAt = Date.now() + START_DELAY_MS;
     this.chain = this.chain.then(async () => {
       await wait(START_DELAY_MS, undefined, { signal: this.ending.signal }).catch(() => undefined);
-      if (!this.ended) await this.post({ event: 'started' }, 3);
+      if (!this.ended) await this.deliver({ event: 'started' }, 3);
     });
   }
 
@@ -53,7 +59,7 @@ export class Reporter {
       this.waitingProgress = undefined;
       if (!event || this.ended) return;
       this.lastProgressAt = Date.now();
-      await this.post(event, 1);
+      await this.deliver(event, 1);
     });
   }
 
@@ -69,17 +75,19 @@ export class Reporter {
 
   private enqueue(event: RunnerEvent, attempts: number, done?: (ok: boolean) => void): void {
     this.chain = this.chain.then(async () => {
-      const ok = await this.post(event, attempts);
+      const ok = await this.deliver(event, attempts);
       done?.(ok);
     });
   }
+}
 
-  private async post(event: RunnerEvent, attempts: number): Promise<boolean> {
+function httpChannel(url: string, secret: string): ReportChannel {
+  return async (event, attempts) => {
     for (let i = 0; i < attempts; i++) {
       try {
-        const res = await fetch(this.url, {
+        const res = await fetch(url, {
           method: 'POST',
-          headers: { authorization: `Bearer ${this.secret}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
           body: JSON.stringify(event),
           signal: AbortSignal.timeout(10_000),
         });
@@ -92,5 +100,5 @@ export class Reporter {
       if (i < attempts - 1) await wait(200 * 2 ** i);
     }
     return false;
-  }
+  };
 }

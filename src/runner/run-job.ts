@@ -11,7 +11,7 @@ import { processStartTicks } from '../scheduler/local/proc.js';
 import { JobFiles, toStoredOutput, type JobResult } from '../storage/job-files.js';
 import { OutputStore } from '../storage/output-store.js';
 import { jsonLog } from '../log.js';
-import { Reporter } from './reporter.js';
+import { Reporter, type ReportChannel } from './reporter.js';
 
 /**
  * What runs on the compute node (or in a local warm runner): load the job's spec from
@@ -19,14 +19,14 @@ import { Reporter } from './reporter.js';
  * its outputs, leave the result beside the spec and report to the server.
  * The same code path serves every scheduler.
  */
-export async function runJobDirectory(jobDir: string, registry: ProcessRegistry): Promise<JobResult> {
+export async function runJobDirectory(jobDir: string, registry: ProcessRegistry, channel?: ReportChannel): Promise<JobResult> {
   const files = new JobFiles(dirname(jobDir));
   const id = basename(jobDir);
   files.recordAttempt(id, `${new Date().toISOString()} pid=${process.pid} host=${hostname()}`);
   const spec = await files.readSpec(id);
   const started = performance.now();
   jsonLog({ msg: 'job started', jobId: id, processId: spec.processId, role: 'runner', host: hostname() });
-  const reporter = new Reporter(spec.reportUrl, spec.secret);
+  const reporter = new Reporter(spec.reportUrl, spec.secret, channel);
   await files.writeRunner(id, { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, host: hostname() });
   reporter.started();
   let result: JobResult;

@@ -1,7 +1,8 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { RunnerCommand, RunnerMessage } from '../scheduler/local/local-scheduler.js';
+import type { RunnerEvent } from '../processing/runner-events.js';
 import { runJobDirectory } from './run-job.js';
 
 /**
@@ -27,7 +28,13 @@ export function startWarmRunner(registry: ProcessRegistry): void {
     if (cmd.type !== 'run' || busy) return;
     busy = true;
     const restore = captureOutput(cmd.stdout, cmd.stderr);
-    runJobDirectory(dirname(cmd.stdout), registry)
+    // Reports go back over the IPC channel: no HTTP round trip for a runner on this machine.
+    const channel = async (event: RunnerEvent) => {
+      if (!process.connected) return false;
+      send({ type: 'report', jobId: cmd.jobId, event });
+      return true;
+    };
+    runJobDirectory(dirname(cmd.stdout), registry, channel)
       .catch((err: Error) => process.stderr.write(`runner: job ${cmd.jobId}: ${err.stack ?? err.message}\n`))
       .finally(async () => {
         await restore();
@@ -41,19 +48,25 @@ export function startWarmRunner(registry: ProcessRegistry): void {
 
 type Write = typeof process.stdout.write;
 
+/** While a job runs, what the process writes to stdout and stderr goes to the job's files (plain synchronous writes). */
 function captureOutput(stdoutPath: string, stderrPath: string): () => Promise<void> {
   mkdirSync(dirname(stdoutPath), { recursive: true });
-  const out = createWriteStream(stdoutPath, { flags: 'a' });
-  const err = createWriteStream(stderrPath, { flags: 'a' });
+  const out = openSync(stdoutPath, 'a');
+  const err = openSync(stderrPath, 'a');
   const original = { out: process.stdout.write, err: process.stderr.write };
-  const redirect = (stream: WriteStream): Write =>
-    ((chunk: string | Uint8Array, encoding?: unknown, cb?: unknown) =>
-      stream.write(chunk, encoding as BufferEncoding, cb as () => void)) as Write;
+  const redirect = (fd: number): Write =>
+    ((chunk: string | Uint8Array, encoding?: unknown, cb?: unknown) => {
+      writeSync(fd, typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk);
+      const done = typeof encoding === 'function' ? encoding : cb;
+      if (typeof done === 'function') (done as () => void)();
+      return true;
+    }) as Write;
   process.stdout.write = redirect(out);
   process.stderr.write = redirect(err);
   return async () => {
     process.stdout.write = original.out;
     process.stderr.write = original.err;
-    await Promise.all([new Promise((r) => out.end(r)), new Promise((r) => err.end(r))]);
+    closeSync(out);
+    closeSync(err);
   };
 }

@@ -24,5 +24,6 @@ export function metered(scheduler: Scheduler, metrics: Metrics): Scheduler {
   };
   if (scheduler.idIsJobId) Object.assign(wrapped, { idIsJobId: true });
   if (scheduler.onFinished) wrapped.onFinished = (listener) => scheduler.onFinished!(listener);
+  if (scheduler.onReport) wrapped.onReport = (listener) => scheduler.onReport!(listener);
   return wrapped;
 }

@@ -55,6 +55,8 @@ export interface Scheduler {
   find(template: JobTemplate): Promise<string | undefined>;
   /** Called back when a job it runs ends, where the batch system can tell at once. */
   onFinished?(listener: (id: string) => void): void;
+  /** Runner reports that arrive through the scheduler itself (the local one's IPC). */
+  onReport?(listener: (id: string, event: unknown) => void): void;
   close(): Promise<void>;
 }
 

@@ -42,7 +42,11 @@ interface LocalJob {
   timer?: NodeJS.Timeout;
 }
 
-export type RunnerMessage = { type: 'ready' } | { type: 'done'; jobId: string };
+export type RunnerMessage =
+  | { type: 'ready' }
+  | { type: 'done'; jobId: string }
+  /** What the runner reports about its job (started, progress, finished), straight over IPC. */
+  | { type: 'report'; jobId: string; event: unknown };
 export type RunnerCommand = { type: 'run'; jobId: string; stdout: string; stderr: string };
 
 export class LocalScheduler implements Scheduler {
@@ -52,6 +56,7 @@ export class LocalScheduler implements Scheduler {
   private readonly jobs = new Map<string, LocalJob>();
   private readonly pending: string[] = [];
   private readonly listeners: ((id: string) => void)[] = [];
+  private readonly reportListeners: ((id: string, event: unknown) => void)[] = [];
   private closing = false;
   /** Runners that died young in a row: restarts slow down instead of spinning. */
   private earlyDeaths = 0;
@@ -69,6 +74,11 @@ export class LocalScheduler implements Scheduler {
 
   onFinished(listener: (id: string) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Reports of warm runners, which come over IPC rather than HTTP. */
+  onReport(listener: (id: string, event: unknown) => void): void {
+    this.reportListeners.push(listener);
   }
 
   async submit(template: JobTemplate): Promise<string> {
@@ -194,6 +204,9 @@ export class LocalScheduler implements Scheduler {
       if (msg.type === 'ready') {
         runner.ready = true;
         this.pump();
+      } else if (msg.type === 'report' && runner.jobId === msg.jobId) {
+        // Only about the job this runner holds: a runner cannot speak for another.
+        for (const l of this.reportListeners) l(msg.jobId, msg.event);
       } else if (msg.type === 'done' && runner.jobId === msg.jobId) {
         const job = this.jobs.get(msg.jobId);
         runner.jobId = undefined;
