@@ -26,6 +26,9 @@ const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 10);
 const ADAPTER_JOBS = Number(process.env.BENCH_ADAPTER_JOBS ?? 10);
+/** Extra rounds of BENCH_REPEAT_JOBS zero-delay jobs, to count lost jobs over repetitions. */
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 0);
+const REPEAT_JOBS = Number(process.env.BENCH_REPEAT_JOBS ?? 200);
 
 interface Result {
   name: string;
@@ -103,6 +106,10 @@ async function main(): Promise<void> {
       rows.push({ name, bare: await wrk(`bare ${name}`, `http://127.0.0.1:${barePort}/${i}`), ours: await wrk(name, url) });
     }
     jobs = await runAsyncJobs(`http://127.0.0.1:${port}`, join(data, 'outputs'), JOBS, SUBMITTERS);
+    for (let i = 1; i <= REPEATS; i++) {
+      const r = await runAsyncJobs(`http://127.0.0.1:${port}`, join(data, 'outputs'), REPEAT_JOBS, SUBMITTERS);
+      console.log(`repeat ${i}/${REPEATS}: ${REPEAT_JOBS} jobs ended after ${r.allSucceededSeconds.toFixed(2)} s; lost ${r.lost}, failed ${r.failed}, refused ${r.refused}`);
+    }
     writeFileSync(join(bodies, 'status'), Buffer.from(await (await fetch(jobs.anyLocation)).arrayBuffer()));
   } finally {
     bare.kill();
