@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const ours = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
-      env: { ...process.env, PORT: String(ourPort), WPS_DATA_DIR: ourData, WPS_MAX_WAITING_JOBS: String(JOBS + 100), WPS_LOG_LEVEL: 'warn' },
+      env: { ...process.env, PORT: String(ourPort), WPS_DATA_DIR: ourData, UV_THREADPOOL_SIZE: '16', WPS_MAX_WAITING_JOBS: String(JOBS + 100), WPS_LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
     children.push(ours);

@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const server = await startNode(
     'dist/src/cli/main.js',
     ['serve'],
-    { PORT: String(port), WPS_DATA_DIR: data, WPS_PARALLEL_JOBS: '2', WPS_MAX_WAITING_JOBS: String(JOBS + 100) },
+    { PORT: String(port), WPS_DATA_DIR: data, UV_THREADPOOL_SIZE: '16', WPS_PARALLEL_JOBS: '2', WPS_MAX_WAITING_JOBS: String(JOBS + 100) },
     port,
   );
   const base = `http://127.0.0.1:${port}/wps`;

@@ -30,7 +30,7 @@ async function measure(store: 'postgres' | 'pglite'): Promise<void> {
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'wps-bench-store-'));
   const schema = `bench_store_${Date.now()}`;
-  const env = { ...process.env, PORT: String(port), WPS_DATA_DIR: data, WPS_LOG_LEVEL: 'warn', WPS_RETENTION: '30d', ...(store === 'postgres' ? { DATABASE_URL, WPS_DB_SCHEMA: schema } : {}) };
+  const env = { ...process.env, PORT: String(port), WPS_DATA_DIR: data, UV_THREADPOOL_SIZE: '16', WPS_LOG_LEVEL: 'warn', WPS_RETENTION: '30d', ...(store === 'postgres' ? { DATABASE_URL, WPS_DB_SCHEMA: schema } : {}) };
   const start = async () => {
     const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], { env, stdio: 'ignore' });
     for (let i = 0; i < 300; i++) {
