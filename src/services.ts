@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
 import { JOB_STATES } from './jobs/states.js';
@@ -56,6 +57,10 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const { db, applied } = await openMigratedDatabase(databaseOptions(config));
   if (applied.length > 0) log({ level: 'info', msg: 'migrated', migrations: applied });
   const store = new JobStore(db);
+  // Made now so that /ready is true from the start; a volume that refuses is /ready's to report.
+  for (const dir of [config.storageDir, config.jobsDir]) {
+    await mkdir(dir, { recursive: true }).catch((err: Error) => log({ level: 'error', msg: 'directory not created', dir, err: err.message }));
+  }
   const queue: JobQueue = config.redisUrl ? new BullMqQueue(config.redisUrl, config.queueName, config.queueLockMs) : new InProcessQueue();
   const events = new JobEvents(config.redisUrl, config.queueName);
   const files = new JobFiles(config.jobsDir);

@@ -48,6 +48,17 @@ describe('metrics and readiness', () => {
     expect(text).toMatch(/^# TYPE wps_requests_total counter$/m);
   });
 
+  it('a fresh server is ready before its first job: it made its storage and job directories', async () => {
+    const fresh = await startTestServer();
+    try {
+      const res = await fetch(`${fresh.url}/ready`);
+      expect(await res.json()).toMatchObject({ status: 'ready' });
+      expect(res.status).toBe(200);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('/ready checks database, queue, storage and schedulers; a lost storage directory makes it 503', async () => {
     const ok = await fetch(`${s.url}/ready`);
     expect(ok.status).toBe(200);
