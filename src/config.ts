@@ -122,6 +122,8 @@ export interface Config {
   storageDir: string;
   /** Public URL under which `storageDir` is served. */
   outputUrl: string;
+  /** Threads writing status documents (more for storage with high latency, such as NFS). */
+  writerThreads: number;
   limits: Limits;
   references: ReferencePolicy;
   metadata: ServiceMetadata;
@@ -146,7 +148,7 @@ export interface Config {
 
 export type ConfigFile = {
   server?: { port?: number; host?: string; baseUrl?: string; languages?: string[] };
-  storage?: { dir?: string; url?: string };
+  storage?: { dir?: string; url?: string; writerThreads?: number };
   limits?: {
     maxRequestSize?: string | number;
     maxQueryLength?: string | number;
@@ -360,6 +362,7 @@ export function loadConfig(
     languages,
     storageDir,
     outputUrl,
+    writerThreads: Math.floor(parsePositive(env.WPS_WRITER_THREADS ?? storage.writerThreads ?? 2, 'writerThreads')),
     limits: {
       maxRequestSize: parseSize(env.WPS_MAX_REQUEST_SIZE ?? limits.maxRequestSize ?? '3mb', 'maxRequestSize'),
       maxQueryLength: parseSize(env.WPS_MAX_QUERY_LENGTH ?? limits.maxQueryLength ?? '64kb', 'maxQueryLength'),

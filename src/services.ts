@@ -25,6 +25,7 @@ import { SchedulerMonitor } from './scheduler/monitor.js';
 import { SlurmScheduler } from './scheduler/slurm.js';
 import { LocalTransport, SshTransport, type Transport } from './scheduler/transport.js';
 import type { Scheduler } from './scheduler/types.js';
+import { FileWriter } from './storage/file-writer.js';
 import { JobFiles } from './storage/job-files.js';
 import { OutputStore } from './storage/output-store.js';
 
@@ -65,10 +66,12 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const events = new JobEvents(config.redisUrl, config.queueName);
   const files = new JobFiles(config.jobsDir);
   const endpoint = `${config.baseUrl}/wps`;
+  const writer = new FileWriter(config.writerThreads);
   const publisher = new StatusPublisher({
     store,
     registry,
     files,
+    writer,
     outputDir: config.storageDir,
     outputUrl: config.outputUrl,
     endpoint,
@@ -137,6 +140,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       for (const m of monitors.values()) await m.scheduler.close();
       await queue.close();
       await events.close();
+      await writer.close();
       await db.destroy();
     },
   };

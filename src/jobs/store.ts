@@ -68,6 +68,9 @@ function toJob(r: Row): Job {
  * UPDATEs: a change that is not allowed from the row's current state matches no row
  * and returns undefined.
  */
+/** Insert statements one store sends at once. */
+const INSERTS_IN_FLIGHT = 2;
+
 interface PendingInsert {
   job: NewJob;
   maxWaiting: number;
@@ -78,48 +81,60 @@ interface PendingInsert {
 export class JobStore {
   /** Submissions waiting for the next insert (group commit: one statement for a burst). */
   private pending: PendingInsert[] = [];
-  private flushing = false;
+  private inFlight = 0;
+  private flushScheduled = false;
 
   constructor(private readonly db: Knex) {}
 
   /**
    * Inserts an accepted job unless `maxWaiting` jobs are waiting already. Submissions
    * that arrive together are inserted by one statement, which counts the waiting jobs
-   * and inserts only as many as there is room for, in order of arrival: the count and
-   * the insert cannot be split by another submission.
+   * and inserts only as many as there is room for, in order of arrival. Two such
+   * statements may run at once (one commits while the next is sent), so the limit may
+   * be passed by one batch, as it may by one per server when several share the store.
    */
   insertIfRoom(job: NewJob, maxWaiting: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ job, maxWaiting, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flushInserts());
-      }
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.inFlight >= INSERTS_IN_FLIGHT || this.pending.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flushInserts();
     });
   }
 
   private async flushInserts(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, 500);
-      try {
-        const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?::int)').join(', ');
-        const bindings = batch.flatMap((p, i) => [p.job.id, p.job.processId, JSON.stringify(p.job.request), p.job.message, i + 1]);
-        const result = await this.db.raw(
-          `WITH waiting AS (SELECT count(*) AS n FROM jobs WHERE state = 'accepted'),
-                batch (id, process_id, request, message, ord) AS (VALUES ${values})
-           INSERT INTO jobs (id, process_id, request, state, message)
-           SELECT b.id, b.process_id, b.request, 'accepted', b.message FROM batch b, waiting w
-           WHERE w.n + b.ord <= ?
-           RETURNING id`,
-          [...bindings, batch[0]!.maxWaiting],
-        );
-        const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
-        for (const p of batch) p.resolve(inserted.has(p.job.id));
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      }
+    const batch = this.pending.splice(0, 500);
+    if (batch.length === 0) return;
+    this.inFlight++;
+    try {
+      const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?::int)').join(', ');
+      const bindings = batch.flatMap((p, i) => [p.job.id, p.job.processId, JSON.stringify(p.job.request), p.job.message, i + 1]);
+      const max = batch[0]!.maxWaiting;
+      // Counting stops at the limit: a long backlog costs no more than a full one.
+      const result = await this.db.raw(
+        `WITH waiting AS (SELECT count(*) AS n FROM (SELECT 1 FROM jobs WHERE state = 'accepted' LIMIT ?) w),
+              batch (id, process_id, request, message, ord) AS (VALUES ${values})
+         INSERT INTO jobs (id, process_id, request, state, message)
+         SELECT b.id, b.process_id, b.request, 'accepted', b.message FROM batch b, waiting w
+         WHERE w.n + b.ord <= ?
+         RETURNING id`,
+        [max, ...bindings, max],
+      );
+      const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
+      for (const p of batch) p.resolve(inserted.has(p.job.id));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.inFlight--;
+      this.scheduleFlush();
     }
-    this.flushing = false;
   }
 
   async get(id: string): Promise<Job | undefined> {

@@ -7,13 +7,14 @@ import type { ProcessRegistry } from '../process/registry.js';
 import type { ProcessDefinition } from '../process/types.js';
 import { isTerminal } from '../jobs/states.js';
 import type { Job, JobStore } from '../jobs/store.js';
-import { writeFileAtomic } from '../storage/atomic-write.js';
+import type { FileWriter } from '../storage/file-writer.js';
 import { fromStoredOutput, type JobFiles, type JobResult } from '../storage/job-files.js';
 
 export interface PublisherOptions {
   store: JobStore;
   registry: ProcessRegistry;
   files: JobFiles;
+  writer: FileWriter;
   /** Where status documents are written, and their public URL. */
   outputDir: string;
   outputUrl: string;
@@ -82,7 +83,7 @@ export class StatusPublisher {
   /** The first document of a job, written before anyone else knows the job exists. */
   async publishAccepted(job: Job): Promise<string> {
     const xml = this.document(job, undefined);
-    await writeFileAtomic(this.statusPath(job.id), xml);
+    await this.o.writer.create(this.statusPath(job.id), xml);
     if (this.o.singleWriter) this.written.set(job.id, job.version);
     return xml;
   }
@@ -91,7 +92,7 @@ export class StatusPublisher {
     if (!job) return undefined;
     const r = job.state === 'succeeded' ? (result ?? (await this.o.files.readResult(job.id))) : undefined;
     const xml = this.document(job, r);
-    await writeFileAtomic(this.statusPath(job.id), xml);
+    await this.o.writer.replace(this.statusPath(job.id), xml);
     return xml;
   }
 

@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileWriter } from '../src/storage/file-writer.js';
+
+const writer = new FileWriter(2);
+const dirs: string[] = [];
+const freshDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'wps-writer-'));
+  dirs.push(d);
+  return d;
+};
+
+afterAll(async () => {
+  await writer.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('status documents written on threads of their own', () => {
+  it('replaces a file whole, creating its directory, leaving no temporary file', async () => {
+    const dir = join(freshDir(), 'not', 'yet');
+    const file = join(dir, 'a.xml');
+    await writer.replace(file, '<first/>');
+    await writer.replace(file, Buffer.from('<second/>'));
+    expect(readFileSync(file, 'utf8')).toBe('<second/>');
+    expect(readdirSync(dir)).toEqual(['a.xml']);
+  });
+
+  it('creates a first version, and refuses to create over an existing file without touching it', async () => {
+    const dir = freshDir();
+    const file = join(dir, 'job.xml');
+    await writer.create(file, 'first');
+    await expect(writer.create(file, 'second')).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(readFileSync(file, 'utf8')).toBe('first');
+  });
+
+  it('a burst of writes all land with their own bytes, each failure reported to its own caller', async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, 'taken.xml'), 'taken');
+    const writes = Array.from({ length: 2000 }, (_, i) => writer.create(join(dir, `${i}.xml`), `<doc n="${i}"/>`));
+    const refused = writer.create(join(dir, 'taken.xml'), 'x');
+    await Promise.all(writes);
+    await expect(refused).rejects.toMatchObject({ code: 'EEXIST' });
+    for (const i of [0, 999, 1999]) expect(readFileSync(join(dir, `${i}.xml`), 'utf8')).toBe(`<doc n="${i}"/>`);
+    expect(readdirSync(dir)).toHaveLength(2001);
+  });
+
+  it('on a full disk a write fails with ENOSPC and leaves neither a temporary nor a partial file', async () => {
+    const dir = freshDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      const big = Buffer.alloc(200 * 1024, 'x');
+      await expect(writer.replace(join(dir, 'r.xml'), big)).rejects.toMatchObject({ code: 'ENOSPC' });
+      await expect(writer.create(join(dir, 'c.xml'), big)).rejects.toMatchObject({ code: 'ENOSPC' });
+      expect(readdirSync(dir)).toEqual([]);
+      // The writer goes on once there is room.
+      await writer.create(join(dir, 'small.xml'), 'ok');
+      expect(readFileSync(join(dir, 'small.xml'), 'utf8')).toBe('ok');
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+  });
+
+  it('a closed writer refuses new writes', async () => {
+    const w = new FileWriter(1);
+    const dir = freshDir();
+    await w.create(join(dir, 'x'), 'x');
+    await w.close();
+    await expect(w.create(join(dir, 'y'), 'y')).rejects.toThrow(/closed/);
+  });
+});
