@@ -7,17 +7,20 @@
  * Then asynchronous Execute: accepted-response latency, the time from the first
  * submission of BENCH_JOBS zero-delay `sleep` jobs to the last ProcessSucceeded with
  * 2 parallel slots (local scheduler, embedded PGlite, in-process queue), and
- * status-document polling.
+ * status-document polling. Then the accepted-response latency with
+ * BENCH_SUBMIT_CONNECTIONS (100) connections submitting without pause, on PGlite and
+ * on Postgres (TEST_DATABASE_URL or the local one).
  *
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as wait } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { requireWrk, startNode, wrk as wrkRun, type WrkResult } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
+import { benchSubmitters } from './submitters.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -25,59 +28,17 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const THREADS = Number(process.env.BENCH_THREADS ?? 1);
 const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 10);
+/** Connections submitting async jobs without pause, for the accepted-response latency under load. */
+const SUBMIT_CONNECTIONS = Number(process.env.BENCH_SUBMIT_CONNECTIONS ?? 100);
 const ADAPTER_JOBS = Number(process.env.BENCH_ADAPTER_JOBS ?? 10);
 /** Extra rounds of BENCH_REPEAT_JOBS zero-delay jobs, to count lost jobs over repetitions. */
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 0);
 const REPEAT_JOBS = Number(process.env.BENCH_REPEAT_JOBS ?? 200);
 
-interface Result {
-  name: string;
-  rps: number;
-  p50: string;
-  p99: string;
-  errors: string;
-}
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, out, errOut) => (err ? reject(new Error(`${cmd}: ${err.message}\n${errOut}`)) : resolve(out))),
-  );
-}
-
-async function startNode(script: string, args: string[], env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${port}/health`);
-      return child;
-    } catch {
-      await wait(100);
-    }
-  }
-  child.kill();
-  throw new Error(`${script} did not start`);
-}
-
-function parseWrk(name: string, out: string): Result {
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  const p50 = /\n\s+50%\s+(\S+)/.exec(out)?.[1] ?? '?';
-  const p99 = /\n\s+99%\s+(\S+)/.exec(out)?.[1] ?? '?';
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1];
-  const socket = /Socket errors:([^\n]+)/.exec(out)?.[1]?.trim();
-  return { name, rps, p50, p99, errors: [non2xx ? `${non2xx} non-2xx` : '', socket ?? ''].filter(Boolean).join('; ') || '0' };
-}
-
-async function wrk(name: string, url: string): Promise<Result> {
-  // A short unrecorded run first: JIT and caches warm, as they are in service.
-  await run('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, '-d2s', url]);
-  const out = await run('wrk', [`-t${THREADS}`, `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', url]);
-  return parseWrk(name, out);
-}
+const wrk = (name: string, url: string) => wrkRun(name, url, { threads: THREADS, connections: CONNECTIONS, seconds: DURATION });
 
 async function main(): Promise<void> {
-  await run('wrk', ['--version']).catch((err: Error) => {
-    if (/ENOENT/.test(err.message)) throw new Error('wrk is not installed: apt-get install wrk');
-  });
+  await requireWrk();
   const port = await freePort();
   const barePort = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'wps-bench-'));
@@ -99,7 +60,7 @@ async function main(): Promise<void> {
   const bodies = mkdtempSync(join(tmpdir(), 'wps-bench-bodies-'));
   for (const [i, [, url]] of requests.entries()) writeFileSync(join(bodies, String(i)), Buffer.from(await (await fetch(url)).arrayBuffer()));
   const bare = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODIES_DIR: bodies }, barePort);
-  const rows: { name: string; ours: Result; bare: Result }[] = [];
+  const rows: { name: string; ours: WrkResult; bare: WrkResult }[] = [];
   let jobs: (AsyncFigures & { anyLocation: string }) | undefined;
   try {
     for (const [i, [name, url]] of requests.entries()) {
@@ -139,6 +100,17 @@ async function main(): Promise<void> {
     console.log(`  accepted response: p50 ${jobs.acceptedP50Ms.toFixed(1)} ms, p99 ${jobs.acceptedP99Ms.toFixed(1)} ms`);
     console.log(`  all submitted after ${jobs.submitSeconds.toFixed(2)} s; all ended after ${jobs.allSucceededSeconds.toFixed(2)} s (${(jobs.jobs / jobs.allSucceededSeconds).toFixed(0)} jobs/s)`);
     console.log(`  failed: ${jobs.failed}, never finished: ${jobs.lost}`);
+  }
+  console.log(`\nasync Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections submitting without pause for ${DURATION} s (wrk), jobs running meanwhile:`);
+  console.log('| store | accepted/s | p50 | p99 | errors |');
+  console.log('|---|---|---|---|---|');
+  for (const store of ['pglite', 'postgres'] as const) {
+    try {
+      const r = await benchSubmitters(store, SUBMIT_CONNECTIONS, DURATION);
+      console.log(`| ${store} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} |`);
+    } catch (err) {
+      console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | |`);
+    }
   }
   const adapters: AdapterFigures[] = [];
   for (const system of ['gridengine', 'slurm'] as const) {

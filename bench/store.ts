@@ -3,18 +3,16 @@
  * and again with 1,000,000 finished jobs in it (seeded in bulk), in one run, on
  * Postgres (TEST_DATABASE_URL or the local one) and on the embedded PGlite.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as wait } from 'node:timers/promises';
 import knexPkg from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { freePort } from './free-port.js';
+import { BENCH_DATABASE_URL as DATABASE_URL, dropBenchSchema, startNode, stopNode } from './harness.js';
 import { runAsyncJobs } from './async.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const SEED = `INSERT INTO jobs (id, process_id, request, state, percent, message, created_at, started_at, finished_at, updated_at, version)
   SELECT gen_random_uuid(), 'hello', '{"operation":"Execute","identifier":"hello","inputs":[],"responseForm":{"kind":"document","outputs":[],"storeExecuteResponse":true,"lineage":false,"status":false}}'::jsonb,
@@ -30,21 +28,13 @@ async function measure(store: 'postgres' | 'pglite'): Promise<void> {
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'wps-bench-store-'));
   const schema = `bench_store_${Date.now()}`;
-  const env = { ...process.env, PORT: String(port), WPS_DATA_DIR: data, UV_THREADPOOL_SIZE: '16', WPS_LOG_LEVEL: 'warn', WPS_RETENTION: '30d', ...(store === 'postgres' ? { DATABASE_URL, WPS_DB_SCHEMA: schema } : {}) };
-  const start = async () => {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], { env, stdio: 'ignore' });
-    for (let i = 0; i < 300; i++) {
-      if (await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false)) return child;
-      await wait(100);
-    }
-    throw new Error('server did not start');
-  };
+  const env = { PORT: String(port), WPS_DATA_DIR: data, UV_THREADPOOL_SIZE: '16', WPS_LOG_LEVEL: 'warn', WPS_RETENTION: '30d', ...(store === 'postgres' ? { DATABASE_URL, WPS_DB_SCHEMA: schema } : {}) };
+  const start = () => startNode('dist/src/cli/main.js', ['serve'], env, port);
   const base = `http://127.0.0.1:${port}`;
   let server = await start();
   try {
     const empty = await round(base, join(data, 'outputs'));
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await stopNode(server);
     const db =
       store === 'postgres'
         ? knexPkg.knex({ client: 'pg', connection: DATABASE_URL, searchPath: [schema] })
@@ -60,13 +50,8 @@ async function measure(store: 'postgres' | 'pglite'): Promise<void> {
       `| ${store} | ${empty.p50.toFixed(1)} / ${empty.p99.toFixed(1)} ms | ${full.p50.toFixed(1)} / ${full.p99.toFixed(1)} ms | ${empty.perJob.toFixed(1)} ms | ${full.perJob.toFixed(1)} ms | ${(seeded / 1000).toFixed(1)} s |`,
     );
   } finally {
-    server.kill('SIGTERM');
-    await wait(500);
-    if (store === 'postgres') {
-      const admin = knexPkg.knex({ client: 'pg', connection: DATABASE_URL });
-      await admin.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
-      await admin.destroy();
-    }
+    await stopNode(server);
+    if (store === 'postgres') await dropBenchSchema(schema);
     rmSync(data, { recursive: true, force: true });
   }
 }
