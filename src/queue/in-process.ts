@@ -1,6 +1,12 @@
 import type { Job } from '../jobs/store.js';
 import type { JobQueue } from './types.js';
 
+/**
+ * Jobs beyond this many waiting are kept as ids only and read again at dispatch: under a
+ * long backlog the memory stays bounded (30,000 waiting jobs held whole took ~100 MB).
+ */
+const KEPT_WHOLE = 1000;
+
 /** The queue of a single server: job ids in memory, handled in order of arrival. */
 export class InProcessQueue implements JobQueue {
   readonly name = 'in-process';
@@ -14,7 +20,7 @@ export class InProcessQueue implements JobQueue {
   async add(jobId: string, job?: Job): Promise<void> {
     if (this.known.has(jobId)) return;
     this.known.add(jobId);
-    this.waiting.push([jobId, job]);
+    this.waiting.push([jobId, this.waiting.length < KEPT_WHOLE ? job : undefined]);
     this.pump();
   }
 
