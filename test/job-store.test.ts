@@ -93,6 +93,38 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
     expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, waiting + 1)).toBe(true);
   });
 
+  it('keeps the count of waiting jobs through every change that starts, ends or removes one', async () => {
+    const actual = async () => Number(((await db('jobs').where({ state: 'accepted' }).count({ n: '*' })) as { n: string }[])[0]!.n);
+    const check = async () => expect(await store.countWaiting()).toBe(await actual());
+    await check();
+    const [a, b, c, d, e] = await Promise.all(Array.from({ length: 5 }, () => newJob()));
+    await check();
+    await store.prepareDispatch(a!, 'local', 'h');
+    await store.progress(a!, 10, 'not started: no change');
+    await check();
+    await store.start(a!, 'started');
+    await check();
+    await store.progress(a!, 50, 'half');
+    await store.succeed(a!, 'done');
+    await check();
+    await store.fail(b!, { code: 'NoApplicableCode', reason: 'failed while waiting' });
+    await store.dismiss(c!, 'dismissed while waiting');
+    await check();
+    await store.remove(d!);
+    await store.removeMany([e!, a!]);
+    await check();
+  });
+
+  it('never passes the waiting limit, even with several stores inserting at once', async () => {
+    const others = [new JobStore(db), new JobStore(db), new JobStore(db)];
+    const limit = (await store.countWaiting()) + 25;
+    const attempts = await Promise.all(
+      [store, ...others].flatMap((s) => Array.from({ length: 20 }, () => s.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, limit))),
+    );
+    expect(attempts.filter(Boolean)).toHaveLength(25);
+    expect(await store.countWaiting()).toBe(limit);
+  });
+
   it('prepares a dispatch once; the scheduler id moves the job out of reach of a second one', async () => {
     const id = await newJob();
     expect((await store.prepareDispatch(id, 'local', 'hash1'))!).toMatchObject({ scheduler: 'local', secretHash: 'hash1' });

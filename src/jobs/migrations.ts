@@ -45,6 +45,43 @@ const migrations: Migration[] = [
       await db.schema.dropTable('jobs');
     },
   },
+  {
+    // Accepted jobs counted as they change, so that a submission checks the waiting
+    // limit by reading one row instead of counting a backlog (tens of thousands on a
+    // cluster's busy day). Statement triggers: a group insert updates the count once.
+    name: '002_waiting_count',
+    async up(db) {
+      await db.raw(`CREATE TABLE waiting_jobs (one boolean PRIMARY KEY DEFAULT true CHECK (one), n bigint NOT NULL)`);
+      await db.raw(`INSERT INTO waiting_jobs (n) SELECT count(*) FROM jobs WHERE state = 'accepted'`);
+      await db.raw(`
+        CREATE FUNCTION count_waiting_jobs() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+        DECLARE
+          delta bigint := 0;
+        BEGIN
+          IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            delta := delta + (SELECT count(*) FROM new_rows WHERE state = 'accepted');
+          END IF;
+          IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            delta := delta - (SELECT count(*) FROM old_rows WHERE state = 'accepted');
+          END IF;
+          IF delta <> 0 THEN
+            UPDATE waiting_jobs SET n = n + delta;
+          END IF;
+          RETURN NULL;
+        END $$`);
+      await db.raw(`CREATE TRIGGER jobs_waiting_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_waiting_jobs()`);
+      await db.raw(`CREATE TRIGGER jobs_waiting_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_waiting_jobs()`);
+      await db.raw(`CREATE TRIGGER jobs_waiting_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_waiting_jobs()`);
+    },
+    async down(db) {
+      for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_waiting_${t} ON jobs`);
+      await db.raw('DROP FUNCTION count_waiting_jobs()');
+      await db.schema.dropTable('waiting_jobs');
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

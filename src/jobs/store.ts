@@ -88,10 +88,10 @@ export class JobStore {
 
   /**
    * Inserts an accepted job unless `maxWaiting` jobs are waiting already. Submissions
-   * that arrive together are inserted by one statement, which counts the waiting jobs
-   * and inserts only as many as there is room for, in order of arrival. Two such
-   * statements may run at once (one commits while the next is sent), so the limit may
-   * be passed by one batch, as it may by one per server when several share the store.
+   * that arrive together are inserted by one statement, in order of arrival, as many as
+   * there is room for. The statement locks the count of waiting jobs (kept by triggers)
+   * until it commits, so concurrent inserts, from this server or others, never pass
+   * the limit; two are sent at once, one committing while the next waits its turn.
    */
   insertIfRoom(job: NewJob, maxWaiting: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
@@ -117,15 +117,14 @@ export class JobStore {
       const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?::int)').join(', ');
       const bindings = batch.flatMap((p, i) => [p.job.id, p.job.processId, JSON.stringify(p.job.request), p.job.message, i + 1]);
       const max = batch[0]!.maxWaiting;
-      // Counting stops at the limit: a long backlog costs no more than a full one.
       const result = await this.db.raw(
-        `WITH waiting AS (SELECT count(*) AS n FROM (SELECT 1 FROM jobs WHERE state = 'accepted' LIMIT ?) w),
+        `WITH waiting AS (SELECT n FROM waiting_jobs FOR UPDATE),
               batch (id, process_id, request, message, ord) AS (VALUES ${values})
          INSERT INTO jobs (id, process_id, request, state, message)
          SELECT b.id, b.process_id, b.request, 'accepted', b.message FROM batch b, waiting w
          WHERE w.n + b.ord <= ?
          RETURNING id`,
-        [max, ...bindings, max],
+        [...bindings, max],
       );
       const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
       for (const p of batch) p.resolve(inserted.has(p.job.id));
@@ -247,7 +246,7 @@ export class JobStore {
   }
 
   async countWaiting(): Promise<number> {
-    const [row] = (await this.db('jobs').where({ state: 'accepted' }).count({ n: '*' })) as Row[];
+    const row = (await this.db('waiting_jobs').first('n')) as Row | undefined;
     return Number(row?.n ?? 0);
   }
 
