@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { requireWrk, startNode, wrk as wrkRun, type WrkResult } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
-import { benchSubmitters } from './submitters.js';
+import { closedLoop, openLoop, withSubmitServer } from './submitters.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -30,6 +30,8 @@ const JOBS = Number(process.env.BENCH_JOBS ?? 1000);
 const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 10);
 /** Connections submitting async jobs without pause, for the accepted-response latency under load. */
 const SUBMIT_CONNECTIONS = Number(process.env.BENCH_SUBMIT_CONNECTIONS ?? 100);
+/** Open-loop submission rates (per second) measured beside the closed loop. */
+const SUBMIT_RATES = (process.env.BENCH_SUBMIT_RATES ?? '500,1000,2000').split(',').map(Number);
 const ADAPTER_JOBS = Number(process.env.BENCH_ADAPTER_JOBS ?? 10);
 /** Extra rounds of BENCH_REPEAT_JOBS zero-delay jobs, to count lost jobs over repetitions. */
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 0);
@@ -101,15 +103,21 @@ async function main(): Promise<void> {
     console.log(`  all submitted after ${jobs.submitSeconds.toFixed(2)} s; all ended after ${jobs.allSucceededSeconds.toFixed(2)} s (${(jobs.jobs / jobs.allSucceededSeconds).toFixed(0)} jobs/s)`);
     console.log(`  failed: ${jobs.failed}, never finished: ${jobs.lost}`);
   }
-  console.log(`\nasync Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections submitting without pause for ${DURATION} s (wrk), jobs running meanwhile:`);
-  console.log('| store | accepted/s | p50 | p99 | errors |');
-  console.log('|---|---|---|---|---|');
+  console.log(`\naccepted responses to async Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections, jobs running meanwhile, ${DURATION} s each:`);
+  console.log('| store | load | accepted/s | p50 | p99 | errors |');
+  console.log('|---|---|---|---|---|---|');
   for (const store of ['pglite', 'postgres'] as const) {
     try {
-      const r = await benchSubmitters(store, SUBMIT_CONNECTIONS, DURATION);
-      console.log(`| ${store} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} |`);
+      await withSubmitServer(store, async (url) => {
+        const rows = [await closedLoop(url, SUBMIT_CONNECTIONS, DURATION)];
+        for (const rate of SUBMIT_RATES) rows.push(await openLoop(url, SUBMIT_CONNECTIONS, rate, DURATION));
+        for (const r of rows) {
+          const load = r.mode.startsWith('closed') ? 'closed loop (wrk)' : `open loop, ${Math.round(r.perSecond / 100) * 100}/s due`;
+          console.log(`| ${store} | ${load} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors} |`);
+        }
+      });
     } catch (err) {
-      console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | |`);
+      console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | | |`);
     }
   }
   const adapters: AdapterFigures[] = [];

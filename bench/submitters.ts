@@ -1,16 +1,35 @@
 /**
- * Accepted-response latency under many concurrent submitters: wrk keeps N connections
- * submitting asynchronous zero-delay `sleep` jobs for the whole run, each sending the
- * next as soon as its last was answered, while the server runs the jobs. A fresh
- * server per store, with room for every job (the waiting limit raised).
+ * Accepted-response latency under many concurrent submitters of asynchronous zero-delay
+ * `sleep` jobs, while the server runs the jobs; a fresh server per store, with room for
+ * every job (the waiting limit raised). Two ways:
+ * - closed loop (wrk): N connections, each sending the next submission as soon as its
+ *   last was answered: the server's ceiling; latency is then N / throughput;
+ * - open loop: submissions due at a fixed rate over N connections, latency counted from
+ *   when each was due (a submission waiting for a free connection waits on the clock),
+ *   as many independent clients would see it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
 import { freePort } from './free-port.js';
-import { BENCH_DATABASE_URL, dropBenchSchema, settleDisk, startNode, stopNode, wrk, type WrkResult } from './harness.js';
+import { BENCH_DATABASE_URL, dropBenchSchema, settleDisk, startNode, stopNode, wrk } from './harness.js';
 
-export async function benchSubmitters(store: 'postgres' | 'pglite', connections: number, seconds: number): Promise<WrkResult> {
+export type Store = 'postgres' | 'pglite';
+
+export interface SubmitFigures {
+  mode: string;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+const submitPath = '/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true';
+
+/** Runs `measure` against a fresh server on `store`, then removes everything it made. */
+export async function withSubmitServer<T>(store: Store, measure: (url: string) => Promise<T>): Promise<T> {
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), 'wps-bench-submit-'));
   const schema = `bench_submit_${Date.now()}`;
@@ -29,11 +48,65 @@ export async function benchSubmitters(store: 'postgres' | 'pglite', connections:
   );
   try {
     await settleDisk();
-    const url = `http://127.0.0.1:${port}/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true`;
-    return await wrk(`${connections} submitters, ${store}`, url, { threads: 1, connections, seconds });
+    return await measure(`http://127.0.0.1:${port}${submitPath}`);
   } finally {
     await stopNode(server);
     if (store === 'postgres') await dropBenchSchema(schema);
     rmSync(data, { recursive: true, force: true });
+  }
+}
+
+const ms = (s: string) => (s.endsWith('us') ? Number.parseFloat(s) / 1000 : s.endsWith('ms') ? Number.parseFloat(s) : Number.parseFloat(s) * 1000);
+
+export async function closedLoop(url: string, connections: number, seconds: number): Promise<SubmitFigures> {
+  const r = await wrk('submit', url, { threads: 1, connections, seconds });
+  return { mode: `closed loop, ${connections} connections`, perSecond: r.rps, p50Ms: ms(r.p50), p99Ms: ms(r.p99), errors: r.errors === '0' ? 0 : Number.parseInt(r.errors, 10) || 1 };
+}
+
+function submit(agent: Agent, url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    get(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(res.statusCode === 200 && body.includes('ProcessAccepted')));
+      res.on('error', () => resolve(false));
+    }).on('error', () => resolve(false));
+  });
+}
+
+async function schedule(url: string, agent: Agent, rate: number, seconds: number, record: boolean, latencies: number[]): Promise<number> {
+  let errors = 0;
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now() + 20;
+  for (let i = 0; i < Math.round(rate * seconds); i++) {
+    const due = t0 + (i * 1000) / rate;
+    const early = due - performance.now();
+    if (early >= 1) await wait(early);
+    pending.push(
+      submit(agent, url).then((ok) => {
+        if (!record) return;
+        latencies.push(performance.now() - due);
+        if (!ok) errors++;
+      }),
+    );
+  }
+  await Promise.all(pending);
+  return errors;
+}
+
+export async function openLoop(url: string, connections: number, rate: number, seconds: number): Promise<SubmitFigures> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  try {
+    const latencies: number[] = [];
+    await schedule(url, agent, rate, 2, false, latencies);
+    const started = performance.now();
+    const errors = await schedule(url, agent, rate, seconds, true, latencies);
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
+    return { mode: `open loop, ${connections} connections`, perSecond: latencies.length / elapsed, p50Ms: at(50), p99Ms: at(99), errors };
+  } finally {
+    agent.destroy();
   }
 }

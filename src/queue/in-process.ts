@@ -21,7 +21,8 @@ export class InProcessQueue implements JobQueue {
     if (this.known.has(jobId)) return;
     this.known.add(jobId);
     this.waiting.push([jobId, this.waiting.length < KEPT_WHOLE ? job : undefined]);
-    this.pump();
+    // After the current turn: the submitter's answer goes out before dispatch work starts.
+    setImmediate(() => this.pump());
   }
 
   consume(handler: (jobId: string, known?: Job) => Promise<void>, concurrency: number): void {
