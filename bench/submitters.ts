@@ -60,7 +60,7 @@ const ms = (s: string) => (s.endsWith('us') ? Number.parseFloat(s) / 1000 : s.en
 
 export async function closedLoop(url: string, connections: number, seconds: number): Promise<SubmitFigures> {
   const r = await wrk('submit', url, { threads: 1, connections, seconds });
-  return { mode: `closed loop, ${connections} connections`, perSecond: r.rps, p50Ms: ms(r.p50), p99Ms: ms(r.p99), errors: r.errors === '0' ? 0 : Number.parseInt(r.errors, 10) || 1 };
+  return { mode: 'closed loop (wrk)', perSecond: r.rps, p50Ms: ms(r.p50), p99Ms: ms(r.p99), errors: r.errors === '0' ? 0 : Number.parseInt(r.errors, 10) || 1 };
 }
 
 function submit(agent: Agent, url: string): Promise<boolean> {
@@ -105,7 +105,7 @@ export async function openLoop(url: string, connections: number, rate: number, s
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
-    return { mode: `open loop, ${connections} connections`, perSecond: latencies.length / elapsed, p50Ms: at(50), p99Ms: at(99), errors };
+    return { mode: `open loop, ${rate}/s due`, perSecond: latencies.length / elapsed, p50Ms: at(50), p99Ms: at(99), errors };
   } finally {
     agent.destroy();
   }
