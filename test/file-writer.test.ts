@@ -63,6 +63,19 @@ describe('status documents written on threads of their own', () => {
     }
   });
 
+  it('a writer thread that dies is replaced: no write waits forever', async () => {
+    const w = new FileWriter(1);
+    const dir = freshDir();
+    await w.create(join(dir, 'before'), 'x');
+    // Simulates a crash of the thread (nothing in the public interface kills it).
+    const thread = (w as unknown as { threads: { worker: { terminate(): Promise<number> } }[] }).threads[0]!;
+    await thread.worker.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    await w.create(join(dir, 'after'), 'y');
+    expect(readFileSync(join(dir, 'after'), 'utf8')).toBe('y');
+    await w.close();
+  });
+
   it('a closed writer refuses new writes', async () => {
     const w = new FileWriter(1);
     const dir = freshDir();

@@ -74,23 +74,12 @@ interface Outcome {
 }
 
 class Thread {
-  private readonly worker = new Worker(THREAD_SOURCE, { eval: true });
+  private worker!: Worker;
   private readonly waiting = new Map<number, Write>();
+  private closing = false;
 
   constructor() {
-    this.worker.on('message', (outcomes: Outcome[]) => {
-      for (const o of outcomes) {
-        const w = this.waiting.get(o.id);
-        if (!w) continue;
-        this.waiting.delete(o.id);
-        if (o.code === undefined && o.message === undefined) w.resolve();
-        else w.reject(Object.assign(new Error(o.message ?? 'write failed'), { code: o.code }));
-      }
-      if (this.waiting.size === 0) this.worker.unref();
-    });
-    this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', () => this.failAll(new Error('the file writer thread ended')));
-    this.worker.unref();
+    this.start();
   }
 
   get outstanding(): number {
@@ -106,7 +95,30 @@ class Thread {
 
   async close(): Promise<void> {
     while (this.waiting.size > 0) await new Promise((r) => setTimeout(r, 5));
+    this.closing = true;
     await this.worker.terminate();
+  }
+
+  private start(): void {
+    const worker = new Worker(THREAD_SOURCE, { eval: true });
+    worker.on('message', (outcomes: Outcome[]) => {
+      for (const o of outcomes) {
+        const w = this.waiting.get(o.id);
+        if (!w) continue;
+        this.waiting.delete(o.id);
+        if (o.code === undefined && o.message === undefined) w.resolve();
+        else w.reject(Object.assign(new Error(o.message ?? 'write failed'), { code: o.code }));
+      }
+      if (this.waiting.size === 0) worker.unref();
+    });
+    worker.on('error', (err) => this.failAll(err));
+    // A thread that dies fails the writes it held, and a new one takes the next ones.
+    worker.on('exit', () => {
+      this.failAll(new Error('the file writer thread ended'));
+      if (!this.closing) this.start();
+    });
+    worker.unref();
+    this.worker = worker;
   }
 
   private failAll(err: Error): void {
