@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import knexPkg, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/jobs/db.js';
 import { migrate } from '../src/jobs/migrations.js';
 import { JobStore } from '../src/jobs/store.js';
-import { pgliteCopy, TEST_DATABASE_URL, type StoreKind } from './helpers/server.js';
+import { dropSchema, pgliteCopy, TEST_DATABASE_URL, type StoreKind } from './helpers/server.js';
 
 describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (kind) => {
   let db: Knex;
@@ -20,11 +20,7 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
       const schema = `wps_store_${randomBytes(4).toString('hex')}`;
       db = openDatabase({ url: TEST_DATABASE_URL, schema });
       await db.raw('CREATE SCHEMA ??', [schema]);
-      cleanup = async () => {
-        const admin = knexPkg.knex({ client: 'pg', connection: TEST_DATABASE_URL });
-        await admin.raw('DROP SCHEMA ?? CASCADE', [schema]);
-        await admin.destroy();
-      };
+      cleanup = () => dropSchema(schema);
     }
     await migrate(db);
     store = new JobStore(db);
@@ -132,5 +128,26 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
     expect((await store.prepareDispatch(id, 'local', 'hash2'))!.dispatchedAt).toEqual(first);
     await store.setSchedulerJobId(id, 'sched-1');
     expect(await store.prepareDispatch(id, 'local', 'hash3')).toBeUndefined();
+  });
+});
+
+describe('upgrading a database with jobs in it', () => {
+  it('counts the jobs already waiting when the waiting count arrives', async () => {
+    const schema = `wps_upgrade_${randomBytes(4).toString('hex')}`;
+    const db = openDatabase({ url: TEST_DATABASE_URL, schema });
+    await db.raw('CREATE SCHEMA ??', [schema]);
+    try {
+      expect(await migrate(db, '001_jobs')).toEqual(['001_jobs']);
+      const row = (state: string) => ({ id: randomUUID(), process_id: 'p', request: '{}', state });
+      await db('jobs').insert([row('accepted'), row('accepted'), row('accepted'), row('running'), row('succeeded')]);
+      expect(await migrate(db)).toEqual(['002_waiting_count']);
+      const store = new JobStore(db);
+      expect(await store.countWaiting()).toBe(3);
+      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 4)).toBe(true);
+      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 4)).toBe(false);
+    } finally {
+      await db.destroy();
+      await dropSchema(schema);
+    }
   });
 });

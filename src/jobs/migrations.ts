@@ -90,8 +90,20 @@ const source: Knex.MigrationSource<Migration> = {
   getMigration: async (m) => ({ up: (db: Knex) => m.up(db), down: (db: Knex) => m.down(db) }),
 };
 
-/** Brings the schema up to date; returns the names of the migrations applied now. */
-export async function migrate(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource: source })) as [number, string[]];
-  return applied;
+/**
+ * Brings the schema up to date, or only up to the migration named `to` (to reproduce an
+ * older database); returns the names of the migrations applied now.
+ */
+export async function migrate(db: Knex, to?: string): Promise<string[]> {
+  if (to === undefined) {
+    const [, applied] = (await db.migrate.latest({ migrationSource: source })) as [number, string[]];
+    return applied;
+  }
+  const applied: string[] = [];
+  for (;;) {
+    const [, names] = (await db.migrate.up({ migrationSource: source })) as [number, string[]];
+    if (names.length === 0) return applied;
+    applied.push(...names);
+    if (names.includes(to)) return applied;
+  }
 }
