@@ -27,7 +27,11 @@ import { LocalTransport, SshTransport, type Transport } from './scheduler/transp
 import type { Scheduler } from './scheduler/types.js';
 import { FileWriter } from './storage/file-writer.js';
 import { JobFiles } from './storage/job-files.js';
+import { removeStaleTemporaryFiles } from './storage/leftovers.js';
 import { OutputStore } from './storage/output-store.js';
+
+/** A temporary file this old belongs to a write that will never finish (its process was killed). */
+const STALE_TEMPORARY_MS = 10 * 60_000;
 
 /** Everything a server or dispatcher process runs on, opened in order and closed in reverse. */
 export interface Services extends OperationContext {
@@ -108,10 +112,14 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     );
     dispatcher = new Dispatcher({ config, store, queue, monitors, files, outputs, registry, lifecycle, events, log });
     await dispatcher.start();
-    const sweep = () =>
-      sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
+    const sweep = async () => {
+      await sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
         .then((n) => n > 0 && log({ level: 'info', msg: 'expired jobs removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'retention sweep failed', err: err.message }));
+      await removeStaleTemporaryFiles(config.storageDir, STALE_TEMPORARY_MS)
+        .then((n) => n > 0 && log({ level: 'info', msg: 'temporary files of interrupted writes removed', count: n }))
+        .catch((err: Error) => log({ level: 'error', msg: 'temporary file sweep failed', err: err.message }));
+    };
     void sweep();
     sweeper = setInterval(sweep, Math.min(config.jobs.retentionMs / 4, 3_600_000));
     sweeper.unref();

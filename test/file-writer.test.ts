@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileWriter } from '../src/storage/file-writer.js';
+import { removeStaleTemporaryFiles } from '../src/storage/leftovers.js';
 
 const writer = new FileWriter(2);
 const dirs: string[] = [];
@@ -82,5 +83,25 @@ describe('status documents written on threads of their own', () => {
     await w.create(join(dir, 'x'), 'x');
     await w.close();
     await expect(w.create(join(dir, 'y'), 'y')).rejects.toThrow(/closed/);
+  });
+});
+
+describe('leftovers of writes cut short', () => {
+  it('removes stale temporary files of atomic writes, and nothing else', async () => {
+    const dir = freshDir();
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const files = {
+      stale: '.5f0c3d2e-job.xml.0123456789ab.tmp',
+      fresh: '.another.xml.ba9876543210.tmp',
+      document: '5f0c3d2e-job.xml',
+      other: '.hidden.tmp',
+    };
+    for (const name of Object.values(files)) {
+      writeFileSync(join(dir, name), 'x');
+      if (name !== files.fresh) utimesSync(join(dir, name), hourAgo, hourAgo);
+    }
+    expect(await removeStaleTemporaryFiles(dir, 10 * 60_000)).toBe(1);
+    expect(readdirSync(dir).sort()).toEqual([files.fresh, files.other, files.document].sort());
+    expect(await removeStaleTemporaryFiles(join(dir, 'missing'), 0)).toBe(0);
   });
 });

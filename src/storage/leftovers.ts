@@ -1,0 +1,32 @@
+import { opendir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** The temporary files of atomic writes: `.<name>.<12 hex>.tmp` beside their target. */
+const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes temporary files that a process killed in the middle of a write left in `dir`
+ * (its top level: where status documents live; those under a job's own directories go
+ * with the job at retention). Only files older than `olderThanMs` are taken, so a write
+ * still under way, by this server or another sharing the storage, is never touched.
+ * Returns how many were removed.
+ */
+export async function removeStaleTemporaryFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  let entries;
+  try {
+    entries = await opendir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  for await (const entry of entries) {
+    if (!entry.isFile() || !TEMPORARY.test(entry.name)) continue;
+    const path = join(dir, entry.name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || now - info.mtimeMs < olderThanMs) continue;
+    await rm(path, { force: true });
+    removed++;
+  }
+  return removed;
+}
