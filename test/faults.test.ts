@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -104,6 +104,23 @@ describe('faults', () => {
     expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
     execFileSync('mount', ['-o', 'remount,rw', dir]);
   }, 60_000);
+
+  it('temporary files left by writes a kill cut short are swept, the documents beside them kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wps-leftovers-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const leftover = join(dir, '.5f0c3d2e-aaaa-bbbb-cccc-000000000000.xml.0123456789ab.tmp');
+    const document = join(dir, '5f0c3d2e-aaaa-bbbb-cccc-000000000000.xml');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const f of [leftover, document]) {
+      writeFileSync(f, '<partial');
+      utimesSync(f, hourAgo, hourAgo);
+    }
+    const s = await startTestServer({ storage: { dir } });
+    cleanups.push(() => s.close());
+    for (let i = 0; i < 100 && existsSync(leftover); i++) await wait(50);
+    expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(document)).toBe(true);
+  });
 
   it('garbage from a runner is refused or bounded; the job ends as it should', async () => {
     const s = await startTestServer({}, undefined, { store: 'postgres' });
