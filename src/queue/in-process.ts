@@ -16,13 +16,20 @@ export class InProcessQueue implements JobQueue {
   private concurrency = 1;
   private active = 0;
   private closed = false;
+  private pumpScheduled = false;
 
   async add(jobId: string, job?: Job): Promise<void> {
     if (this.known.has(jobId)) return;
     this.known.add(jobId);
     this.waiting.push([jobId, this.waiting.length < KEPT_WHOLE ? job : undefined]);
     // After the current turn: the submitter's answer goes out before dispatch work starts.
-    setImmediate(() => this.pump());
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
   }
 
   consume(handler: (jobId: string, known?: Job) => Promise<void>, concurrency: number): void {
