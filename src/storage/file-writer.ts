@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { temporaryPathFor } from './atomic-write.js';
 
 /**
  * Writes status documents on threads of its own. Under a burst of submissions each
@@ -90,7 +91,7 @@ class Thread {
     for (const w of batch) this.waiting.set(w.id, w);
     // Waiting writes keep the process alive, as pending fs calls would.
     this.worker.ref();
-    this.worker.postMessage(batch.map((w) => ({ id: w.id, path: w.path, data: w.data, exclusive: w.exclusive })));
+    this.worker.postMessage(batch.map((w) => ({ id: w.id, path: w.path, data: w.data, tmp: w.exclusive ? undefined : temporaryPathFor(w.path) })));
   }
 
   async close(): Promise<void> {
@@ -133,7 +134,6 @@ const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const path = require('node:path');
-const crypto = require('node:crypto');
 
 function writeWhole(file, data, flag) {
   try {
@@ -146,7 +146,7 @@ function writeWhole(file, data, flag) {
 }
 
 function write(w) {
-  if (w.exclusive) {
+  if (w.tmp === undefined) {
     try {
       writeWhole(w.path, w.data, 'wx');
     } catch (err) {
@@ -155,12 +155,11 @@ function write(w) {
     }
     return;
   }
-  const tmp = path.join(path.dirname(w.path), '.' + path.basename(w.path) + '.' + crypto.randomBytes(6).toString('hex') + '.tmp');
   try {
-    writeWhole(tmp, w.data, 'w');
-    fs.renameSync(tmp, w.path);
+    writeWhole(w.tmp, w.data, 'w');
+    fs.renameSync(w.tmp, w.path);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    fs.rmSync(w.tmp, { force: true });
     throw err;
   }
 }

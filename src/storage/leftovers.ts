@@ -1,8 +1,6 @@
 import { opendir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-
-/** The temporary files of atomic writes: `.<name>.<12 hex>.tmp` beside their target. */
-const TEMPORARY = /^\..+\.[0-9a-f]{12}\.tmp$/;
+import { TEMPORARY_NAME } from './atomic-write.js';
 
 /**
  * Removes temporary files that a process killed in the middle of a write left in `dir`
@@ -21,7 +19,7 @@ export async function removeStaleTemporaryFiles(dir: string, olderThanMs: number
     throw err;
   }
   for await (const entry of entries) {
-    if (!entry.isFile() || !TEMPORARY.test(entry.name)) continue;
+    if (!entry.isFile() || !TEMPORARY_NAME.test(entry.name)) continue;
     const path = join(dir, entry.name);
     const info = await stat(path).catch(() => undefined);
     if (!info || now - info.mtimeMs < olderThanMs) continue;
