@@ -63,11 +63,6 @@ function toJob(r: Row): Job {
   };
 }
 
-/**
- * Every SQL statement about jobs, in one place. State changes are single conditional
- * UPDATEs: a change that is not allowed from the row's current state matches no row
- * and returns undefined.
- */
 /** Insert statements one store sends at once. */
 const INSERTS_IN_FLIGHT = 2;
 
@@ -78,6 +73,11 @@ interface PendingInsert {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Every SQL statement about jobs, in one place. State changes are single conditional
+ * UPDATEs: a change that is not allowed from the row's current state matches no row
+ * and returns undefined.
+ */
 export class JobStore {
   /** Submissions waiting for the next insert (group commit: one statement for a burst). */
   private pending: PendingInsert[] = [];
