@@ -19,6 +19,9 @@ export interface AsyncFigures {
   lost: number;
 }
 
+/** The submission every job benchmark sends: an asynchronous zero-delay `sleep`, with status. */
+export const SLEEP_SUBMISSION = '/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true';
+
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function runAsyncJobs(
@@ -28,7 +31,7 @@ export async function runAsyncJobs(
   concurrency: number,
   timeoutMs = 300_000,
 ): Promise<AsyncFigures & { anyLocation: string }> {
-  const url = `${base}/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true`;
+  const url = `${base}${SLEEP_SUBMISSION}`;
   const latencies: number[] = [];
   const ids: string[] = [];
   let refused = 0;

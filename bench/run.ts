@@ -13,12 +13,11 @@
  *
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
-import { setTimeout as wait } from 'node:timers/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { requireWrk, startNode, wrk as wrkRun, type WrkResult } from './harness.js';
+import { requireWrk, startNode, stopNode, wrk as wrkRun, type WrkResult } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 import { closedLoop, openLoop, withSubmitServer } from './submitters.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
@@ -82,9 +81,8 @@ async function main(): Promise<void> {
   try {
     if (jobs) rows.push({ name: 'status document polling', bare: await wrk('bare status', `http://127.0.0.1:${barePort}/status`), ours: await wrk('status', jobs.anyLocation) });
   } finally {
-    server.kill('SIGTERM');
     bare2.kill();
-    await wait(500);
+    await stopNode(server);
     rmSync(data, { recursive: true, force: true });
     rmSync(bodies, { recursive: true, force: true });
   }

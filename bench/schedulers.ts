@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
+import { SLEEP_SUBMISSION } from './async.js';
 
 export type BatchSystem = 'gridengine' | 'slurm';
 
@@ -73,7 +74,7 @@ async function raw(system: BatchSystem, dir: string): Promise<{ start: number; d
 
 async function throughWps(base: string, storageDir: string): Promise<{ started: number; succeeded: number }> {
   const t0 = Date.now();
-  const res = await fetch(`${base}/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true`);
+  const res = await fetch(`${base}${SLEEP_SUBMISSION}`);
   const id = /statusLocation="[^"]*\/([0-9a-f-]{36})\.xml"/.exec(await res.text())![1]!;
   let started = 0;
   for (;;) {

@@ -13,6 +13,7 @@ import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
+import { SLEEP_SUBMISSION } from './async.js';
 import { freePort } from './free-port.js';
 import { BENCH_DATABASE_URL, dropBenchSchema, settleDisk, startNode, stopNode, wrk } from './harness.js';
 
@@ -25,8 +26,6 @@ export interface SubmitFigures {
   p99Ms: number;
   errors: number;
 }
-
-const submitPath = '/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true';
 
 /** Runs `measure` against a fresh server on `store`, then removes everything it made. */
 export async function withSubmitServer<T>(store: Store, measure: (url: string) => Promise<T>): Promise<T> {
@@ -48,7 +47,7 @@ export async function withSubmitServer<T>(store: Store, measure: (url: string) =
   );
   try {
     await settleDisk();
-    return await measure(`http://127.0.0.1:${port}${submitPath}`);
+    return await measure(`http://127.0.0.1:${port}${SLEEP_SUBMISSION}`);
   } finally {
     await stopNode(server);
     if (store === 'postgres') await dropBenchSchema(schema);
