@@ -22,7 +22,8 @@ export interface AsyncFigures {
 /** The submission every job benchmark sends: an asynchronous zero-delay `sleep`, with status. */
 export const SLEEP_SUBMISSION = '/wps?service=WPS&request=Execute&version=1.0.0&identifier=sleep&DataInputs=delay=0&storeExecuteResponse=true&status=true';
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+/** The p-th percentile of values sorted in ascending order. */
+export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 export async function runAsyncJobs(
   base: string,

@@ -13,7 +13,7 @@ import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
-import { SLEEP_SUBMISSION } from './async.js';
+import { percentile, SLEEP_SUBMISSION } from './async.js';
 import { freePort } from './free-port.js';
 import { BENCH_DATABASE_URL, dropBenchSchema, settleDisk, startNode, stopNode, wrk } from './harness.js';
 
@@ -103,8 +103,7 @@ export async function openLoop(url: string, connections: number, rate: number, s
     const errors = await schedule(url, agent, rate, seconds, true, latencies);
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!;
-    return { mode: `open loop, ${rate}/s due`, perSecond: latencies.length / elapsed, p50Ms: at(50), p99Ms: at(99), errors };
+    return { mode: `open loop, ${rate}/s due`, perSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
   } finally {
     agent.destroy();
   }
