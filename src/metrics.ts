@@ -6,10 +6,14 @@
 
 type Labels = Record<string, string>;
 
-const key = (labels: Labels) =>
-  Object.entries(labels)
-    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
+const escape = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
+
+// Built on every request: a plain loop, and escaping only when a value needs it.
+const key = (labels: Labels) => {
+  let k = '';
+  for (const name in labels) k += `${k ? ',' : ''}${name}="${escape(labels[name]!)}"`;
+  return k;
+};
 
 abstract class Metric {
   constructor(
@@ -67,9 +71,10 @@ export class Histogram extends Metric {
     const k = key(labels);
     let s = this.series.get(k);
     if (!s) this.series.set(k, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    this.buckets.forEach((b, i) => {
-      if (seconds <= b) s!.counts[i]!++;
-    });
+    // Counted in the first bucket that holds the value; the cumulative counts are summed when rendered.
+    let i = 0;
+    while (i < this.buckets.length && seconds > this.buckets[i]!) i++;
+    if (i < this.buckets.length) s.counts[i]!++;
     s.sum += seconds;
     s.count++;
   }
@@ -78,7 +83,11 @@ export class Histogram extends Metric {
     const out: string[] = [];
     for (const [k, s] of this.series) {
       const sep = k ? ',' : '';
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`));
+      let cumulative = 0;
+      this.buckets.forEach((b, i) => {
+        cumulative += s.counts[i]!;
+        out.push(`${this.name}_bucket{${k}${sep}le="${b}"} ${cumulative}`);
+      });
       out.push(`${this.name}_bucket{${k}${sep}le="+Inf"} ${s.count}`);
       out.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
       out.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);

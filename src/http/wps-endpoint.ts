@@ -33,9 +33,10 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics) {
     metrics.requests.inc({ operation, code: String(response.status) });
     metrics.requestSeconds.observe({ operation }, (performance.now() - started) / 1000);
     ctx.status = response.status;
-    ctx.body = response.body;
-    // Set after the body, verbatim: a raw output's Content-Type is its mimeType, nothing added.
+    // Verbatim (a raw output's Content-Type is its mimeType, nothing added), and before
+    // the body, which then leaves it alone instead of looking up a type of its own.
     ctx.set('content-type', response.contentType);
+    ctx.body = response.body;
     if (response.headers) ctx.set(response.headers);
   };
 
