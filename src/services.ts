@@ -13,6 +13,7 @@ import { Dispatcher, RUNNER_SCRIPT } from './processing/dispatcher.js';
 import { JobEvents } from './processing/job-events.js';
 import { JobLifecycle } from './processing/job-lifecycle.js';
 import { applyRunnerEvent } from './processing/runner-events.js';
+import { removeOrphanDocuments } from './processing/orphan-documents.js';
 import { sweepExpiredJobs } from './processing/retention.js';
 import { Slots } from './processing/slots.js';
 import { StatusPublisher } from './processing/status-publisher.js';
@@ -30,8 +31,11 @@ import { JobFiles } from './storage/job-files.js';
 import { removeStaleTemporaryFiles } from './storage/leftovers.js';
 import { OutputStore } from './storage/output-store.js';
 
-/** A temporary file this old belongs to a write that will never finish (its process was killed). */
-const STALE_TEMPORARY_MS = 10 * 60_000;
+/**
+ * A temporary file, or a status document without a job, this old belongs to a write
+ * or a submission that will never finish (its process was killed).
+ */
+const STALE_MS = 10 * 60_000;
 
 /** Everything a server or dispatcher process runs on, opened in order and closed in reverse. */
 export interface Services extends OperationContext {
@@ -57,6 +61,7 @@ export interface OpenOptions {
 }
 
 export async function openServices(config: Config, processes: readonly ProcessDefinition[], opts: OpenOptions = {}): Promise<Services> {
+  const startedAt = new Date();
   const log = opts.log ?? jsonLog;
   const registry = new ProcessRegistry(processes);
   const { db, applied } = await openMigratedDatabase(databaseOptions(config));
@@ -71,6 +76,8 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const files = new JobFiles(config.jobsDir);
   const endpoint = `${config.baseUrl}/wps`;
   const writer = new FileWriter(config.writerThreads);
+  // Without Redis, jobs live in this process's queue: no other server writes their documents.
+  const singleWriter = !config.redisUrl;
   const publisher = new StatusPublisher({
     store,
     registry,
@@ -80,7 +87,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     outputUrl: config.outputUrl,
     endpoint,
     defaultLanguage: config.languages[0]!,
-    singleWriter: !config.redisUrl,
+    singleWriter,
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
   const lifecycle = new JobLifecycle(store, publisher, files, events, outputs);
@@ -116,9 +123,14 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       await sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
         .then((n) => n > 0 && log({ level: 'info', msg: 'expired jobs removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'retention sweep failed', err: err.message }));
-      await removeStaleTemporaryFiles(config.storageDir, STALE_TEMPORARY_MS)
+      await removeStaleTemporaryFiles(config.storageDir, STALE_MS)
         .then((n) => n > 0 && log({ level: 'info', msg: 'temporary files of interrupted writes removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'temporary file sweep failed', err: err.message }));
+      // A lone server's own submissions all began after it started: any older document without a job is left from before.
+      const writtenBefore = new Date(Math.max(Date.now() - STALE_MS, singleWriter ? startedAt.getTime() : 0));
+      await removeOrphanDocuments(store, config.storageDir, writtenBefore)
+        .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of submissions cut short removed', count: n }))
+        .catch((err: Error) => log({ level: 'error', msg: 'orphan document sweep failed', err: err.message }));
     };
     void sweep();
     sweeper = setInterval(sweep, Math.min(config.jobs.retentionMs / 4, 3_600_000));

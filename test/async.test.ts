@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -180,10 +180,21 @@ describe('limits on waiting jobs', () => {
       for (let i = 0; i < 100 && statusOf(await (await fetch(statusLocationOf(first.text))).text()).name !== 'ProcessStarted'; i++) await wait(50);
       const second = await submit(0);
       expect(statusOf(second.text).name).toBe('ProcessAccepted');
+      // Twice: the first refusal takes back a document written beside the insert; then, while
+      // the store is turning submissions away, none is written.
+      await expectException(await submit(0), 'ServerBusy', undefined, 503);
       await expectException(await submit(0), 'ServerBusy', undefined, 503);
       expect((await s.services.store.unfinished()).length).toBe(2);
+      const documents = () => readdirSync(s.config.storageDir).filter((f) => f.endsWith('.xml')).sort();
+      const nameOf = (r: { text: string }) => statusLocationOf(r.text).split('/').pop()!;
+      expect(documents()).toEqual([nameOf(first), nameOf(second)].sort());
       const views = await followStatus(statusLocationOf(second.text));
       expect(views[views.length - 1]!.name).toBe('ProcessSucceeded');
+      // Room again: accepted, with its document.
+      const third = await submit(0);
+      expect(statusOf(third.text).name).toBe('ProcessAccepted');
+      expect(documents()).toContain(nameOf(third));
+      await followStatus(statusLocationOf(third.text));
     } finally {
       await s.close();
     }

@@ -105,21 +105,24 @@ describe('faults', () => {
     execFileSync('mount', ['-o', 'remount,rw', dir]);
   }, 60_000);
 
-  it('temporary files left by writes a kill cut short are swept, the documents beside them kept', async () => {
+  it("temporary files and documents without a job, left by a kill, are swept, and a job's document kept", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wps-leftovers-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const leftover = join(dir, '.5f0c3d2e-aaaa-bbbb-cccc-000000000000.xml.0123456789ab.tmp');
-    const document = join(dir, '5f0c3d2e-aaaa-bbbb-cccc-000000000000.xml');
+    const orphan = join(dir, '5f0c3d2e-aaaa-bbbb-cccc-000000000000.xml');
     const hourAgo = new Date(Date.now() - 3_600_000);
-    for (const f of [leftover, document]) {
+    for (const f of [leftover, orphan]) {
       writeFileSync(f, '<partial');
       utimesSync(f, hourAgo, hourAgo);
     }
     const s = await startTestServer({ storage: { dir } });
     cleanups.push(() => s.close());
-    for (let i = 0; i < 100 && existsSync(leftover); i++) await wait(50);
+    const location = statusLocationOf((await submit(s, 'identifier=sleep&DataInputs=delay=0')).text);
+    for (let i = 0; i < 100 && (existsSync(leftover) || existsSync(orphan)); i++) await wait(50);
     expect(existsSync(leftover)).toBe(false);
-    expect(existsSync(document)).toBe(true);
+    expect(existsSync(orphan)).toBe(false);
+    await waitFor(location, 'ProcessSucceeded');
+    expect(existsSync(join(dir, `${idOf(location)}.xml`))).toBe(true);
   });
 
   it('garbage from a runner is refused or bounded; the job ends as it should', async () => {

@@ -1,10 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/jobs/db.js';
 import { migrate } from '../src/jobs/migrations.js';
 import { JobStore } from '../src/jobs/store.js';
+import { removeOrphanDocuments } from '../src/processing/orphan-documents.js';
 import { dropSchema, pgliteCopy, TEST_DATABASE_URL, type StoreKind } from './helpers/server.js';
 
 describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (kind) => {
@@ -128,6 +131,24 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
     expect((await store.prepareDispatch(id, 'local', 'hash2'))!.dispatchedAt).toEqual(first);
     await store.setSchedulerJobId(id, 'sched-1');
     expect(await store.prepareDispatch(id, 'local', 'hash3')).toBeUndefined();
+  });
+
+  it('sweeps status documents without a job once they are old enough, and nothing else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wps-orphans-'));
+    try {
+      const withJob = await newJob();
+      const [oldOrphan, newOrphan] = [randomUUID(), randomUUID()];
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      const names = [`${withJob}.xml`, `${oldOrphan}.xml`, `${newOrphan}.xml`, `${oldOrphan}.json`, 'notes.xml'];
+      for (const name of names) await writeFile(join(dir, name), '<doc/>');
+      for (const name of names.filter((n) => !n.startsWith(newOrphan))) await utimes(join(dir, name), hourAgo, hourAgo);
+      await mkdir(join(dir, oldOrphan));
+      expect(await removeOrphanDocuments(store, dir, new Date(Date.now() - 60_000))).toBe(1);
+      expect((await readdir(dir)).sort()).toEqual(names.filter((n) => n !== `${oldOrphan}.xml`).concat(oldOrphan).sort());
+      expect(await removeOrphanDocuments(store, join(dir, 'missing'), new Date())).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -112,6 +112,9 @@ describe('recovery after SIGKILL', () => {
       expect(doc.name).toBe('ProcessSucceeded');
       expect(attemptsOf(j.jobID)).toHaveLength(1);
     }
+    // No document without a job: those of submissions the kill cut short were swept at restart.
+    const documents = safeReaddir(join(dataDir, 'outputs')).filter((f) => f.endsWith('.xml'));
+    expect(documents.sort()).toEqual(all.jobs.map((j) => `${j.jobID}.xml`).sort());
   }, 90_000);
 
   it('PGlite, in-process queue: waiting jobs run, running ones are re-attached, none runs twice', async () => {

@@ -83,6 +83,8 @@ export class JobStore {
   private pending: PendingInsert[] = [];
   private inFlight = 0;
   private flushScheduled = false;
+  /** The last insert turned some submissions away: the waiting limit is reached. */
+  refusing = false;
 
   constructor(private readonly db: Knex) {}
 
@@ -127,6 +129,7 @@ export class JobStore {
         [...bindings, max],
       );
       const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
+      this.refusing = inserted.size < batch.length;
       for (const p of batch) p.resolve(inserted.has(p.job.id));
     } catch (err) {
       for (const p of batch) p.reject(err);
@@ -216,6 +219,13 @@ export class JobStore {
   /** Removes a job that was never announced to a client (its submission failed half way). */
   async remove(id: string): Promise<void> {
     await this.db('jobs').where({ id }).delete();
+  }
+
+  /** Which of these ids have a row. */
+  async existing(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = (await this.db('jobs').whereIn('id', ids as string[]).select('id')) as Row[];
+    return new Set(rows.map((r) => String(r.id)));
   }
 
   /** A page of jobs, newest first, optionally of one process and some states. */

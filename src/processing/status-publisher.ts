@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OwsException, type ExceptionCode } from '../exceptions.js';
 import { executeResponseXml, type ExecuteStatus, type ProducedOutput } from '../ows/execute-response.js';
@@ -86,6 +87,12 @@ export class StatusPublisher {
     await this.o.writer.create(this.statusPath(job.id), xml);
     if (this.o.singleWriter) this.written.set(job.id, job.version);
     return xml;
+  }
+
+  /** Takes back the first document of a job whose submission failed (no client knows of it). */
+  async withdraw(id: string): Promise<void> {
+    this.written.delete(id);
+    await rm(this.statusPath(id), { force: true });
   }
 
   private async write(job: Job | undefined, result: JobResult | undefined): Promise<string | undefined> {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { OwsException } from '../exceptions.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
@@ -18,66 +17,70 @@ export interface JobsContext {
 }
 
 /**
- * Accepts an asynchronous Execute: the job row, then its status document on storage,
- * then the queue; the document is the answer. If any step fails the job is undone
- * before the client hears of it: no half-created job, no status document that never
- * moves.
+ * Accepts an asynchronous Execute: the job row and its status document on storage,
+ * written at the same time (each is a durable write of its own; one after the other
+ * would add their latencies), then the queue; the document is the answer. If any step
+ * fails the job is undone before the client hears of it: no half-created job, no
+ * status document that never moves. A crash between the two writes can leave a
+ * document without a row, which nobody has been told of; `removeOrphanDocuments`
+ * takes those away.
  */
 export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition): Promise<string> {
-  const id = randomUUID();
-  let inserted: boolean;
-  try {
-    inserted = await d.store.insertIfRoom(
-      { id, processId: process.identifier, request: req, message: `Process ${process.identifier} accepted` },
-      d.maxWaiting,
-    );
-  } catch {
-    throw new OwsException('NoApplicableCode', 'The job store is not available; try again later');
-  }
-  if (!inserted) {
+  const job = acceptedJob(randomUUID(), req, process);
+  const insert = d.store.insertIfRoom({ id: job.id, processId: job.processId, request: req, message: job.message! }, d.maxWaiting);
+  // While the waiting limit turns submissions away, a document is written only for a job
+  // that got in: a refusal, the answer to overload, then costs no file.
+  const write = d.store.refusing
+    ? insert.then((ok) => (ok ? d.publisher.publishAccepted(job) : undefined), () => undefined)
+    : d.publisher.publishAccepted(job);
+  const [stored, written] = await Promise.allSettled([insert, write]);
+  if (stored.status === 'rejected' || !stored.value) {
+    if (written.status === 'fulfilled' && written.value !== undefined) await d.publisher.withdraw(job.id).catch(() => undefined);
+    if (stored.status === 'rejected') throw new OwsException('NoApplicableCode', 'The job store is not available; try again later');
     throw new OwsException('ServerBusy', `${d.maxWaiting} jobs are waiting already; try again later`);
   }
   const undo = async () => {
-    await d.store.remove(id).catch(() => undefined);
-    await rm(d.publisher.statusPath(id), { force: true }).catch(() => undefined);
+    await d.store.remove(job.id).catch(() => undefined);
+    await d.publisher.withdraw(job.id).catch(() => undefined);
   };
-  let doc: string;
-  const now = new Date();
-  const job: Job = {
-      id,
-      processId: process.identifier,
-      request: req,
-      state: 'accepted',
-      percent: 0,
-      message: `Process ${process.identifier} accepted`,
-      scheduler: null,
-      schedulerJobId: null,
-      secretHash: null,
-      failureCode: null,
-      failureLocator: null,
-      failureReason: null,
-      version: 0,
-      createdAt: now,
-      dispatchedAt: null,
-      startedAt: null,
-      finishedAt: null,
-      updatedAt: now,
-  };
-  try {
-    doc = await d.publisher.publishAccepted(job);
-  } catch (err) {
+  if (written.status === 'rejected') {
     await undo();
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = (written.reason as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       throw new OwsException('NotEnoughStorage', 'Not enough storage for the status document');
     }
     throw new OwsException('NoApplicableCode', 'The status document could not be written');
   }
   try {
-    await d.queue.add(id, job);
+    await d.queue.add(job.id, job);
   } catch {
     await undo();
     throw new OwsException('ServerBusy', 'The job queue is not available; try again later');
   }
-  return doc;
+  return written.value!;
+}
+
+/** The row an accepted job gets, as the store will hold it. */
+function acceptedJob(id: string, request: ExecuteRequest, process: ProcessDefinition): Job {
+  const now = new Date();
+  return {
+    id,
+    processId: process.identifier,
+    request,
+    state: 'accepted',
+    percent: 0,
+    message: `Process ${process.identifier} accepted`,
+    scheduler: null,
+    schedulerJobId: null,
+    secretHash: null,
+    failureCode: null,
+    failureLocator: null,
+    failureReason: null,
+    version: 0,
+    createdAt: now,
+    dispatchedAt: null,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: now,
+  };
 }

@@ -1,0 +1,48 @@
+import { opendir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { JobStore } from '../jobs/store.js';
+
+const STATUS_DOCUMENT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.xml$/;
+/** Ids looked up in the store at once. */
+const CHUNK = 1000;
+
+/**
+ * Removes status documents that have no job: a submission writes its document and its
+ * row at the same time, and a server that dies between the two can leave the document
+ * alone. Nobody was told its location, so it can go; but only once it was written
+ * before `writtenBefore`, so a submission still under way, on this server or another
+ * sharing the storage, keeps its document. Returns how many were removed.
+ */
+export async function removeOrphanDocuments(store: JobStore, outputDir: string, writtenBefore: Date): Promise<number> {
+  let removed = 0;
+  let entries;
+  try {
+    entries = await opendir(outputDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  let ids: string[] = [];
+  const settle = async () => {
+    const known = await store.existing(ids);
+    for (const id of ids) {
+      if (known.has(id)) continue;
+      const path = join(outputDir, `${id}.xml`);
+      const info = await stat(path).catch(() => undefined);
+      if (!info || info.mtimeMs >= writtenBefore.getTime()) continue;
+      // Looked up again just before: the row may have been committed since the first look.
+      if ((await store.existing([id])).has(id)) continue;
+      await rm(path, { force: true });
+      removed++;
+    }
+    ids = [];
+  };
+  for await (const entry of entries) {
+    const id = entry.isFile() ? STATUS_DOCUMENT.exec(entry.name)?.[1] : undefined;
+    if (!id) continue;
+    ids.push(id);
+    if (ids.length >= CHUNK) await settle();
+  }
+  await settle();
+  return removed;
+}
