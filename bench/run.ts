@@ -8,8 +8,9 @@
  * submission of BENCH_JOBS zero-delay `sleep` jobs to the last ProcessSucceeded with
  * 2 parallel slots (local scheduler, embedded PGlite, in-process queue), and
  * status-document polling. Then the accepted-response latency with
- * BENCH_SUBMIT_CONNECTIONS (100) connections submitting without pause, on PGlite and
- * on Postgres (TEST_DATABASE_URL or the local one).
+ * BENCH_SUBMIT_CONNECTIONS (100) submitters: without pause (closed loop), at fixed
+ * rates (open loop) and in bursts all at once, on PGlite and on Postgres
+ * (TEST_DATABASE_URL or the local one), each on a fresh server.
  *
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { requireWrk, startNode, stopNode, wrk as wrkRun, type WrkResult } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
-import { closedLoop, openLoop, withSubmitServer } from './submitters.js';
+import { bursts, closedLoop, openLoop, withSubmitServer, type SubmitFigures } from './submitters.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -30,7 +31,10 @@ const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 10);
 /** Connections submitting async jobs without pause, for the accepted-response latency under load. */
 const SUBMIT_CONNECTIONS = Number(process.env.BENCH_SUBMIT_CONNECTIONS ?? 100);
 /** Open-loop submission rates (per second) measured beside the closed loop. */
-const SUBMIT_RATES = (process.env.BENCH_SUBMIT_RATES ?? '500,1000,2000').split(',').map(Number);
+const SUBMIT_RATES = (process.env.BENCH_SUBMIT_RATES ?? '200,500,1000,2000').split(',').map(Number);
+/** Bursts of BENCH_SUBMIT_CONNECTIONS submissions sent at the same instant, and the pause between them. */
+const BURSTS = Number(process.env.BENCH_BURSTS ?? 20);
+const BURST_PAUSE_MS = Number(process.env.BENCH_BURST_PAUSE_MS ?? 1000);
 const ADAPTER_JOBS = Number(process.env.BENCH_ADAPTER_JOBS ?? 10);
 /** Extra rounds of BENCH_REPEAT_JOBS zero-delay jobs, to count lost jobs over repetitions. */
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 0);
@@ -101,20 +105,22 @@ async function main(): Promise<void> {
     console.log(`  all submitted after ${jobs.submitSeconds.toFixed(2)} s; all ended after ${jobs.allSucceededSeconds.toFixed(2)} s (${(jobs.jobs / jobs.allSucceededSeconds).toFixed(0)} jobs/s)`);
     console.log(`  failed: ${jobs.failed}, never finished: ${jobs.lost}`);
   }
-  console.log(`\naccepted responses to async Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections, jobs running meanwhile, ${DURATION} s each:`);
+  console.log(`\naccepted responses to async Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections, jobs running meanwhile, a fresh server for each load:`);
   console.log('| store | load | accepted/s | p50 | p99 | errors |');
   console.log('|---|---|---|---|---|---|');
+  const loads: ((url: string) => Promise<SubmitFigures>)[] = [
+    (url) => closedLoop(url, SUBMIT_CONNECTIONS, DURATION),
+    ...SUBMIT_RATES.map((rate) => (url: string) => openLoop(url, SUBMIT_CONNECTIONS, rate, DURATION)),
+    (url) => bursts(url, SUBMIT_CONNECTIONS, BURSTS, BURST_PAUSE_MS),
+  ];
   for (const store of ['pglite', 'postgres'] as const) {
-    try {
-      await withSubmitServer(store, async (url) => {
-        const rows = [await closedLoop(url, SUBMIT_CONNECTIONS, DURATION)];
-        for (const rate of SUBMIT_RATES) rows.push(await openLoop(url, SUBMIT_CONNECTIONS, rate, DURATION));
-        for (const r of rows) {
-          console.log(`| ${store} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors} |`);
-        }
-      });
-    } catch (err) {
-      console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | | |`);
+    for (const load of loads) {
+      try {
+        const r = await withSubmitServer(store, load);
+        console.log(`| ${store} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors} |`);
+      } catch (err) {
+        console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | | |`);
+      }
     }
   }
   const adapters: AdapterFigures[] = [];

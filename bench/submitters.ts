@@ -10,6 +10,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -106,5 +107,78 @@ export async function openLoop(url: string, connections: number, rate: number, s
     return { mode: `open loop, ${rate}/s due`, perSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
   } finally {
     agent.destroy();
+  }
+}
+
+/** One keep-alive connection that sends a GET and reads its answer, with nothing in between (a Node http client costs more CPU than the server's answer). */
+class RawConnection {
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting?: (answer: { ok: boolean; at: number }) => void;
+
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      const end = this.buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = this.buffer.subarray(0, end).toString('latin1');
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (this.buffer.length < end + 4 + length) return;
+      const body = this.buffer.subarray(end + 4, end + 4 + length).toString('utf8');
+      this.buffer = this.buffer.subarray(end + 4 + length);
+      this.waiting?.({ ok: head.startsWith('HTTP/1.1 200') && body.includes('ProcessAccepted'), at: performance.now() });
+    });
+    socket.on('error', () => this.waiting?.({ ok: false, at: performance.now() }));
+  }
+
+  static open(url: URL): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => resolve(new RawConnection(socket)));
+      socket.setNoDelay(true);
+      socket.once('error', reject);
+    });
+  }
+
+  send(request: string): Promise<{ ok: boolean; at: number }> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(request);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/**
+ * Bursts: `submitters` clients each send one submission at the same instant, over
+ * connections already open, and wait for their answers; then a pause while the jobs
+ * run, and again. Latency is each submission's own, from the burst's start.
+ */
+export async function bursts(url: string, submitters: number, count: number, pauseMs: number): Promise<SubmitFigures> {
+  const target = new URL(url);
+  const request = `GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\n\r\n`;
+  const connections = await Promise.all(Array.from({ length: submitters }, () => RawConnection.open(target)));
+  try {
+    const latencies: number[] = [];
+    let errors = 0;
+    let busy = 0;
+    for (let b = -2; b < count; b++) {
+      const t0 = performance.now();
+      const answers = await Promise.all(connections.map((c) => c.send(request)));
+      busy += performance.now() - t0;
+      // The first two bursts warm the server; they are not counted.
+      if (b >= 0) {
+        for (const { ok, at } of answers) {
+          latencies.push(at - t0);
+          if (!ok) errors++;
+        }
+      }
+      await wait(pauseMs);
+    }
+    latencies.sort((a, b) => a - b);
+    return { mode: `bursts of ${submitters} at once`, perSecond: (submitters * (count + 2) * 1000) / busy, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+  } finally {
+    for (const c of connections) c.close();
   }
 }
