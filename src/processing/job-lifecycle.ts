@@ -6,6 +6,9 @@ import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { StatusPublisher } from './status-publisher.js';
 
+/** How long a job ended here is remembered as ended (see `finishing`). */
+const RECENTLY_FINISHED_MS = 10_000;
+
 /**
  * Moves jobs through their states on behalf of everyone who learns something about
  * them (a runner's report, a dispatcher's look at the scheduler, a dismissal): one
@@ -13,6 +16,14 @@ import type { StatusPublisher } from './status-publisher.js';
  * then "finished" announced. A change the state machine refuses does nothing at all.
  */
 export class JobLifecycle {
+  /**
+   * Jobs this process is ending, or has just ended, from their result. A runner's
+   * report and the dispatcher's word that the scheduler is done with the job arrive
+   * within milliseconds of each other; the second waits for the first instead of
+   * reading the result and updating the row again.
+   */
+  private readonly finishing = new Map<string, Promise<boolean>>();
+
   constructor(
     private readonly store: JobStore,
     private readonly publisher: StatusPublisher,
@@ -52,6 +63,26 @@ export class JobLifecycle {
    * few times. Returns false when there is none.
    */
   async finishFromResult(id: string, attempts = 1): Promise<boolean> {
+    const under = this.finishing.get(id);
+    if (under && (await under)) return true;
+    const finishing = this.readAndApply(id, attempts);
+    this.finishing.set(id, finishing);
+    const forget = () => {
+      if (this.finishing.get(id) === finishing) this.finishing.delete(id);
+    };
+    let done: boolean;
+    try {
+      done = await finishing;
+    } catch (err) {
+      forget();
+      throw err;
+    }
+    if (done) setTimeout(forget, RECENTLY_FINISHED_MS).unref();
+    else forget();
+    return done;
+  }
+
+  private async readAndApply(id: string, attempts: number): Promise<boolean> {
     for (let i = 0; i < attempts; i++) {
       const result = await this.files.readResult(id);
       if (result) {
