@@ -15,6 +15,7 @@ import { JobLifecycle } from './processing/job-lifecycle.js';
 import { applyRunnerEvent } from './processing/runner-events.js';
 import { removeOrphanDocuments } from './processing/orphan-documents.js';
 import { sweepExpiredJobs } from './processing/retention.js';
+import { republishStaleDocuments } from './processing/stale-documents.js';
 import { Slots } from './processing/slots.js';
 import { StatusPublisher } from './processing/status-publisher.js';
 import { BullMqQueue } from './queue/bullmq.js';
@@ -119,6 +120,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     );
     dispatcher = new Dispatcher({ config, store, queue, monitors, files, outputs, registry, lifecycle, events, log });
     await dispatcher.start();
+    const sweepEvery = Math.min(config.jobs.retentionMs / 4, 3_600_000);
     const sweep = async () => {
       await sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
         .then((n) => n > 0 && log({ level: 'info', msg: 'expired jobs removed', count: n }))
@@ -128,12 +130,16 @@ export async function openServices(config: Config, processes: readonly ProcessDe
         .catch((err: Error) => log({ level: 'error', msg: 'temporary file sweep failed', err: err.message }));
       // A lone server's own submissions all began after it started: any older document without a job is left from before.
       const writtenBefore = new Date(Math.max(Date.now() - STALE_MS, singleWriter ? startedAt.getTime() : 0));
+      // Jobs ended since shortly before the last sweep, and the last thousand: any killed between row and document is among them.
+      await republishStaleDocuments(store, publisher, new Date(Date.now() - sweepEvery - STALE_MS), 1000)
+        .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of finished jobs brought up to date', count: n }))
+        .catch((err: Error) => log({ level: 'error', msg: 'stale document sweep failed', err: err.message }));
       await removeOrphanDocuments(store, config.storageDir, writtenBefore)
         .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of submissions cut short removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'orphan document sweep failed', err: err.message }));
     };
     void sweep();
-    sweeper = setInterval(sweep, Math.min(config.jobs.retentionMs / 4, 3_600_000));
+    sweeper = setInterval(sweep, sweepEvery);
     sweeper.unref();
   }
   return {

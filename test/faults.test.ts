@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { republishStaleDocuments } from '../src/processing/stale-documents.js';
 import type { JobSpec } from '../src/storage/job-files.js';
 import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { exceptionOf, expectSchemaValid, get } from './helpers/http.js';
@@ -123,6 +124,23 @@ describe('faults', () => {
     expect(existsSync(orphan)).toBe(false);
     await waitFor(location, 'ProcessSucceeded');
     expect(existsSync(join(dir, `${idOf(location)}.xml`))).toBe(true);
+  });
+
+  it('a finished job whose document a kill left behind its row gets its final document back', async () => {
+    const s = await startTestServer();
+    cleanups.push(() => s.close());
+    const accepted = (await submit(s, 'identifier=sleep&DataInputs=delay=0')).text;
+    const location = statusLocationOf(accepted);
+    await waitFor(location, 'ProcessSucceeded');
+    // As if the server died after committing the end and before writing the document.
+    const path = join(s.config.storageDir, `${idOf(location)}.xml`);
+    writeFileSync(path, accepted);
+    const since = new Date(Date.now() - 60_000);
+    expect(await republishStaleDocuments(s.services.store, s.services.publisher, since, 10)).toBe(1);
+    const doc = readFileSync(path, 'utf8');
+    expect(statusOf(doc).name).toBe('ProcessSucceeded');
+    await expectSchemaValid(doc);
+    expect(await republishStaleDocuments(s.services.store, s.services.publisher, since, 10)).toBe(0);
   });
 
   it('garbage from a runner is refused or bounded; the job ends as it should', async () => {

@@ -133,6 +133,16 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
     expect(await store.prepareDispatch(id, 'local', 'hash3')).toBeUndefined();
   });
 
+  it('lists the jobs finished since a moment, and the newest finished ones', async () => {
+    const [a, b, c] = [await newJob(), await newJob(), await newJob()];
+    await store.succeed(a, 'done');
+    await store.fail(b, { code: 'NoApplicableCode', reason: 'failed' });
+    const recent = await store.recentlyFinished(new Date(Date.now() - 60_000), 0);
+    expect(recent).toEqual(expect.arrayContaining([a, b]));
+    expect(recent).not.toContain(c);
+    expect(await store.recentlyFinished(new Date(Date.now() + 60_000), 1)).toEqual([b]);
+  });
+
   it('sweeps status documents without a job once they are old enough, and nothing else', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wps-orphans-'));
     try {

@@ -271,6 +271,17 @@ export class JobStore {
     return rows.map((r) => String(r.id));
   }
 
+  /** Jobs finished since `since`, and the `newest` last finished. */
+  async recentlyFinished(since: Date, newest: number): Promise<string[]> {
+    const result = await this.db.raw(
+      `SELECT id FROM jobs WHERE finished_at >= ?
+       UNION
+       (SELECT id FROM jobs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?)`,
+      [since, newest],
+    );
+    return (result.rows as Row[]).map((r) => String(r.id));
+  }
+
   async removeMany(ids: readonly string[]): Promise<void> {
     if (ids.length > 0) await this.db('jobs').whereIn('id', ids as string[]).delete();
   }
