@@ -7,7 +7,7 @@ import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { Job, JobStore } from '../jobs/store.js';
-import { isTerminal } from '../jobs/states.js';
+import { isTerminal, type JobState } from '../jobs/states.js';
 import type { JobQueue } from '../queue/types.js';
 import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
@@ -56,7 +56,7 @@ const TRANSIENT = /unable to contact|cannot connect|connection (refused|reset|ti
  * submitted a second time.
  */
 export class Dispatcher {
-  private readonly wakers = new Map<string, () => void>();
+  private readonly wakers = new Map<string, (ended?: JobState) => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
 
@@ -65,7 +65,7 @@ export class Dispatcher {
   private sweeper: NodeJS.Timeout | undefined;
 
   async start(): Promise<void> {
-    this.unsubscribe.push(this.d.events.onFinished((id) => this.wakers.get(id)?.()));
+    this.unsubscribe.push(this.d.events.onFinished((id, state) => this.wakers.get(id)?.(state)));
     this.d.queue.consume((id, known) => this.handle(id, known), this.d.config.jobs.parallel);
     // Recovery: every job not yet finished goes (back) through the queue, now and then
     // again every so often: a queue that lost its contents (Redis restarted empty) or
@@ -201,8 +201,11 @@ export class Dispatcher {
     let watching = monitor.watch(schedulerId);
     let wake: (() => void) | undefined;
     let woken = false;
-    this.wakers.set(id, () => {
+    // The final state, when the news of the job's end carried it: no need to read the row.
+    let ended: JobState | undefined;
+    this.wakers.set(id, (state) => {
       woken = true;
+      ended = state;
       wake?.();
     });
     // Just submitted, the job is known to be waiting: the first look at the row can wait for news.
@@ -212,7 +215,7 @@ export class Dispatcher {
         woken = false;
         let current: Job | undefined;
         try {
-          current = fresh ? job : await this.d.store.get(id);
+          current = fresh ? job : ended ? { ...job, state: ended } : await this.d.store.get(id);
         } catch (err) {
           // The database is away for a moment: keep watching, do not judge.
           this.d.log({ level: 'warn', msg: 'cannot read the job; watching on', jobId: id, error: (err as Error).message });

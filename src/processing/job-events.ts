@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
+import { isTerminal, type JobState } from '../jobs/states.js';
 
 /**
  * "Job X has finished", heard by whoever waits for it: in this process directly, and
@@ -20,16 +21,21 @@ export class JobEvents {
       this.sub = new Redis(redisUrl, { lazyConnect: false });
       for (const c of [this.pub, this.sub]) c.on('error', () => undefined);
       void this.sub.subscribe(this.channel).catch(() => undefined);
-      this.sub.on('message', (_channel: string, id: string) => this.emitter.emit('finished', id));
+      // "<id> <state>"; a bare id (from an older server) says only that the job ended.
+      this.sub.on('message', (_channel: string, message: string) => {
+        const [id, state] = message.split(' ');
+        this.emitter.emit('finished', id, isTerminal(state as JobState) ? state : undefined);
+      });
     }
   }
 
-  finished(id: string): void {
-    this.emitter.emit('finished', id);
-    this.pub?.publish(this.channel, id).catch(() => undefined);
+  finished(id: string, state: JobState): void {
+    this.emitter.emit('finished', id, state);
+    this.pub?.publish(this.channel, `${id} ${state}`).catch(() => undefined);
   }
 
-  onFinished(listener: (id: string) => void): () => void {
+  /** `state` is the job's final state, when the news carries it. */
+  onFinished(listener: (id: string, state: JobState | undefined) => void): () => void {
     this.emitter.on('finished', listener);
     return () => this.emitter.off('finished', listener);
   }

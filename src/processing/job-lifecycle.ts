@@ -115,7 +115,7 @@ export class JobLifecycle {
 
   private async ended(job: Job, result?: JobResult): Promise<void> {
     await this.publisher.publish(job.id, job, result);
-    this.events.finished(job.id);
+    this.events.finished(job.id, job.state);
   }
 }
 
