@@ -76,6 +76,23 @@ describe.each(combos)('jobs on %s (commands %s)', (system, via) => {
     expect(job.schedulerJobId).toMatch(/^\d+$/);
   }, 60_000);
 
+  // Once per batch system: the limit is the dispatcher's, whatever carries the commands.
+  if (via === 'local') it.runIf(runs)('hands the batch system no more jobs at once than jobs.parallel (4); the rest wait their turn', async () => {
+    const locations = await Promise.all(Array.from({ length: 6 }, () => submit('identifier=sleep&DataInputs=delay=1')));
+    let most = 0;
+    for (let i = 0; i < 300; i++) {
+      const handed = (await s.services.store.unfinished()).filter((j) => j.schedulerJobId).length;
+      most = Math.max(most, handed);
+      if ((await s.services.store.unfinished()).length === 0) break;
+      await wait(50);
+    }
+    expect(most).toBe(4);
+    for (const l of locations) {
+      const views = await followStatus(l, { timeoutMs: 30_000 });
+      expect(views[views.length - 1]!.name).toBe('ProcessSucceeded');
+    }
+  }, 60_000);
+
   it.runIf(runs)('show_error ends in ProcessFailed with the process message', async () => {
     const views = await followStatus(await submit('identifier=show_error'), { timeoutMs: 30_000 });
     await expectAllValid(views);

@@ -17,6 +17,7 @@ import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { placementOf, type Placement } from './placement.js';
+import { Slots } from './slots.js';
 
 /**
  * The command every scheduler runs for a job: this install's compiled CLI, given the
@@ -59,14 +60,21 @@ export class Dispatcher {
   private readonly wakers = new Map<string, (ended?: JobState) => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
+  /** Jobs handed to batch systems at once: `parallel`. */
+  private readonly batchSlots: Slots;
 
-  constructor(private readonly d: DispatcherDeps) {}
+  constructor(private readonly d: DispatcherDeps) {
+    this.batchSlots = new Slots(d.config.jobs.parallel);
+  }
 
   private sweeper: NodeJS.Timeout | undefined;
 
   async start(): Promise<void> {
     this.unsubscribe.push(this.d.events.onFinished((id, state) => this.wakers.get(id)?.(state)));
-    this.d.queue.consume((id, known) => this.handle(id, known), this.d.config.jobs.parallel);
+    // A scheduler that keeps jobs ready (the local one) is handed that many more, so a
+    // runner that ends a job starts the next at once, while the dispatcher records the end.
+    const ahead = Math.max(0, ...[...this.d.monitors.values()].map((m) => m.scheduler.holdsAhead ?? 0));
+    this.d.queue.consume((id, known) => this.handle(id, known), this.d.config.jobs.parallel + ahead);
     // Recovery: every job not yet finished goes (back) through the queue, now and then
     // again every so often: a queue that lost its contents (Redis restarted empty) or
     // a job dropped while the database was away is picked up again. Adding a job that
@@ -90,6 +98,7 @@ export class Dispatcher {
     for (const u of this.unsubscribe) u();
     for (const m of this.d.monitors.values()) m.stop();
     for (const w of this.wakers.values()) w();
+    this.batchSlots.drain();
   }
 
   /**
@@ -132,6 +141,22 @@ export class Dispatcher {
       await this.d.lifecycle.fail(id, { code: 'NoApplicableCode', reason: `Scheduler ${schedulerName} is not configured here` });
       return;
     }
+    // A batch system holds only `parallel` of this dispatcher's jobs at once; the local scheduler keeps its own count.
+    const limited = !monitor.scheduler.holdsAhead;
+    if (limited && !(await this.batchSlots.take())) return;
+    let lookAgain: boolean;
+    try {
+      lookAgain = await this.dispatchTo(job, process, placement, monitor, known);
+    } finally {
+      if (limited) this.batchSlots.give();
+    }
+    if (lookAgain) await this.dispatch(id);
+  }
+
+  /** Returns true when the job should be looked at again from the store (a stale `known`). */
+  private async dispatchTo(job: Job, process: ProcessDefinition, placement: Placement, monitor: SchedulerMonitor, known?: Job): Promise<boolean> {
+    const id = job.id;
+    const schedulerName = monitor.scheduler.name;
     const template = this.template(job, process, placement);
     let schedulerId = job.schedulerJobId ?? undefined;
     if (!schedulerId && job.dispatchedAt) {
@@ -140,20 +165,18 @@ export class Dispatcher {
       if (schedulerId) await this.d.store.setSchedulerJobId(id, schedulerId);
       else if ((await this.d.files.hasAttempts(id)) || (await this.d.files.readResult(id))) {
         await this.settle(job, { state: 'undetermined', reason: `${schedulerName} no longer knows the job` });
-        return;
+        return false;
       }
     }
     if (!schedulerId) {
       schedulerId = await this.submit(job, template, monitor);
-      if (!schedulerId) {
-        // Not preparable: dismissed meanwhile, or (a stale hint) dispatched before: look again.
-        if (known) await this.dispatch(id);
-        return;
-      }
+      // Not preparable: dismissed meanwhile, or (a stale hint) dispatched before: look again.
+      if (!schedulerId) return known !== undefined;
       await this.watch(job, schedulerId, template, monitor, true);
-      return;
+      return false;
     }
     await this.watch(job, schedulerId, template, monitor);
+    return false;
   }
 
   /** Writes the job's spec (with a fresh secret) and hands it to the scheduler. */

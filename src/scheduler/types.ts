@@ -43,6 +43,12 @@ export interface Scheduler {
   readonly name: string;
   /** The scheduler's id of a job is our job id (known before submitting). */
   readonly idIsJobId?: boolean;
+  /**
+   * Jobs it keeps ready beyond those it runs, and starts the moment one ends. The
+   * local scheduler does (a waiting job meets a free runner without a round through
+   * the dispatcher); a batch system is handed only what the dispatcher's limit allows.
+   */
+  readonly holdsAhead?: number;
   /** Submits a job; resolves to the batch system's id for it. */
   submit(template: JobTemplate): Promise<string>;
   /** States of several jobs at once (one query to the batch system where it allows). */

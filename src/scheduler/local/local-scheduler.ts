@@ -62,8 +62,11 @@ export class LocalScheduler implements Scheduler {
   private earlyDeaths = 0;
 
   private warmedUp = false;
+  readonly holdsAhead: number;
 
-  constructor(private readonly opts: LocalSchedulerOptions) {}
+  constructor(private readonly opts: LocalSchedulerOptions) {
+    this.holdsAhead = opts.slots;
+  }
 
   /** Warm runners start with the first job, so a server that never runs one has none. */
   private warmUp(): void {
