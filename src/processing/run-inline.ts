@@ -14,7 +14,9 @@ export async function runInline(
   selections: readonly OutputSelection[],
   timeoutMs: number,
 ): Promise<RunResult> {
-  const controller = new AbortController();
+  // Made only for a handler that asks for its signal: most never do, and one costs.
+  let controller: AbortController | undefined;
+  let stopped: OwsException | undefined;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -22,14 +24,25 @@ export async function runInline(
         'NoApplicableCode',
         `Process ${process.identifier} did not finish within ${timeoutMs / 1000} s and was stopped`,
       );
-      controller.abort(err);
+      stopped = err;
+      controller?.abort(err);
       reject(err);
     }, timeoutMs);
   });
   try {
     const results = await Promise.race([
       Promise.resolve().then(() =>
-        process.handler({ inputs, signal: controller.signal, progress: () => undefined }),
+        process.handler({
+          inputs,
+          get signal() {
+            if (!controller) {
+              controller = new AbortController();
+              if (stopped) controller.abort(stopped);
+            }
+            return controller.signal;
+          },
+          progress: () => undefined,
+        }),
       ),
       timeout,
     ]);
