@@ -63,10 +63,10 @@ export async function settleDisk(): Promise<void> {
   await run('sync', []);
 }
 
-/** wrk against a URL, after a short unrecorded run (JIT and caches warm, as in service). */
-export async function wrk(name: string, url: string, o: { threads: number; connections: number; seconds: number }): Promise<WrkResult> {
+/** wrk against a URL, after a short unrecorded run (JIT and caches warm, as in service) unless `warm` says it is. */
+export async function wrk(name: string, url: string, o: { threads: number; connections: number; seconds: number; warm?: boolean }): Promise<WrkResult> {
   const common = [`-t${o.threads}`, `-c${o.connections}`];
-  await run('wrk', [...common, '-d2s', url]);
+  if (!o.warm) await run('wrk', [...common, '-d2s', url]);
   return parseWrk(name, await run('wrk', [...common, `-d${o.seconds}s`, '--latency', url]));
 }
 

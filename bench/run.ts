@@ -40,7 +40,30 @@ const ADAPTER_JOBS = Number(process.env.BENCH_ADAPTER_JOBS ?? 10);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 0);
 const REPEAT_JOBS = Number(process.env.BENCH_REPEAT_JOBS ?? 200);
 
-const wrk = (name: string, url: string) => wrkRun(name, url, { threads: THREADS, connections: CONNECTIONS, seconds: DURATION });
+/** Alternating runs of the bare twin and the server per request: this machine's speed drifts within seconds. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+interface Row {
+  name: string;
+  ours: WrkResult;
+  bare: WrkResult;
+  /** Median of the rounds' ratios. */
+  ratio: number;
+}
+
+const median = <T>(values: T[], key: (v: T) => number): T => [...values].sort((a, b) => key(a) - key(b))[Math.floor(values.length / 2)]!;
+
+/** ROUNDS alternating runs of DURATION / ROUNDS seconds each; the medians. */
+async function beside(name: string, bareUrl: string, url: string): Promise<Row> {
+  const seconds = Math.max(1, Math.round(DURATION / ROUNDS));
+  const rounds: { bare: WrkResult; ours: WrkResult }[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const o = { threads: THREADS, connections: CONNECTIONS, seconds, warm: i > 0 };
+    rounds.push({ bare: await wrkRun(`bare ${name}`, bareUrl, o), ours: await wrkRun(name, url, o) });
+  }
+  const ratio = median(rounds, (r) => r.ours.rps / r.bare.rps);
+  return { name, ours: median(rounds, (r) => r.ours.rps).ours, bare: median(rounds, (r) => r.bare.rps).bare, ratio: ratio.ours.rps / ratio.bare.rps };
+}
 
 async function main(): Promise<void> {
   await requireWrk();
@@ -65,11 +88,11 @@ async function main(): Promise<void> {
   const bodies = mkdtempSync(join(tmpdir(), 'wps-bench-bodies-'));
   for (const [i, [, url]] of requests.entries()) writeFileSync(join(bodies, String(i)), Buffer.from(await (await fetch(url)).arrayBuffer()));
   const bare = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODIES_DIR: bodies }, barePort);
-  const rows: { name: string; ours: WrkResult; bare: WrkResult }[] = [];
+  const rows: Row[] = [];
   let jobs: (AsyncFigures & { anyLocation: string }) | undefined;
   try {
     for (const [i, [name, url]] of requests.entries()) {
-      rows.push({ name, bare: await wrk(`bare ${name}`, `http://127.0.0.1:${barePort}/${i}`), ours: await wrk(name, url) });
+      rows.push(await beside(name, `http://127.0.0.1:${barePort}/${i}`, url));
     }
     jobs = await runAsyncJobs(`http://127.0.0.1:${port}`, join(data, 'outputs'), JOBS, SUBMITTERS);
     for (let i = 1; i <= REPEATS; i++) {
@@ -83,16 +106,17 @@ async function main(): Promise<void> {
   // The status document only exists now: its bare twin starts afresh.
   const bare2 = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODIES_DIR: bodies }, barePort);
   try {
-    if (jobs) rows.push({ name: 'status document polling', bare: await wrk('bare status', `http://127.0.0.1:${barePort}/status`), ours: await wrk('status', jobs.anyLocation) });
+    if (jobs) rows.push(await beside('status document polling', `http://127.0.0.1:${barePort}/status`, jobs.anyLocation));
   } finally {
     bare2.kill();
     await stopNode(server);
     rmSync(data, { recursive: true, force: true });
     rmSync(bodies, { recursive: true, force: true });
   }
-  console.log(`\nwrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s on loopback, server in its own process (node ${process.version});`);
-  console.log('each request beside a bare node:http server answering the same bytes\n');
-  const table = rows.map((r) => [r.name, r.ours.rps.toFixed(0), r.bare.rps.toFixed(0), `${((100 * r.ours.rps) / r.bare.rps).toFixed(0)} %`, r.ours.p50, r.ours.p99, r.ours.errors]);
+  console.log(`\nwrk -t${THREADS} -c${CONNECTIONS} on loopback, server in its own process (node ${process.version});`);
+  console.log(`each request beside a bare node:http server answering the same bytes, ${ROUNDS} alternating rounds of ${Math.max(1, Math.round(DURATION / ROUNDS))} s;`);
+  console.log('medians of the rounds (of bare: the median of the rounds\' ratios)\n');
+  const table = rows.map((r) => [r.name, r.ours.rps.toFixed(0), r.bare.rps.toFixed(0), `${(100 * r.ratio).toFixed(0)} %`, r.ours.p50, r.ours.p99, r.ours.errors]);
   const head = ['request', 'req/s', 'bare req/s', 'of bare', 'p50', 'p99', 'errors'];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
