@@ -1,6 +1,7 @@
-import { opendir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobStore } from '../jobs/store.js';
+import { filesIn } from '../storage/leftovers.js';
 
 const STATUS_DOCUMENT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.xml$/;
 /** Ids looked up in the store at once. */
@@ -15,13 +16,6 @@ const CHUNK = 1000;
  */
 export async function removeOrphanDocuments(store: JobStore, outputDir: string, writtenBefore: Date): Promise<number> {
   let removed = 0;
-  let entries;
-  try {
-    entries = await opendir(outputDir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
   let ids: string[] = [];
   const settle = async () => {
     const known = await store.existing(ids);
@@ -37,8 +31,8 @@ export async function removeOrphanDocuments(store: JobStore, outputDir: string, 
     }
     ids = [];
   };
-  for await (const entry of entries) {
-    const id = entry.isFile() ? STATUS_DOCUMENT.exec(entry.name)?.[1] : undefined;
+  for await (const name of filesIn(outputDir)) {
+    const id = STATUS_DOCUMENT.exec(name)?.[1];
     if (!id) continue;
     ids.push(id);
     if (ids.length >= CHUNK) await settle();

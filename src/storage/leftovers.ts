@@ -11,20 +11,25 @@ import { TEMPORARY_NAME } from './atomic-write.js';
  */
 export async function removeStaleTemporaryFiles(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
   let removed = 0;
-  let entries;
-  try {
-    entries = await opendir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-  for await (const entry of entries) {
-    if (!entry.isFile() || !TEMPORARY_NAME.test(entry.name)) continue;
-    const path = join(dir, entry.name);
+  for await (const name of filesIn(dir)) {
+    if (!TEMPORARY_NAME.test(name)) continue;
+    const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
     if (!info || now - info.mtimeMs < olderThanMs) continue;
     await rm(path, { force: true });
     removed++;
   }
   return removed;
+}
+
+/** The names of the files at the top of `dir`, read as they come; none if it does not exist. */
+export async function* filesIn(dir: string): AsyncGenerator<string> {
+  let entries;
+  try {
+    entries = await opendir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for await (const entry of entries) if (entry.isFile()) yield entry.name;
 }
