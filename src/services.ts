@@ -121,6 +121,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     dispatcher = new Dispatcher({ config, store, queue, monitors, files, outputs, registry, lifecycle, events, log });
     await dispatcher.start();
     const sweepEvery = Math.min(config.jobs.retentionMs / 4, 3_600_000);
+    let firstSweep = true;
     const sweep = async () => {
       await sweepExpiredJobs({ store, files, outputDir: config.storageDir, retentionMs: config.jobs.retentionMs })
         .then((n) => n > 0 && log({ level: 'info', msg: 'expired jobs removed', count: n }))
@@ -130,10 +131,15 @@ export async function openServices(config: Config, processes: readonly ProcessDe
         .catch((err: Error) => log({ level: 'error', msg: 'temporary file sweep failed', err: err.message }));
       // A lone server's own submissions all began after it started: any older document without a job is left from before.
       const writtenBefore = new Date(Math.max(Date.now() - STALE_MS, singleWriter ? startedAt.getTime() : 0));
-      // Jobs ended since shortly before the last sweep, and the last thousand: any killed between row and document is among them.
-      await republishStaleDocuments(store, publisher, new Date(Date.now() - sweepEvery - STALE_MS), 1000)
-        .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of finished jobs brought up to date', count: n }))
-        .catch((err: Error) => log({ level: 'error', msg: 'stale document sweep failed', err: err.message }));
+      // A job whose end a kill kept from its document: a lone server's own are among the last
+      // thousand when it starts again; with several, any other's ended since shortly before the last sweep.
+      if (firstSweep || !singleWriter) {
+        const since = new Date(Date.now() - (firstSweep ? 0 : sweepEvery) - STALE_MS);
+        await republishStaleDocuments(store, publisher, since, 1000)
+          .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of finished jobs brought up to date', count: n }))
+          .catch((err: Error) => log({ level: 'error', msg: 'stale document sweep failed', err: err.message }));
+      }
+      firstSweep = false;
       await removeOrphanDocuments(store, config.storageDir, writtenBefore)
         .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of submissions cut short removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'orphan document sweep failed', err: err.message }));
