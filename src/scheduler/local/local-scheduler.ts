@@ -62,11 +62,14 @@ export class LocalScheduler implements Scheduler {
   private earlyDeaths = 0;
 
   private warmedUp = false;
-  readonly holdsAhead: number;
+  /**
+   * One job kept ready: a runner that ends a job takes it at once. One per slot made
+   * jobs faster still, but put that much more bookkeeping beside the submissions
+   * (open loop at 500/s while jobs ran: p50 7–9 → 13–17 ms).
+   */
+  readonly holdsAhead = 1;
 
-  constructor(private readonly opts: LocalSchedulerOptions) {
-    this.holdsAhead = opts.slots;
-  }
+  constructor(private readonly opts: LocalSchedulerOptions) {}
 
   /** Warm runners start with the first job, so a server that never runs one has none. */
   private warmUp(): void {
