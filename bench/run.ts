@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     for (const load of loads) {
       try {
         const r = await withSubmitServer(store, load);
-        console.log(`| ${store} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors} |`);
+        console.log(`| ${store} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ''} |`);
       } catch (err) {
         console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | | |`);
       }

@@ -26,6 +26,8 @@ export interface SubmitFigures {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** What the errors were, where known: "request ECONNRESET ×3". */
+  errorKinds?: string;
 }
 
 /** Runs `measure` against a fresh server on `store`, then removes everything it made. */
@@ -63,20 +65,23 @@ export async function closedLoop(url: string, connections: number, seconds: numb
   return { mode: 'closed loop (wrk)', perSecond: r.rps, p50Ms: ms(r.p50), p99Ms: ms(r.p99), errors: r.errors === '0' ? 0 : Number.parseInt(r.errors, 10) || 1 };
 }
 
-function submit(agent: Agent, url: string): Promise<boolean> {
+/** Resolves undefined when the submission was accepted, else what went wrong, in a few words. */
+function submit(agent: Agent, url: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     get(url, { agent }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(res.statusCode === 200 && body.includes('ProcessAccepted')));
-      res.on('error', () => resolve(false));
-    }).on('error', () => resolve(false));
+      res.on('end', () =>
+        resolve(res.statusCode === 200 && body.includes('ProcessAccepted') ? undefined : `HTTP ${res.statusCode} ${/exceptionCode="(\w+)"/.exec(body)?.[1] ?? ''}`.trim()),
+      );
+      res.on('error', (err: NodeJS.ErrnoException) => resolve(`response ${err.code ?? err.message}`));
+    }).on('error', (err: NodeJS.ErrnoException) => resolve(`request ${err.code ?? err.message}`));
   });
 }
 
-async function schedule(url: string, agent: Agent, rate: number, seconds: number, record: boolean, latencies: number[]): Promise<number> {
-  let errors = 0;
+async function schedule(url: string, agent: Agent, rate: number, seconds: number, record: boolean, latencies: number[]): Promise<Map<string, number>> {
+  const errors = new Map<string, number>();
   const pending: Promise<void>[] = [];
   const t0 = performance.now() + 20;
   for (let i = 0; i < Math.round(rate * seconds); i++) {
@@ -84,10 +89,10 @@ async function schedule(url: string, agent: Agent, rate: number, seconds: number
     const early = due - performance.now();
     if (early >= 1) await wait(early);
     pending.push(
-      submit(agent, url).then((ok) => {
+      submit(agent, url).then((failure) => {
         if (!record) return;
         latencies.push(performance.now() - due);
-        if (!ok) errors++;
+        if (failure) errors.set(failure, (errors.get(failure) ?? 0) + 1);
       }),
     );
   }
@@ -104,7 +109,14 @@ export async function openLoop(url: string, connections: number, rate: number, s
     const errors = await schedule(url, agent, rate, seconds, true, latencies);
     const elapsed = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    return { mode: `open loop, ${rate}/s due`, perSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+    return {
+      mode: `open loop, ${rate}/s due`,
+      perSecond: latencies.length / elapsed,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      errors: [...errors.values()].reduce((a, b) => a + b, 0),
+      errorKinds: [...errors].map(([kind, n]) => `${kind} ×${n}`).join(', '),
+    };
   } finally {
     agent.destroy();
   }
