@@ -129,8 +129,6 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       await removeStaleTemporaryFiles(config.storageDir, STALE_MS)
         .then((n) => n > 0 && log({ level: 'info', msg: 'temporary files of interrupted writes removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'temporary file sweep failed', err: err.message }));
-      // A lone server's own submissions all began after it started: any older document without a job is left from before.
-      const writtenBefore = new Date(Math.max(Date.now() - STALE_MS, singleWriter ? startedAt.getTime() : 0));
       // A job whose end a kill kept from its document: a lone server's own are among the last
       // thousand when it starts again; with several, any other's ended since shortly before the last sweep.
       if (firstSweep || !singleWriter) {
@@ -140,6 +138,8 @@ export async function openServices(config: Config, processes: readonly ProcessDe
           .catch((err: Error) => log({ level: 'error', msg: 'stale document sweep failed', err: err.message }));
       }
       firstSweep = false;
+      // A lone server's own submissions all began after it started: any older document without a job is left from before.
+      const writtenBefore = new Date(Math.max(Date.now() - STALE_MS, singleWriter ? startedAt.getTime() : 0));
       await removeOrphanDocuments(store, config.storageDir, writtenBefore)
         .then((n) => n > 0 && log({ level: 'info', msg: 'status documents of submissions cut short removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'orphan document sweep failed', err: err.message }));

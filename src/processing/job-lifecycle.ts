@@ -70,16 +70,9 @@ export class JobLifecycle {
     const forget = () => {
       if (this.finishing.get(id) === finishing) this.finishing.delete(id);
     };
-    let done: boolean;
-    try {
-      done = await finishing;
-    } catch (err) {
-      forget();
-      throw err;
-    }
-    if (done) setTimeout(forget, RECENTLY_FINISHED_MS).unref();
-    else forget();
-    return done;
+    // Ended: remembered a while. Not ended (no result yet, or an error): forgotten now.
+    finishing.then((done) => (done ? setTimeout(forget, RECENTLY_FINISHED_MS).unref() : forget()), forget);
+    return finishing;
   }
 
   private async readAndApply(id: string, attempts: number): Promise<boolean> {
