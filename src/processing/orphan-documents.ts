@@ -2,8 +2,8 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobStore } from '../jobs/store.js';
 import { filesIn } from '../storage/leftovers.js';
+import { STATUS_DOCUMENT_NAME, statusDocumentName } from '../storage/output-store.js';
 
-const STATUS_DOCUMENT = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.xml$/;
 /** Ids looked up in the store at once. */
 const CHUNK = 1000;
 
@@ -21,7 +21,7 @@ export async function removeOrphanDocuments(store: JobStore, outputDir: string, 
     const known = await store.existing(ids);
     for (const id of ids) {
       if (known.has(id)) continue;
-      const path = join(outputDir, `${id}.xml`);
+      const path = join(outputDir, statusDocumentName(id));
       const info = await stat(path).catch(() => undefined);
       if (!info || info.mtimeMs >= writtenBefore.getTime()) continue;
       // Looked up again just before: the row may have been committed since the first look.
@@ -32,7 +32,7 @@ export async function removeOrphanDocuments(store: JobStore, outputDir: string, 
     ids = [];
   };
   for await (const name of filesIn(outputDir)) {
-    const id = STATUS_DOCUMENT.exec(name)?.[1];
+    const id = STATUS_DOCUMENT_NAME.exec(name)?.[1];
     if (!id) continue;
     ids.push(id);
     if (ids.length >= CHUNK) await settle();

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobStore } from '../jobs/store.js';
 import type { JobFiles } from '../storage/job-files.js';
+import { statusDocumentName } from '../storage/output-store.js';
 
 export interface RetentionDeps {
   store: JobStore;
@@ -21,7 +22,7 @@ export async function sweepExpiredJobs(d: RetentionDeps, now = Date.now()): Prom
     const ids = await d.store.finishedBefore(new Date(now - d.retentionMs));
     if (ids.length === 0) return removed;
     for (const id of ids) {
-      await rm(join(d.outputDir, `${id}.xml`), { force: true });
+      await rm(join(d.outputDir, statusDocumentName(id)), { force: true });
       await rm(join(d.outputDir, id), { recursive: true, force: true });
       await d.files.remove(id);
     }

@@ -10,6 +10,7 @@ import { isTerminal } from '../jobs/states.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import type { FileWriter } from '../storage/file-writer.js';
 import { fromStoredOutput, type JobFiles, type JobResult } from '../storage/job-files.js';
+import { statusDocumentName } from '../storage/output-store.js';
 
 export interface PublisherOptions {
   store: JobStore;
@@ -44,11 +45,11 @@ export class StatusPublisher {
   constructor(private readonly o: PublisherOptions) {}
 
   statusPath(id: string): string {
-    return join(this.o.outputDir, `${id}.xml`);
+    return join(this.o.outputDir, statusDocumentName(id));
   }
 
   statusLocation(id: string): string {
-    return `${this.o.outputUrl}/${id}.xml`;
+    return `${this.o.outputUrl}/${statusDocumentName(id)}`;
   }
 
   /**

@@ -8,6 +8,11 @@ import { extensionFor } from './media-types.js';
 // no hidden temporary files, nothing a client can steer outside the storage directory.
 const SAFE_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
+/** A job's status document: `<job id>.xml` at the top of the storage directory, beside the job's output folder. */
+export const statusDocumentName = (jobId: string): string => `${jobId}.xml`;
+/** A status document's file name, capturing the job id. */
+export const STATUS_DOCUMENT_NAME = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.xml$/;
+
 /** Files on (shared) storage that clients fetch over HTTP: stored outputs and status documents. */
 export class OutputStore {
   constructor(
