@@ -17,6 +17,9 @@ import { temporaryPathFor } from './atomic-write.js';
  *   exists, one directory operation instead of two.
  * A missing directory is created (not checked on every write).
  */
+/** Writes handed to a thread at once while more are still arriving in the same turn of the loop. */
+const BATCH_SLICE = 16;
+
 export class FileWriter {
   private readonly threads: Thread[];
   private batch: Write[] = [];
@@ -46,6 +49,10 @@ export class FileWriter {
     return new Promise<void>((resolve, reject) => {
       if (this.batch.length === 0) setImmediate(() => this.flush());
       this.batch.push({ id: this.nextId++, path, data, exclusive, resolve, reject });
+      // A burst handled in one turn of the loop would otherwise become one batch on one
+      // thread, started only once the last request was parsed; in slices the threads
+      // start on the first while the loop parses the rest, and share the work.
+      if (this.batch.length >= BATCH_SLICE) this.flush();
     });
   }
 
