@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/jobs/db.js';
 import { migrate } from '../src/jobs/migrations.js';
+import { JOB_STATES } from '../src/jobs/states.js';
 import { JobStore } from '../src/jobs/store.js';
 import { removeOrphanDocuments } from '../src/processing/orphan-documents.js';
 import { dropSchema, pgliteCopy, TEST_DATABASE_URL, type StoreKind } from './helpers/server.js';
@@ -92,9 +93,16 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
     expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, waiting + 1)).toBe(true);
   });
 
-  it('keeps the count of waiting jobs through every change that starts, ends or removes one', async () => {
-    const actual = async () => Number(((await db('jobs').where({ state: 'accepted' }).count({ n: '*' })) as { n: string }[])[0]!.n);
-    const check = async () => expect(await store.countWaiting()).toBe(await actual());
+  it('keeps the counts by state, and so the count of waiting jobs, through every change that starts, ends or removes one', async () => {
+    const actual = async () => {
+      const rows = (await db('jobs').select('state').count({ n: '*' }).groupBy('state')) as { state: string; n: string }[];
+      return new Map(JOB_STATES.map((state) => [state, Number(rows.find((r) => r.state === state)?.n ?? 0)]));
+    };
+    const check = async () => {
+      const counted = await actual();
+      expect(await store.countByState()).toEqual(counted);
+      expect(await store.countWaiting()).toBe(counted.get('accepted'));
+    };
     await check();
     const [a, b, c, d, e] = await Promise.all(Array.from({ length: 5 }, () => newJob()));
     await check();
@@ -163,7 +171,7 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
 });
 
 describe('upgrading a database with jobs in it', () => {
-  it('counts the jobs already waiting when the waiting count arrives', async () => {
+  it('counts the jobs already there when the counts arrive', async () => {
     const schema = `wps_upgrade_${randomBytes(4).toString('hex')}`;
     const db = openDatabase({ url: TEST_DATABASE_URL, schema });
     await db.raw('CREATE SCHEMA ??', [schema]);
@@ -171,11 +179,14 @@ describe('upgrading a database with jobs in it', () => {
       expect(await migrate(db, '001_jobs')).toEqual(['001_jobs']);
       const row = (state: string) => ({ id: randomUUID(), process_id: 'p', request: '{}', state });
       await db('jobs').insert([row('accepted'), row('accepted'), row('accepted'), row('running'), row('succeeded')]);
-      expect(await migrate(db)).toEqual(['002_waiting_count']);
+      expect(await migrate(db, '002_waiting_count')).toEqual(['002_waiting_count']);
+      await db('jobs').insert(row('accepted'));
+      expect(await migrate(db)).toEqual(['003_job_counts']);
       const store = new JobStore(db);
-      expect(await store.countWaiting()).toBe(3);
-      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 4)).toBe(true);
-      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 4)).toBe(false);
+      expect(await store.countWaiting()).toBe(4);
+      expect(await store.countByState()).toEqual(new Map([['accepted', 4], ['running', 1], ['succeeded', 1], ['failed', 0], ['dismissed', 0]]));
+      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 5)).toBe(true);
+      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 5)).toBe(false);
     } finally {
       await db.destroy();
       await dropSchema(schema);

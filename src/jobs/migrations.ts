@@ -82,6 +82,57 @@ const migrations: Migration[] = [
       await db.schema.dropTable('waiting_jobs');
     },
   },
+  {
+    // Jobs counted by state as they change, in place of the waiting count alone: the
+    // metrics' jobs by state had counted the whole table at every scrape (with 1,000,000
+    // finished jobs: 73 ms of Postgres, 210-230 ms of the embedded PGlite, which runs in
+    // the server's own thread). The waiting count is the `accepted` row.
+    name: '003_job_counts',
+    async up(db) {
+      await db.raw(`CREATE TABLE job_counts (state text PRIMARY KEY, n bigint NOT NULL)`);
+      await db.raw(`INSERT INTO job_counts (state, n)
+                    SELECT s.state, (SELECT count(*) FROM jobs j WHERE j.state = s.state)
+                    FROM unnest(ARRAY['accepted','running','succeeded','failed','dismissed']) AS s(state)`);
+      await db.raw(`
+        CREATE FUNCTION count_jobs_by_state() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+        DECLARE
+          r record;
+        BEGIN
+          -- One state at a time, in one order: two transactions never wait on each other's counts.
+          IF TG_OP = 'INSERT' THEN
+            FOR r IN SELECT state, count(*) AS d FROM new_rows GROUP BY state ORDER BY state LOOP
+              UPDATE job_counts SET n = n + r.d WHERE state = r.state;
+            END LOOP;
+          ELSIF TG_OP = 'DELETE' THEN
+            FOR r IN SELECT state, -count(*) AS d FROM old_rows GROUP BY state ORDER BY state LOOP
+              UPDATE job_counts SET n = n + r.d WHERE state = r.state;
+            END LOOP;
+          ELSE
+            FOR r IN SELECT state, sum(d) AS d
+                     FROM (SELECT state, 1 AS d FROM new_rows UNION ALL SELECT state, -1 AS d FROM old_rows) AS change
+                     GROUP BY state HAVING sum(d) <> 0 ORDER BY state LOOP
+              UPDATE job_counts SET n = n + r.d WHERE state = r.state;
+            END LOOP;
+          END IF;
+          RETURN NULL;
+        END $$`);
+      for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_waiting_${t} ON jobs`);
+      await db.raw('DROP FUNCTION count_waiting_jobs()');
+      await db.schema.dropTable('waiting_jobs');
+      await db.raw(`CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_state()`);
+      await db.raw(`CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_state()`);
+      await db.raw(`CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_state()`);
+    },
+    async down(db) {
+      for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_count_${t} ON jobs`);
+      await db.raw('DROP FUNCTION count_jobs_by_state()');
+      await db.schema.dropTable('job_counts');
+      await migrations.find((m) => m.name === '002_waiting_count')!.up(db);
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

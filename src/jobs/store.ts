@@ -120,7 +120,7 @@ export class JobStore {
       const bindings = batch.flatMap((p, i) => [p.job.id, p.job.processId, JSON.stringify(p.job.request), p.job.message, i + 1]);
       const max = batch[0]!.maxWaiting;
       const result = await this.db.raw(
-        `WITH waiting AS (SELECT n FROM waiting_jobs FOR UPDATE),
+        `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
               batch (id, process_id, request, message, ord) AS (VALUES ${values})
          INSERT INTO jobs (id, process_id, request, state, message)
          SELECT b.id, b.process_id, b.request, 'accepted', b.message FROM batch b, waiting w
@@ -246,7 +246,7 @@ export class JobStore {
   }
 
   async countByState(): Promise<Map<JobState, number>> {
-    const rows = (await this.db('jobs').select('state').count({ n: '*' }).groupBy('state')) as Row[];
+    const rows = (await this.db('job_counts').select('state', 'n')) as Row[];
     return new Map(rows.map((r) => [r.state as JobState, Number(r.n)]));
   }
 
@@ -256,7 +256,7 @@ export class JobStore {
   }
 
   async countWaiting(): Promise<number> {
-    const row = (await this.db('waiting_jobs').first('n')) as Row | undefined;
+    const row = (await this.db('job_counts').where({ state: 'accepted' }).first('n')) as Row | undefined;
     return Number(row?.n ?? 0);
   }
 
