@@ -102,6 +102,9 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
       const counted = await actual();
       expect(await store.countByState()).toEqual(counted);
       expect(await store.countWaiting()).toBe(counted.get('accepted'));
+      const all = [...counted.values()].reduce((a, b) => a + b, 0);
+      expect((await store.list({ limit: 1, offset: 0 })).total).toBe(all);
+      expect((await store.list({ states: ['accepted', 'failed'], limit: 1, offset: 0 })).total).toBe(counted.get('accepted')! + counted.get('failed')!);
     };
     await check();
     const [a, b, c, d, e] = await Promise.all(Array.from({ length: 5 }, () => newJob()));
@@ -181,7 +184,7 @@ describe('upgrading a database with jobs in it', () => {
       await db('jobs').insert([row('accepted'), row('accepted'), row('accepted'), row('running'), row('succeeded')]);
       expect(await migrate(db, '002_waiting_count')).toEqual(['002_waiting_count']);
       await db('jobs').insert(row('accepted'));
-      expect(await migrate(db)).toEqual(['003_job_counts']);
+      expect(await migrate(db)).toEqual(['003_job_counts', '004_jobs_newest_first']);
       const store = new JobStore(db);
       expect(await store.countWaiting()).toBe(4);
       expect(await store.countByState()).toEqual(new Map([['accepted', 4], ['running', 1], ['succeeded', 1], ['failed', 0], ['dismissed', 0]]));

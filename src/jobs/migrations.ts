@@ -133,6 +133,20 @@ const migrations: Migration[] = [
       await migrations.find((m) => m.name === '002_waiting_count')!.up(db);
     },
   },
+  {
+    // The jobs list (GET /jobs, `wps jobs`) shows the newest first, of all processes or
+    // of one. Without these it sorted the whole table: with 1,000,000 jobs 95 ms of
+    // Postgres and 270 ms of PGlite (in the server's own thread) for every page.
+    name: '004_jobs_newest_first',
+    async up(db) {
+      await db.raw('CREATE INDEX jobs_newest_first ON jobs (created_at DESC, id)');
+      await db.raw('CREATE INDEX jobs_of_process_newest_first ON jobs (process_id, created_at DESC, id)');
+    },
+    async down(db) {
+      await db.raw('DROP INDEX jobs_of_process_newest_first');
+      await db.raw('DROP INDEX jobs_newest_first');
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

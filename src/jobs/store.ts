@@ -235,9 +235,19 @@ export class JobStore {
       if (filter.states && filter.states.length > 0) q.whereIn('state', filter.states as JobState[]);
       return q;
     };
-    const [count] = (await where(this.db('jobs')).count({ n: '*' })) as Row[];
     const rows = (await where(this.db('jobs')).orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset)) as Row[];
-    return { jobs: rows.map(toJob), total: Number(count?.n ?? 0) };
+    return { jobs: rows.map(toJob), total: await this.countMatching(filter, where) };
+  }
+
+  /** Of all processes, from the counts by state (the table may hold a million jobs); of one, counted. */
+  private async countMatching(filter: { processId?: string; states?: readonly JobState[] }, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
+    if (filter.processId) {
+      const [count] = (await where(this.db('jobs')).count({ n: '*' })) as Row[];
+      return Number(count?.n ?? 0);
+    }
+    let total = 0;
+    for (const [state, n] of await this.countByState()) if (!filter.states?.length || filter.states.includes(state)) total += n;
+    return total;
   }
 
   async unfinished(): Promise<Job[]> {
