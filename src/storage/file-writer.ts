@@ -1,6 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { temporaryPathFor } from './atomic-write.js';
 
+/** Writes handed to a thread at once while more are still arriving in the same turn of the loop. */
+const BATCH_SLICE = 16;
+
 /**
  * Writes status documents on threads of its own. Under a burst of submissions each
  * document written through libuv's pool costs the event loop four round trips (open,
@@ -17,9 +20,6 @@ import { temporaryPathFor } from './atomic-write.js';
  *   exists, one directory operation instead of two.
  * A missing directory is created (not checked on every write).
  */
-/** Writes handed to a thread at once while more are still arriving in the same turn of the loop. */
-const BATCH_SLICE = 16;
-
 export class FileWriter {
   private readonly threads: Thread[];
   private batch: Write[] = [];
