@@ -9,8 +9,9 @@ const BATCH_SLICE = 16;
  * document written through libuv's pool costs the event loop four round trips (open,
  * write, close, rename), each waking a pool thread that preempts the loop on a small
  * machine: measured, a third of the server's time at 100 concurrent submitters. Here
- * the writes that arrive during one turn of the loop go to a thread as one message and
- * are done there with plain synchronous calls; one message comes back.
+ * the writes that arrive during one turn of the loop go to a thread as one message (in
+ * slices, so that the threads share a burst) and are done there with plain synchronous
+ * calls; one message comes back.
  *
  * Two kinds of write, both leaving no temporary file behind when they fail:
  * - `replace`: readers see the old content or the new one, never a mix (temporary
