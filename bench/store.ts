@@ -61,7 +61,7 @@ async function measure(store: 'postgres' | 'pglite'): Promise<void> {
   try {
     const empty = await round(base, join(data, 'outputs'));
     await stopNode(server);
-    const db = openDatabase(store === 'postgres' ? { url: DATABASE_URL, schema } : { pgliteDir: join(data, 'db') });
+    const db = await openDatabase(store === 'postgres' ? { url: DATABASE_URL, schema } : { pgliteDir: join(data, 'db') });
     const t0 = Date.now();
     await db.raw(SEED, [ROWS]);
     await db.raw('ANALYZE jobs');

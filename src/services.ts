@@ -9,7 +9,8 @@ import { jsonLog, type Log } from './log.js';
 import type { OperationContext } from './operations/context.js';
 import { ProcessRegistry } from './process/registry.js';
 import type { ProcessDefinition } from './process/types.js';
-import { Dispatcher, RUNNER_SCRIPT } from './processing/dispatcher.js';
+import { Dispatcher } from './processing/dispatcher.js';
+import { MAIN_SCRIPT } from './main-script.js';
 import { JobEvents } from './processing/job-events.js';
 import { JobLifecycle } from './processing/job-lifecycle.js';
 import { applyRunnerEvent } from './processing/runner-events.js';
@@ -65,7 +66,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const startedAt = new Date();
   const log = opts.log ?? jsonLog;
   const registry = new ProcessRegistry(processes);
-  const { db, applied } = await openMigratedDatabase(databaseOptions(config));
+  const { db, applied } = await openMigratedDatabase(databaseOptions(config), log);
   if (applied.length > 0) log({ level: 'info', msg: 'migrated', migrations: applied });
   const store = new JobStore(db);
   // Made now so that /ready is true from the start; a volume that refuses is /ready's to report.
@@ -192,7 +193,7 @@ function createSchedulers(config: Config, files: JobFiles): Scheduler[] {
     new LocalScheduler({
       slots: config.jobs.parallel,
       warm: config.jobs.warmRunners,
-      runnerCommand: { command: process.execPath, args: [RUNNER_SCRIPT, 'runner'] },
+      runnerCommand: { command: process.execPath, args: [MAIN_SCRIPT, 'runner'] },
       env: process.env,
       files,
     }),

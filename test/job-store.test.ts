@@ -18,11 +18,11 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
   beforeAll(async () => {
     if (kind === 'pglite') {
       const dir = await pgliteCopy();
-      db = openDatabase({ pgliteDir: dir });
+      db = await openDatabase({ pgliteDir: dir });
       cleanup = () => rm(dir, { recursive: true, force: true });
     } else {
       const schema = `wps_store_${randomBytes(4).toString('hex')}`;
-      db = openDatabase({ url: TEST_DATABASE_URL, schema });
+      db = await openDatabase({ url: TEST_DATABASE_URL, schema });
       await db.raw('CREATE SCHEMA ??', [schema]);
       cleanup = () => dropSchema(schema);
     }
@@ -176,7 +176,7 @@ describe.each<StoreKind>(['pglite', 'postgres'])('the job state machine (%s)', (
 describe('upgrading a database with jobs in it', () => {
   it('counts the jobs already there when the counts arrive', async () => {
     const schema = `wps_upgrade_${randomBytes(4).toString('hex')}`;
-    const db = openDatabase({ url: TEST_DATABASE_URL, schema });
+    const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
     await db.raw('CREATE SCHEMA ??', [schema]);
     try {
       expect(await migrate(db, '001_jobs')).toEqual(['001_jobs']);

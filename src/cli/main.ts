@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { processes } from '../../processes/index.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { jsonLog } from '../log.js';
+import { jsonLog, silentLog } from '../log.js';
 import { ProcessRegistry } from '../process/registry.js';
 
 // Each command loads only what it uses: a runner on a compute node starts without the
@@ -15,6 +15,8 @@ commands:
   migrate          bring the job store's schema up to date
   job run DIR      run the job whose directory is DIR (what schedulers call)
   runner           a warm runner for the local scheduler (started by the server)
+  embedded-db DIR SOCKET
+                   serve the embedded database (started by the server)
 
 Configuration comes from the environment and an optional JSON file; see README.
 `;
@@ -51,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'migrate': {
       const { databaseOptions, openMigratedDatabase } = await import('../jobs/db.js');
-      const { db, applied } = await openMigratedDatabase(databaseOptions(config()));
+      // Its output is the answer: which migrations ran.
+      const { db, applied } = await openMigratedDatabase(databaseOptions(config()), silentLog);
       await db.destroy();
       process.stdout.write(applied.length > 0 ? `applied: ${applied.join(', ')}\n` : 'up to date\n');
       return 0;
@@ -66,6 +69,12 @@ async function main(argv: string[]): Promise<number> {
     case 'runner': {
       const { startWarmRunner } = await import('../runner/warm-runner.js');
       startWarmRunner(new ProcessRegistry(processes));
+      return -1;
+    }
+    case 'embedded-db': {
+      if (!rest[0] || !rest[1]) break;
+      const { serveEmbeddedDatabase } = await import('../jobs/embedded-host.js');
+      await serveEmbeddedDatabase(rest[0], rest[1]);
       return -1;
     }
     case undefined:

@@ -3,10 +3,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PGlite } from '@electric-sql/pglite';
 import knexPkg, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
 import type { Config } from '../config.js';
+import type { Log } from '../log.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { migrate } from './migrations.js';
 
 export type { Knex };
@@ -20,41 +20,39 @@ export type DatabaseOptions = (
 };
 
 /**
- * PGlite starts with a database server's defaults, 160 MB of shared buffers, here in
- * the WPS server's own process. A job table needs far less: with 16 MB the server
- * measured 226-266 MB RSS instead of 396-423 MB, and 200 jobs ran as fast.
- */
-const PGLITE_SETTINGS = ['shared_buffers=16MB'];
-
-/**
  * Opens the job store's database: Postgres when a URL is given, otherwise PGlite, the
- * embedded Postgres, in a directory. Both speak the same SQL and take the same migrations.
+ * embedded Postgres, in a directory, served by a process of its own
+ * (embedded-postgres.ts). Both are reached with pg and take the same migrations.
  */
-export function openDatabase(opts: DatabaseOptions): Knex {
-  const searchPath = opts.schema ? [opts.schema] : undefined;
-  // knex prints connection troubles to the console itself; callers report what matters.
-  const log = { warn() {}, error() {}, deprecate() {}, debug() {} };
-  if ('url' in opts) {
-    return knexPkg.knex({
-      client: 'pg',
-      connection: opts.url,
-      pool: { min: 0, max: 10 },
-      log,
-      ...(searchPath ? { searchPath } : {}),
-    });
-  }
-  mkdirSync(opts.pgliteDir, { recursive: true });
-  return knexPkg.knex({
-    client: ClientPgLite as unknown as typeof knexPkg.Client,
-    dialect: 'postgres',
-    // knex-pglite takes a PGlite of our making in place of connection settings.
-    connection: { pglite: new PGlite(opts.pgliteDir, { postgresqlconf: PGLITE_SETTINGS }) } as unknown as Knex.StaticConnectionConfig,
-    log,
-    ...(searchPath ? { searchPath } : {}),
-  });
+export async function openDatabase(opts: DatabaseOptions, log?: Log): Promise<Knex> {
+  if ('url' in opts) return connect(opts.url, 10, opts.schema);
+  await createPgliteDirectory(opts.pgliteDir);
+  const embedded = await startEmbeddedPostgres(opts.pgliteDir, log);
+  // PGlite has a single session, which its host lends to one connection at a time.
+  const db = connect(embedded.url, 1, opts.schema);
+  // knex.destroy() ends in its client's destroy: the host stops after the pool closes.
+  const client = db.client as { destroy(callback?: unknown): Promise<void> };
+  const destroyPool = client.destroy.bind(client);
+  client.destroy = async (callback) => {
+    try {
+      await destroyPool(callback);
+    } finally {
+      await embedded.stop();
+    }
+  };
+  return db;
 }
 
-export const isPglite = (db: Knex): boolean => db.client.config.client !== 'pg';
+function connect(url: string, poolSize: number, schema: string | undefined): Knex {
+  return knexPkg.knex({
+    client: 'pg',
+    connection: url,
+    pool: { min: 0, max: poolSize },
+    // knex prints connection troubles to the console itself; callers report what matters.
+    log: { warn() {}, error() {}, deprecate() {}, debug() {} },
+    ...(schema ? { searchPath: [schema] } : {}),
+  });
+}
 
 /** The database options a configuration names. */
 export function databaseOptions(c: Config): DatabaseOptions {
@@ -63,9 +61,8 @@ export function databaseOptions(c: Config): DatabaseOptions {
 }
 
 /** Opens the database with its schema up to date (run at every start, and by `migrate`). */
-export async function openMigratedDatabase(opts: DatabaseOptions): Promise<{ db: Knex; applied: string[] }> {
-  if ('pgliteDir' in opts) await createPgliteDirectory(opts.pgliteDir);
-  const db = openDatabase(opts);
+export async function openMigratedDatabase(opts: DatabaseOptions, log?: Log): Promise<{ db: Knex; applied: string[] }> {
+  const db = await openDatabase(opts, log);
   try {
     if (opts.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [opts.schema]);
     return { db, applied: await migrate(db) };

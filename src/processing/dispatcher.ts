@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
+import { MAIN_SCRIPT } from '../main-script.js';
 import type { Log } from '../log.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessRegistry } from '../process/registry.js';
@@ -18,15 +18,6 @@ import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { placementOf, type Placement } from './placement.js';
 import { Slots } from './slots.js';
-
-/**
- * The command every scheduler runs for a job: this install's compiled CLI, given the
- * job directory. (Under the test runner this module is loaded from source; the
- * runner is still the built one.)
- */
-export const RUNNER_SCRIPT = import.meta.url.endsWith('.ts')
-  ? fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
-  : fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 export interface DispatcherDeps {
   config: Config;
@@ -325,7 +316,7 @@ export class Dispatcher {
       jobId: job.id,
       jobName: `wps-${process.identifier.slice(0, 22)}-${job.id}`,
       remoteCommand: runner.node,
-      args: [runner.script ?? RUNNER_SCRIPT, 'job', 'run', dir],
+      args: [runner.script ?? MAIN_SCRIPT, 'job', 'run', dir],
       workingDirectory: dir,
       outputPath: this.d.files.stdoutPath(job.id),
       errorPath: this.d.files.stderrPath(job.id),

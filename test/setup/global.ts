@@ -14,7 +14,7 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await mkdtemp(join(tmpdir(), 'wps-pglite-template-'));
-  const db = openDatabase({ pgliteDir: dir });
+  const db = await openDatabase({ pgliteDir: dir });
   await migrate(db);
   await db.destroy();
   project.provide('pgliteTemplate', dir);
