@@ -40,22 +40,28 @@ function wrk(url: string): Promise<Load> {
   );
 }
 
-/** Peak resident memory of a process and its children, in MB (VmHWM). */
-function peakRssMb(pid: number): number {
-  const pids = [pid];
-  try {
-    for (const line of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) if (line) pids.push(Number(line));
-  } catch {
-    // no children
-  }
+/**
+ * Peak resident memory (VmHWM), in MB, of a process and its descendants down to `depth`
+ * generations (0: the process alone; Infinity: its whole tree).
+ */
+function peakRssMb(pid: number, depth: number): number {
   let kb = 0;
-  for (const p of pids) {
+  const visit = (p: number, left: number) => {
     try {
       kb += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
     } catch {
-      // gone
+      return; // gone
     }
-  }
+    if (left <= 0) return;
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch {
+      // no children
+    }
+    for (const c of children) visit(Number(c), left - 1);
+  };
+  visit(pid, depth);
   return Math.round(kb / 1024);
 }
 
@@ -73,10 +79,13 @@ interface Figures {
   hello: Load;
   jobs: AsyncFigures;
   polling: Load;
+  /** The serving processes: this server's own; gunicorn's master and workers. */
   rssMb: number;
+  /** With every child process: warm runners and the embedded database; job processes. */
+  treeRssMb: number;
 }
 
-async function measure(name: string, base: string, storageDir: string, pid: number): Promise<Figures> {
+async function measure(name: string, base: string, storageDir: string, pid: number, servingDepth: number): Promise<Figures> {
   const wps = `${base}/wps`;
   process.stderr.write(`${name}: GetCapabilities, DescribeProcess, Execute hello…\n`);
   const caps = await wrk(`${wps}?service=WPS&request=GetCapabilities`);
@@ -85,7 +94,7 @@ async function measure(name: string, base: string, storageDir: string, pid: numb
   process.stderr.write(`${name}: ${JOBS} async jobs…\n`);
   const jobs = await runAsyncJobs(base, storageDir, JOBS, 10, 120_000);
   const polling = await wrk(jobs.anyLocation);
-  return { caps, describe, hello, jobs, polling, rssMb: peakRssMb(pid) };
+  return { caps, describe, hello, jobs, polling, rssMb: peakRssMb(pid, servingDepth), treeRssMb: peakRssMb(pid, Infinity) };
 }
 
 async function main(): Promise<void> {
@@ -107,8 +116,8 @@ async function main(): Promise<void> {
     children.push(peer);
     await up(`http://127.0.0.1:${ourPort}/health`);
     await up(`http://127.0.0.1:${peerPort}/wps?service=WPS&request=GetCapabilities`);
-    const a = await measure('this server', `http://127.0.0.1:${ourPort}`, join(ourData, 'outputs'), ours.pid!);
-    const b = await measure('PyWPS', `http://127.0.0.1:${peerPort}`, join(peerData, 'outputs'), peer.pid!);
+    const a = await measure('this server', `http://127.0.0.1:${ourPort}`, join(ourData, 'outputs'), ours.pid!, 0);
+    const b = await measure('PyWPS', `http://127.0.0.1:${peerPort}`, join(peerData, 'outputs'), peer.pid!, 1);
     const ratio = (x: number, y: number) => (y > 0 ? `${(x / y).toFixed(1)}×` : '∞');
     const row = (name: string, x: Load, y: Load) =>
       `| ${name} | ${x.rps.toFixed(0)} (p50 ${x.p50}, p99 ${x.p99}, ${x.errors} errors) | ${y.rps.toFixed(0)} (p50 ${y.p50}, p99 ${y.p99}, ${y.errors} errors) | ${ratio(x.rps, y.rps)} |`;
@@ -123,7 +132,8 @@ async function main(): Promise<void> {
     );
     console.log(`| accepted response p50 / p99 | ${a.jobs.acceptedP50Ms.toFixed(1)} / ${a.jobs.acceptedP99Ms.toFixed(1)} ms | ${b.jobs.acceptedP50Ms.toFixed(1)} / ${b.jobs.acceptedP99Ms.toFixed(1)} ms | |`);
     console.log(row('status document polling req/s', a.polling, b.polling));
-    console.log(`| peak RSS (server process and its children) | ${a.rssMb} MB | ${b.rssMb} MB | |`);
+    console.log(`| peak RSS, serving processes (this server's; gunicorn's master and workers) | ${a.rssMb} MB | ${b.rssMb} MB | |`);
+    console.log(`| peak RSS with every child process (warm runners, embedded database; job processes) | ${a.treeRssMb} MB | ${b.treeRssMb} MB | |`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await wait(1000);
