@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/jobs/db.js';
+import { silentLog } from '../src/log.js';
 import { freePort } from './free-port.js';
 import { BENCH_DATABASE_URL as DATABASE_URL, dropBenchSchema, startNode, stopNode, wrk } from './harness.js';
 import { percentile, runAsyncJobs } from './async.js';
@@ -61,7 +62,7 @@ async function measure(store: 'postgres' | 'pglite'): Promise<void> {
   try {
     const empty = await round(base, join(data, 'outputs'));
     await stopNode(server);
-    const db = await openDatabase(store === 'postgres' ? { url: DATABASE_URL, schema } : { pgliteDir: join(data, 'db') });
+    const db = await openDatabase(store === 'postgres' ? { url: DATABASE_URL, schema } : { pgliteDir: join(data, 'db') }, silentLog);
     const t0 = Date.now();
     await db.raw(SEED, [ROWS]);
     await db.raw('ANALYZE jobs');
