@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPyWps, type PyWps } from './helpers/pywps.js';
+import { tempDir } from './helpers/temp-dir.js';
 
-const cacheHome = mkdtempSync(join(tmpdir(), 'wps-cli-cache-'));
+const cacheHome = tempDir('wps-cli-cache-');
 const wps = (url: string, args: string[]) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
     execFile(process.execPath, ['dist/src/cli/wps.js', ...args], { env: { ...process.env, WPS_SERVICE: url, XDG_CACHE_HOME: cacheHome } }, (err, stdout, stderr) =>

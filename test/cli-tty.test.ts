@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /** The `wps` command in a real terminal: a tmux session whose screen the test reads. */
 class Terminal {
@@ -38,7 +36,7 @@ class Terminal {
 }
 
 let s: TestServer;
-const cacheHome = mkdtempSync(join(tmpdir(), 'wps-cli-cache-'));
+const cacheHome = tempDir('wps-cli-cache-');
 beforeAll(async () => {
   s = await startTestServer();
 });

@@ -1,6 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +7,10 @@ import { isSameProcessAlive } from '../src/scheduler/local/proc.js';
 import type { RunnerInfo } from '../src/storage/job-files.js';
 import { available } from './helpers/schedulers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const WPS = 'dist/src/cli/wps.js';
-const cacheHome = mkdtempSync(join(tmpdir(), 'wps-cli-cache-'));
+const cacheHome = tempDir('wps-cli-cache-');
 
 interface Run {
   code: number;
@@ -83,7 +83,7 @@ describe('the wps command against this server', () => {
   });
 
   it('sends a complex input from a file, and saves complex outputs with --output-dir', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-cli-'));
+    const dir = tempDir('wps-cli-');
     writeFileSync(join(dir, 'words.txt'), 'To be, or not to be');
     const r = await wps(s.wps, ['wordcounter', '--text', join(dir, 'words.txt')]);
     expect(r.code).toBe(0);

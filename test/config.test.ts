@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseSize } from '../src/config.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 describe('configuration', () => {
   it('has embedded defaults for a bare machine', () => {
@@ -17,7 +17,7 @@ describe('configuration', () => {
   });
 
   it('reads a JSON config file, and environment variables override it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-config-'));
+    const dir = tempDir('wps-config-');
     const file = join(dir, 'wps.json');
     writeFileSync(
       file,

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import pg from 'pg';
@@ -10,6 +9,7 @@ import { silentLog } from '../src/log.js';
 import { followStatus, statusLocationOf } from './helpers/async.js';
 import { spawnServer, type ChildServer } from './helpers/child-server.js';
 import { freePort, pgliteCopy } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
 afterEach(async () => {
@@ -81,8 +81,7 @@ describe('the embedded database', () => {
   });
 
   it('is started again when it dies; the server carries on, and takes it down when killed', async () => {
-    const data = mkdtempSync(join(tmpdir(), 'wps-embedded-'));
-    cleanups.push(() => rmSync(data, { recursive: true, force: true }));
+    const data = tempDir('wps-embedded-');
     const port = await freePort();
     const server = await spawnServer({ PORT: String(port), WPS_DATA_DIR: data });
     cleanups.push(() => server.stop());
@@ -108,8 +107,7 @@ describe('the embedded database', () => {
   });
 
   it('is never opened by two servers at once: a second server waits for the first, then refuses', async () => {
-    const data = mkdtempSync(join(tmpdir(), 'wps-embedded-'));
-    cleanups.push(() => rmSync(data, { recursive: true, force: true }));
+    const data = tempDir('wps-embedded-');
     const first = await spawnServer({ PORT: String(await freePort()), WPS_DATA_DIR: data });
     cleanups.push(() => first.stop());
     const holder = hostOf(first)!;

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from './helpers/child-server.js';
 import { exceptionOf, expectSchemaValid, parseXml } from './helpers/http.js';
 import { freePort } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /**
  * Hostile input against the built server in its own process: each request gets its
@@ -18,7 +18,7 @@ let base = '';
 let dataDir = '';
 beforeAll(async () => {
   const port = await freePort();
-  dataDir = mkdtempSync(join(tmpdir(), 'wps-hostile-'));
+  dataDir = tempDir('wps-hostile-');
   base = `http://127.0.0.1:${port}`;
   server = await spawnServer({ PORT: String(port), WPS_DATA_DIR: dataDir, WPS_BASE_URL: base, WPS_REFERENCE_TIMEOUT: '1' });
 });

@@ -1,12 +1,10 @@
 import { rm } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { followStatus, statusLocationOf } from './helpers/async.js';
 import { spawnServer, type ChildServer } from './helpers/child-server.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /** The value of one series in a Prometheus text exposition. */
 function series(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -77,7 +75,7 @@ describe('structured logs', () => {
 
   it('follow a job by its id through server, dispatcher and runner', async () => {
     const port = await freePort();
-    server = await spawnServer({ PORT: String(port), WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-logs-')), WPS_BASE_URL: `http://127.0.0.1:${port}`, WPS_LOG_LEVEL: 'info' });
+    server = await spawnServer({ PORT: String(port), WPS_DATA_DIR: tempDir('wps-logs-'), WPS_BASE_URL: `http://127.0.0.1:${port}`, WPS_LOG_LEVEL: 'info' });
     const r = await fetch(`http://127.0.0.1:${port}/wps?service=WPS&request=Execute&version=1.0.0&identifier=show_error&storeExecuteResponse=true`);
     const location = statusLocationOf(await r.text());
     const jobId = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { followStatus, statusLocationOf } from './helpers/async.js';
 import { get } from './helpers/http.js';
 import { available, SSH_DIR, sshAvailable } from './helpers/schedulers.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /** A private sshd for this test alone, so stopping it disturbs no other test. */
 async function startSshd(port: number, dir: string): Promise<ChildProcess> {
@@ -51,7 +51,7 @@ describe('a command node outage', () => {
   });
 
   it.runIf(runs)('fails no job, shows in /health while it lasts, and is over when the node is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-sshd-'));
+    const dir = tempDir('wps-sshd-');
     const port = await freePort();
     sshd = await startSshd(port, dir);
     s = await startTestServer(

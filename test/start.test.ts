@@ -1,10 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseXml } from './helpers/http.js';
 import { freePort } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 let child: ChildProcess | undefined;
 afterEach(() => {
@@ -15,7 +15,7 @@ afterEach(() => {
 /** Starts the built server the way `npm start` does and waits for it to listen. */
 async function serve(env: Record<string, string>): Promise<void> {
   child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
-    env: { ...process.env, WPS_LOG_LEVEL: 'info', WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-start-')), ...env },
+    env: { ...process.env, WPS_LOG_LEVEL: 'info', WPS_DATA_DIR: tempDir('wps-start-'), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -48,13 +48,31 @@ describe('the server command', () => {
   });
 
   it('migrates the embedded database on demand, and says when it is up to date', async () => {
-    const env = { ...process.env, WPS_DATA_DIR: mkdtempSync(join(tmpdir(), 'wps-migrate-')) };
+    const env = { ...process.env, WPS_DATA_DIR: tempDir('wps-migrate-') };
     const run = () =>
       new Promise<string>((resolve, reject) =>
         execFile(process.execPath, ['dist/src/cli/main.js', 'migrate'], { env }, (err, out) => (err ? reject(err) : resolve(out))),
       );
     expect(await run()).toBe('applied: 001_jobs, 002_waiting_count, 003_job_counts, 004_jobs_newest_first\n');
     expect(await run()).toBe('up to date\n');
+  });
+
+  it('answers --help with the usage, without doing the command, and refuses stray arguments', async () => {
+    const dataDir = tempDir('wps-help-');
+    const run = (args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) =>
+        execFile(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, WPS_DATA_DIR: dataDir } }, (err, out, errOut) =>
+          resolve({ code: (err as { code?: number } | null)?.code ?? 0, out, err: errOut }),
+        ),
+      );
+    const help = await run(['migrate', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^usage: wps-server <command>/);
+    expect(existsSync(join(dataDir, 'db'))).toBe(false);
+    const stray = await run(['migrate', 'now']);
+    expect(stray.code).toBe(2);
+    expect(stray.err).toMatch(/^unexpected argument: now\nusage: wps-server/);
+    expect(existsSync(join(dataDir, 'db'))).toBe(false);
   });
 
   it('exits with a clear message on bad configuration', async () => {

@@ -27,6 +27,16 @@ async function main(argv: string[]): Promise<number> {
   const args = configAt >= 0 ? argv.filter((_, i) => i !== configAt && i !== configAt + 1) : argv;
   const [command, ...rest] = args;
   const config = () => loadConfig(file ? { file } : {});
+  // `migrate --help` must not migrate: asking is never doing.
+  if (args.includes('-h') || args.includes('--help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const takesArguments = command === 'job' || command === 'embedded-db';
+  if (!takesArguments && rest.length > 0) {
+    process.stderr.write(`unexpected argument: ${rest[0]}\n${USAGE}`);
+    return 2;
+  }
   switch (command) {
     case 'serve': {
       const c = config();
@@ -78,8 +88,6 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case undefined:
-    case '-h':
-    case '--help':
       process.stdout.write(USAGE);
       return 0;
   }
