@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { freePort } from './free-port.js';
+import { SERVER_NODE_FLAGS } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   const peerData = mkdtempSync(join(tmpdir(), 'wps-peer-pywps-'));
   const children: ChildProcess[] = [];
   try {
-    const ours = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
+    const ours = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'dist/src/cli/main.js', 'serve'], {
       env: { ...process.env, PORT: String(ourPort), WPS_DATA_DIR: ourData, UV_THREADPOOL_SIZE: '16', WPS_MAX_WAITING_JOBS: String(JOBS + 100), WPS_LOG_LEVEL: 'warn' },
       stdio: 'ignore',
     });
