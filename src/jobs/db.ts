@@ -1,8 +1,3 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import knexPkg, { type Knex } from 'knex';
 import type { Config } from '../config.js';
 import type { Log } from '../log.js';
@@ -26,7 +21,6 @@ export type DatabaseOptions = (
  */
 export async function openDatabase(opts: DatabaseOptions, log?: Log): Promise<Knex> {
   if ('url' in opts) return connect(opts.url, 10, opts.schema);
-  await createPgliteDirectory(opts.pgliteDir);
   const embedded = await startEmbeddedPostgres(opts.pgliteDir, log);
   // PGlite has a single session, which its host lends to one connection at a time.
   const db = connect(embedded.url, 1, opts.schema);
@@ -69,25 +63,5 @@ export async function openMigratedDatabase(opts: DatabaseOptions, log?: Log): Pr
   } catch (err) {
     await db.destroy();
     throw err;
-  }
-}
-
-/**
- * A new PGlite directory is made by initdb, a second Postgres instance that PGlite runs
- * in the same process: it left the server at 770-830 MB RSS for good (its memory is
- * not handed back). Done in a short-lived process of its own, it costs the server nothing.
- */
-async function createPgliteDirectory(dir: string): Promise<void> {
-  if (existsSync(join(dir, 'PG_VERSION'))) return;
-  mkdirSync(dir, { recursive: true });
-  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  const init = `const { PGlite } = require(process.argv[1]);
-const db = new PGlite(process.argv[2]);
-db.waitReady.then(() => db.close()).catch((err) => { process.stderr.write(String(err && err.message || err) + '\\n'); process.exitCode = 1; });`;
-  try {
-    await promisify(execFile)(process.execPath, ['-e', init, pglite, dir]);
-  } catch (err) {
-    const { stderr } = err as { stderr?: string };
-    throw new Error(`could not create the embedded database in ${dir}: ${stderr?.trim() || (err as Error).message}`);
   }
 }

@@ -85,8 +85,8 @@ const migrations: Migration[] = [
   {
     // Jobs counted by state as they change, in place of the waiting count alone: the
     // metrics' jobs by state had counted the whole table at every scrape (with 1,000,000
-    // finished jobs: 73 ms of Postgres, 210-230 ms of the embedded PGlite, which runs in
-    // the server's own thread). The waiting count is the `accepted` row.
+    // finished jobs: 73 ms of Postgres, 210-230 ms of the embedded PGlite, which then
+    // ran in the server's own thread). The waiting count is the `accepted` row.
     name: '003_job_counts',
     async up(db) {
       await db.raw(`CREATE TABLE job_counts (state text PRIMARY KEY, n bigint NOT NULL)`);
@@ -136,7 +136,7 @@ const migrations: Migration[] = [
   {
     // The jobs list (GET /jobs, `wps jobs`) shows the newest first, of all processes or
     // of one. Without these it sorted the whole table: with 1,000,000 jobs 95 ms of
-    // Postgres and 270 ms of PGlite (in the server's own thread) for every page.
+    // Postgres and 270 ms of PGlite (then in the server's own thread) for every page.
     name: '004_jobs_newest_first',
     async up(db) {
       await db.raw('CREATE INDEX jobs_newest_first ON jobs (created_at DESC, id)');

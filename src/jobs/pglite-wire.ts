@@ -7,15 +7,16 @@ const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const PROTOCOL_3 = 196608;
 
-const SYNC = Buffer.from([0x53, 0, 0, 0, 4]); // 'S'
-const ROLLBACK = simpleQuery('ROLLBACK');
+const SYNC = frame('S', '');
+const ROLLBACK = frame('Q', 'ROLLBACK\0');
 
-function simpleQuery(sql: string): Buffer {
-  const text = Buffer.from(`${sql}\0`);
-  const message = Buffer.alloc(5 + text.length);
-  message.write('Q');
-  message.writeInt32BE(4 + text.length, 1);
-  text.copy(message, 5);
+/** A protocol message: its type, its length, its body. */
+function frame(type: string, body: string): Buffer {
+  const bytes = Buffer.from(body);
+  const message = Buffer.alloc(5 + bytes.length);
+  message.write(type);
+  message.writeInt32BE(4 + bytes.length, 1);
+  bytes.copy(message, 5);
   return message;
 }
 
@@ -23,11 +24,14 @@ function simpleQuery(sql: string): Buffer {
 class Connection {
   private buffer: Buffer = Buffer.alloc(0);
   private started = false;
-  /** Whole messages not yet given to the backend, and whether the last ends a command. */
+  /** Whole messages not yet given to the backend. */
   pending: Buffer[] = [];
+  /**
+   * Whether the last message received ends a command (the client then waits for
+   * ReadyForQuery). Once its messages have run, a client without it is mid-command:
+   * the backend's state (an unnamed statement, a failed cycle) belongs to it.
+   */
   endsCommand = false;
-  /** Sent since its last command ended: the backend's state belongs to this client. */
-  midCommand = false;
   terminated = false;
 
   constructor(readonly socket: Socket) {}
@@ -51,7 +55,7 @@ class Connection {
         } else {
           // A cancel request (nothing to signal in a single-session backend) or a
           // protocol this backend does not speak.
-          if (code !== CANCEL_REQUEST) this.socket.write(errorResponse('08P01', 'unsupported frontend protocol'));
+          if (code !== CANCEL_REQUEST) this.socket.write(frame('E', 'SFATAL\0C08P01\0Munsupported frontend protocol\0\0'));
           this.terminated = true;
           return;
         }
@@ -72,15 +76,6 @@ class Connection {
       this.endsCommand = type === 'S' || type === 'Q' || type === 'F';
     }
   }
-}
-
-function errorResponse(code: string, message: string): Buffer {
-  const fields = Buffer.from(`SFATAL\0C${code}\0M${message}\0\0`);
-  const out = Buffer.alloc(5 + fields.length);
-  out.write('E');
-  out.writeInt32BE(4 + fields.length, 1);
-  fields.copy(out, 5);
-  return out;
 }
 
 /**
@@ -107,7 +102,7 @@ export function servePglite(db: PGlite, socketPath: string, onFatal: (err: Error
   const release = async (conn: Connection): Promise<void> => {
     // A client gone mid-command leaves the backend as it was: finish the command and
     // undo its transaction, so the next client starts clean.
-    if (conn.midCommand) await db.execProtocolRaw(SYNC);
+    if (!conn.endsCommand) await db.execProtocolRaw(SYNC);
     if (db.isInTransaction()) await db.execProtocolRaw(ROLLBACK);
     if (owner === conn) owner = undefined;
   };
@@ -122,8 +117,7 @@ export function servePglite(db: PGlite, socketPath: string, onFatal: (err: Error
           conn.pending = [];
           const reply = await db.execProtocolRaw(batch);
           if (!conn.socket.destroyed && reply.length > 0) conn.socket.write(reply);
-          conn.midCommand = !conn.endsCommand;
-          owner = conn.midCommand || db.isInTransaction() ? conn : undefined;
+          owner = !conn.endsCommand || db.isInTransaction() ? conn : undefined;
         }
         if (conn.terminated || conn.socket.destroyed) {
           await release(conn);
