@@ -1,12 +1,13 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSameProcessAlive } from '../src/scheduler/local/proc.js';
 import type { RunnerInfo } from '../src/storage/job-files.js';
 import { available } from './helpers/schedulers.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 const WPS = 'dist/src/cli/wps.js';
@@ -145,5 +146,51 @@ describe.runIf(available('gridengine'))('the wps command with GridEngine behind 
       if (listed) await wait(100);
     }
     expect(listed).toBe(false);
+  });
+});
+
+/**
+ * PyWPS rewrites a status document in place (open for writing, then write), so a poll
+ * can read it empty or cut short: seen as a failed `wps` run against PyWPS under load.
+ * A proxy in front of this server serves every status document that way first.
+ */
+describe('the wps command against a server whose status documents are read mid-write', () => {
+  let s: TestServer;
+  let proxy: Server;
+  const cut: string[] = [];
+  beforeAll(async () => {
+    const port = await freePort();
+    s = await startTestServer({ server: { baseUrl: `http://127.0.0.1:${port}` } });
+    const target = new URL(s.url);
+    const reads = new Map<string, number>();
+    proxy = createServer((req, res) => {
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, async (up) => {
+        const chunks: Buffer[] = [];
+        for await (const c of up) chunks.push(c as Buffer);
+        let body = Buffer.concat(chunks);
+        const n = reads.get(req.url!) ?? 0;
+        if (req.method === 'GET' && req.url!.endsWith('.xml') && n < 2) {
+          reads.set(req.url!, n + 1);
+          body = n === 0 ? body.subarray(0, body.length >> 1) : Buffer.alloc(0);
+          cut.push(req.url!);
+        }
+        res.writeHead(up.statusCode!, { 'content-type': up.headers['content-type'] ?? 'text/xml' });
+        res.end(body);
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => proxy.close(resolve));
+    await s.close();
+  });
+
+  it('reads such a document again and follows the job to its end', async () => {
+    const r = await wps(s.config.baseUrl + '/wps', ['sleep', '--delay', '0.5', '--async', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout).at(-1)).toMatchObject({ event: 'result', status: 'ProcessSucceeded', outputs: { sleep_output: 'done sleeping' } });
+    expect(cut.length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
 import { serialize, startDocument, type ElementWriter } from '../ows/document.js';
 import { NS } from '../ows/namespaces.js';
 import {
   exceptionOf,
+  NotAWpsDocument,
   parseCapabilities,
   parseDescriptions,
   parseExecuteResponse,
@@ -14,6 +16,9 @@ import {
   type ProcessInfo,
   type ServerException,
 } from './documents.js';
+
+/** Reads of a status document before an unreadable one is believed (about 1.5 s in all). */
+const STATUS_READ_ATTEMPTS = 6;
 
 /** A value to send for one input, already typed by the caller. */
 export type InputValue =
@@ -78,8 +83,21 @@ export class WpsClient {
     return this.statusFrom(res);
   }
 
+  /**
+   * Reads a status document. Servers that rewrite it in place (PyWPS opens the file for
+   * writing and then writes) are now and then read empty or cut short, and a connection
+   * may drop: such a read is tried again, a few times, before it counts.
+   */
   async status(location: string): Promise<ExecuteStatus> {
-    return this.statusFrom(await fetch(location));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.statusFrom(await fetch(location));
+      } catch (err) {
+        const transient = err instanceof NotAWpsDocument || err instanceof TypeError;
+        if (!transient || attempt >= STATUS_READ_ATTEMPTS) throw err;
+        await wait(100 * attempt);
+      }
+    }
   }
 
   /** Dismisses a job (WPS 2.0's operation; this server offers it on 1.0.0). */
