@@ -5,15 +5,48 @@
  */
 
 type Labels = Record<string, string>;
+/** Label values in the order of the metric's label names; numbers (an HTTP status) as they are. */
+type LabelValues = readonly (string | number)[];
 
 const escape = (v: string) => (/[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v);
 
-// Built on every request: a plain loop, and escaping only when a value needs it.
-const key = (labels: Labels) => {
-  let k = '';
-  for (const name in labels) k += `${k ? ',' : ''}${name}="${escape(labels[name]!)}"`;
-  return k;
-};
+const labelText = (names: readonly string[], values: LabelValues) => names.map((n, i) => `${n}="${escape(String(values[i]))}"`).join(',');
+
+/**
+ * The series of one metric by label values, found through one Map per label. Counting a
+ * request builds no key string: one did, and with the labels object it came from that
+ * cost about 2 µs a request on this machine (a tenth of answering GetCapabilities).
+ */
+class SeriesTable<S> {
+  private readonly root = new Map<string | number, unknown>();
+  private single: S | undefined;
+  readonly rows: { labels: string; series: S }[] = [];
+
+  constructor(
+    private readonly names: readonly string[],
+    private readonly create: () => S,
+  ) {}
+
+  get(values: LabelValues): S {
+    if (this.names.length === 0) return (this.single ??= this.add(values));
+    let node = this.root;
+    const last = this.names.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]!) as Map<string | number, unknown> | undefined;
+      if (next === undefined) node.set(values[i]!, (next = new Map()));
+      node = next;
+    }
+    let series = node.get(values[last]!) as S | undefined;
+    if (series === undefined) node.set(values[last]!, (series = this.add(values)));
+    return series;
+  }
+
+  private add(values: LabelValues): S {
+    const series = this.create();
+    this.rows.push({ labels: labelText(this.names, values), series });
+    return series;
+  }
+}
 
 abstract class Metric {
   constructor(
@@ -25,19 +58,19 @@ abstract class Metric {
 }
 
 export class Counter extends Metric {
-  private readonly values = new Map<string, number>();
+  private readonly table: SeriesTable<{ value: number }>;
 
-  constructor(name: string, help: string) {
+  constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, 'counter');
+    this.table = new SeriesTable(labelNames, () => ({ value: 0 }));
   }
 
-  inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+  inc(values: LabelValues = [], by = 1): void {
+    this.table.get(values).value += by;
   }
 
   async lines(): Promise<string[]> {
-    return [...this.values].map(([k, v]) => `${this.name}${k ? `{${k}}` : ''} ${v}`);
+    return this.table.rows.map(({ labels, series }) => `${this.name}${labels ? `{${labels}}` : ''} ${series.value}`);
   }
 }
 
@@ -52,25 +85,28 @@ export class Gauge extends Metric {
   }
 
   async lines(): Promise<string[]> {
-    return (await this.read()).map(([labels, v]) => `${this.name}${Object.keys(labels).length ? `{${key(labels)}}` : ''} ${v}`);
+    return (await this.read()).map(([labels, v]) => {
+      const text = labelText(Object.keys(labels), Object.values(labels));
+      return `${this.name}${text ? `{${text}}` : ''} ${v}`;
+    });
   }
 }
 
 export class Histogram extends Metric {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  private readonly table: SeriesTable<{ counts: number[]; sum: number; count: number }>;
 
   constructor(
     name: string,
     help: string,
+    labelNames: readonly string[],
     private readonly buckets: number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   ) {
     super(name, help, 'histogram');
+    this.table = new SeriesTable(labelNames, () => ({ counts: buckets.map(() => 0), sum: 0, count: 0 }));
   }
 
-  observe(labels: Labels, seconds: number): void {
-    const k = key(labels);
-    let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+  observe(values: LabelValues, seconds: number): void {
+    const s = this.table.get(values);
     // Counted in the first bucket that holds the value; the cumulative counts are summed when rendered.
     let i = 0;
     while (i < this.buckets.length && seconds > this.buckets[i]!) i++;
@@ -81,7 +117,7 @@ export class Histogram extends Metric {
 
   async lines(): Promise<string[]> {
     const out: string[] = [];
-    for (const [k, s] of this.series) {
+    for (const { labels: k, series: s } of this.table.rows) {
       const sep = k ? ',' : '';
       let cumulative = 0;
       this.buckets.forEach((b, i) => {
@@ -99,10 +135,10 @@ export class Histogram extends Metric {
 export class Metrics {
   private readonly all: Metric[] = [];
 
-  readonly requests = this.add(new Counter('wps_requests_total', 'WPS requests by operation and outcome (exception code, or ok)'));
-  readonly requestSeconds = this.add(new Histogram('wps_request_duration_seconds', 'Time to answer WPS requests, by operation'));
-  readonly schedulerSeconds = this.add(new Histogram('wps_scheduler_command_duration_seconds', 'Scheduler commands (submit, status, terminate) by scheduler'));
-  readonly schedulerFailures = this.add(new Counter('wps_scheduler_command_failures_total', 'Scheduler commands that failed, by scheduler and command'));
+  readonly requests = this.add(new Counter('wps_requests_total', 'WPS requests by operation and HTTP status', ['operation', 'code']));
+  readonly requestSeconds = this.add(new Histogram('wps_request_duration_seconds', 'Time to answer WPS requests, by operation', ['operation']));
+  readonly schedulerSeconds = this.add(new Histogram('wps_scheduler_command_duration_seconds', 'Scheduler commands (submit, status, terminate) by scheduler', ['scheduler', 'command']));
+  readonly schedulerFailures = this.add(new Counter('wps_scheduler_command_failures_total', 'Scheduler commands that failed, by scheduler and command', ['scheduler', 'command']));
 
   add<M extends Metric>(m: M): M {
     this.all.push(m);

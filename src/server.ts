@@ -17,7 +17,8 @@ export function createApp(services: Services): Koa {
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
   const jobs = jobsApi(services);
   const health = healthEndpoints(services);
-  app.use(async (ctx) => {
+  // Not an async function: the /wps answers that are ready at once go out without a promise.
+  app.use((ctx) => {
     const path = ctx.path;
     if (path === '/wps' || path === '/wps/') return wps(ctx);
     if (path.startsWith(OUTPUTS_PATH) && (ctx.method === 'GET' || ctx.method === 'HEAD')) return outputs(ctx);
@@ -28,9 +29,10 @@ export function createApp(services: Services): Koa {
     if (path === '/health') return health.health(ctx);
     if (path === '/ready') return health.ready(ctx);
     if (path === '/metrics') {
-      ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
-      ctx.body = await services.metrics.render();
-      return;
+      return services.metrics.render().then((text) => {
+        ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
+        ctx.body = text;
+      });
     }
     if (path === '/' && ctx.method === 'GET') {
       ctx.redirect(`/wps?service=WPS&request=GetCapabilities`);

@@ -1,30 +1,44 @@
 import { invalidParameter } from '../exceptions.js';
 import { processDescriptionsXml } from '../ows/process-description.js';
 import type { DescribeProcessRequest } from '../ows/request.js';
+import type { ProcessDefinition } from '../process/types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
 const MAX_CACHED = 512;
-const cache = new WeakMap<OperationContext, Map<string, Buffer>>();
+
+/** Documents by language: one process (found by the object, no key to build), all, or a list. */
+interface Documents {
+  one: Map<ProcessDefinition, Buffer>;
+  all?: Buffer;
+  lists: Map<string, Buffer>;
+}
+const cache = new WeakMap<OperationContext, Map<string, Documents>>();
 
 export function describeProcess(req: DescribeProcessRequest, ctx: OperationContext): WpsResponse {
-  const processes =
-    req.identifiers === 'ALL'
-      ? ctx.registry.all()
-      : req.identifiers.map((id) => {
-          const p = ctx.registry.get(id);
-          if (!p) throw invalidParameter('identifier', `No process with identifier "${id}"`);
-          return p;
-        });
   const language = languageOf(ctx, req.language);
-  let docs = cache.get(ctx);
-  if (!docs) cache.set(ctx, (docs = new Map()));
-  const key = processes.length === 1 ? `${language}\n${processes[0]!.identifier}` : `${language}\n${processes.map((p) => p.identifier).join(',')}`;
-  let xml = docs.get(key);
+  let byLanguage = cache.get(ctx);
+  if (!byLanguage) cache.set(ctx, (byLanguage = new Map()));
+  let docs = byLanguage.get(language);
+  if (!docs) byLanguage.set(language, (docs = { one: new Map(), lists: new Map() }));
+  const write = (processes: readonly ProcessDefinition[]) => Buffer.from(processDescriptionsXml(processes, language));
+  if (req.identifiers === 'ALL') return xmlResponse((docs.all ??= write(ctx.registry.all())));
+  const processes = req.identifiers.map((id) => {
+    const p = ctx.registry.get(id);
+    if (!p) throw invalidParameter('identifier', `No process with identifier "${id}"`);
+    return p;
+  });
+  if (processes.length === 1) {
+    let xml = docs.one.get(processes[0]!);
+    if (xml === undefined) docs.one.set(processes[0]!, (xml = write(processes)));
+    return xmlResponse(xml);
+  }
+  const key = processes.map((p) => p.identifier).join(',');
+  let xml = docs.lists.get(key);
   if (xml === undefined) {
-    xml = Buffer.from(processDescriptionsXml(processes, language));
+    xml = write(processes);
     // Identifier combinations are unbounded; start over rather than grow without limit.
-    if (docs.size >= MAX_CACHED) docs.clear();
-    docs.set(key, xml);
+    if (docs.lists.size >= MAX_CACHED) docs.lists.clear();
+    docs.lists.set(key, xml);
   }
   return xmlResponse(xml);
 }

@@ -64,7 +64,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
   const language = languageOf(ctx, req.language);
   const base = {
     process,
-    serviceInstance: `${ctx.endpoint}?service=WPS&request=GetCapabilities`,
+    endpoint: ctx.endpoint,
     language,
     ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: effectiveAsks(process, asks) } } : {}),
   };

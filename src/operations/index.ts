@@ -7,7 +7,8 @@ import { getCapabilities } from './get-capabilities.js';
 
 export type { OperationContext, WpsResponse } from './context.js';
 
-export async function handleRequest(req: WpsRequest, ctx: OperationContext): Promise<WpsResponse> {
+/** A promise only where the operation waits for something (Execute, Dismiss). */
+export function handleRequest(req: WpsRequest, ctx: OperationContext): WpsResponse | Promise<WpsResponse> {
   switch (req.operation) {
     case 'GetCapabilities':
       return getCapabilities(req, ctx);

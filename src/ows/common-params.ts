@@ -9,6 +9,7 @@ import type { ResponseDocumentForm, ResponseForm, WpsRequest } from './request.j
 
 export type Operation = WpsRequest['operation'];
 const OPERATIONS: readonly Operation[] = ['GetCapabilities', 'DescribeProcess', 'Execute', 'Dismiss'];
+const OPERATION_BY_LOWER_CASE = new Map(OPERATIONS.map((o) => [o.toLowerCase(), o]));
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -29,7 +30,7 @@ export function checkService(service: string | undefined): void {
 /** Operation names match regardless of case, as in PyWPS; unknown ones name themselves. */
 export function operationOf(request: string | undefined): Operation {
   if (request === undefined || request === '') throw missingParameter('request');
-  const op = OPERATIONS.find((o) => o.toLowerCase() === request.toLowerCase());
+  const op = OPERATION_BY_LOWER_CASE.get(request.toLowerCase());
   if (!op) {
     throw new OwsException('OperationNotSupported', `Operation "${request}" is not supported`, request);
   }

@@ -22,17 +22,22 @@ export async function resolveInputs(
   submissions: readonly InputSubmission[],
   opts: ResolveOptions,
 ): Promise<RawInputEntry[]> {
-  const declared = new Map(process.inputs.map((i) => [i.identifier, i]));
+  const declared = (s: InputSubmission) => process.inputs.find((i) => i.identifier === s.identifier);
   for (const s of submissions) {
-    if (!declared.has(s.identifier)) {
-      throw invalidParameter(s.identifier, `Process ${process.identifier} has no input ${s.identifier}`);
-    }
+    if (!declared(s)) throw invalidParameter(s.identifier, `Process ${process.identifier} has no input ${s.identifier}`);
   }
+  // Nothing to fetch (the usual case): no promise per input.
+  const byValue: RawInputEntry[] = [];
+  for (const s of submissions) {
+    if (s.data.kind === 'reference') break;
+    byValue.push({ identifier: s.identifier, data: s.data });
+  }
+  if (byValue.length === submissions.length) return byValue;
   return Promise.all(
     submissions.map(async (s): Promise<RawInputEntry> => {
       const d = s.data;
       if (d.kind !== 'reference') return { identifier: s.identifier, data: d };
-      return { identifier: s.identifier, data: await fetchInput(declared.get(s.identifier)!, d, opts) };
+      return { identifier: s.identifier, data: await fetchInput(declared(s)!, d, opts) };
     }),
   );
 }

@@ -18,41 +18,41 @@ export async function runInline(
   let controller: AbortController | undefined;
   let stopped: OwsException | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new OwsException(
-        'NoApplicableCode',
-        `Process ${process.identifier} did not finish within ${timeoutMs / 1000} s and was stopped`,
-      );
-      stopped = err;
-      controller?.abort(err);
-      reject(err);
-    }, timeoutMs);
-  });
   try {
-    const results = await Promise.race([
-      Promise.resolve().then(() =>
-        process.handler({
-          inputs,
-          get signal() {
-            if (!controller) {
-              controller = new AbortController();
-              if (stopped) controller.abort(stopped);
-            }
-            return controller.signal;
-          },
-          progress: () => undefined,
-        }),
-      ),
-      timeout,
-    ]);
-    return { ok: true, values: collectResults(selections, results) };
+    const running = process.handler({
+      inputs,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (stopped) controller.abort(stopped);
+        }
+        return controller.signal;
+      },
+      progress: () => undefined,
+    });
+    // A handler that answered at once is done: no timer could have stopped it anyway.
+    if (!isPromiseLike(running)) return { ok: true, values: collectResults(selections, running) };
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new OwsException(
+          'NoApplicableCode',
+          `Process ${process.identifier} did not finish within ${timeoutMs / 1000} s and was stopped`,
+        );
+        stopped = err;
+        controller?.abort(err);
+        reject(err);
+      }, timeoutMs);
+    });
+    return { ok: true, values: collectResults(selections, await Promise.race([running, timeout])) };
   } catch (err) {
     return { ok: false, error: failureOf(err) };
   } finally {
     clearTimeout(timer);
   }
 }
+
+const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
+  typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
 /** The exception a client sees for a failed run: the process's own message, never a stack. */
 export function failureOf(err: unknown): OwsException {

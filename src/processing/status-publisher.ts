@@ -138,7 +138,7 @@ export class StatusPublisher {
     }
     return executeResponseXml({
       process,
-      serviceInstance: `${this.o.endpoint}?service=WPS&request=GetCapabilities`,
+      endpoint: this.o.endpoint,
       statusLocation: this.statusLocation(job.id),
       language: req.language ?? this.o.defaultLanguage,
       status,

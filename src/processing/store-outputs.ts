@@ -27,6 +27,7 @@ export async function storeOutputs(
   values: readonly OutputValue[],
   jobId?: string,
 ): Promise<ProducedOutput[]> {
+  if (!selections.some((s) => s.asReference)) return selections.map((selection, i) => ({ selection, value: values[i]! }));
   let id = jobId;
   return Promise.all(
     selections.map(async (selection, i): Promise<ProducedOutput> => {

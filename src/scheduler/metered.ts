@@ -8,10 +8,10 @@ export function metered(scheduler: Scheduler, metrics: Metrics): Scheduler {
     try {
       return await run();
     } catch (err) {
-      metrics.schedulerFailures.inc({ scheduler: scheduler.name, command });
+      metrics.schedulerFailures.inc([scheduler.name, command]);
       throw err;
     } finally {
-      metrics.schedulerSeconds.observe({ scheduler: scheduler.name, command }, (performance.now() - started) / 1000);
+      metrics.schedulerSeconds.observe([scheduler.name, command], (performance.now() - started) / 1000);
     }
   };
   const wrapped: Scheduler = {
