@@ -1,5 +1,5 @@
 import { invalidParameter, OwsException } from '../exceptions.js';
-import { executeResponseXml } from '../ows/execute-response.js';
+import { executeResponseXml, type ExecuteResponseInput } from '../ows/execute-response.js';
 import type { ExecuteRequest, OutputRequest } from '../ows/request.js';
 import { effectiveAsks, selectOutputs, type OutputSelection, type OutputValue } from '../process/outputs.js';
 import { outputBytes, storeOutputs } from '../processing/store-outputs.js';
@@ -61,22 +61,17 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
     if (!result.ok) throw result.error;
     return rawOutput(selections[0]!, result.values[0]!);
   }
-  const language = languageOf(ctx, req.language);
-  const base = {
+  // One object literal of one shape (spreads of optional parts made V8 migrate the
+  // object's map on every request).
+  const document: ExecuteResponseInput = {
     process,
     endpoint: ctx.endpoint,
-    language,
-    ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: effectiveAsks(process, asks) } } : {}),
+    language: languageOf(ctx, req.language),
+    lineage: form.lineage ? { inputs: req.inputs, outputs: effectiveAsks(process, asks) } : undefined,
+    status: result.ok ? { state: 'succeeded', message: `Process ${process.identifier} finished` } : { state: 'failed', error: result.error },
+    outputs: result.ok ? await storeOutputs(ctx.outputs, selections, result.values) : undefined,
   };
-  if (!result.ok) return xmlResponse(executeResponseXml({ ...base, status: { state: 'failed', error: result.error } }));
-  const outputs = await storeOutputs(ctx.outputs, selections, result.values);
-  return xmlResponse(
-    executeResponseXml({
-      ...base,
-      status: { state: 'succeeded', message: `Process ${process.identifier} finished` },
-      outputs,
-    }),
-  );
+  return xmlResponse(executeResponseXml(document));
 }
 
 function rawOutput(selection: OutputSelection, value: OutputValue): WpsResponse {

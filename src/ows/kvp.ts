@@ -151,6 +151,8 @@ export function parseDataInputs(raw: string | undefined): InputSubmission[] {
 }
 
 function kvpData(value: string, attrs: Map<string, string>): SubmittedData {
+  // The usual case, `name=value`: a plain literal.
+  if (attrs.size === 0) return { kind: 'literal', value };
   const opt = (name: string) => {
     const v = attrs.get(name.toLowerCase());
     return v === undefined || v === '' ? undefined : v;
