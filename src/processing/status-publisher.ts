@@ -143,8 +143,8 @@ export class StatusPublisher {
       language: req.language ?? this.o.defaultLanguage,
       status,
       creationTime: job.updatedAt,
-      ...(form.lineage ? { lineage: { inputs: req.inputs, outputs: effectiveAsks(process, form.outputs) } } : {}),
-      ...(outputs ? { outputs } : {}),
+      lineage: form.lineage ? { inputs: req.inputs, outputs: effectiveAsks(process, form.outputs) } : undefined,
+      outputs,
     });
   }
 
