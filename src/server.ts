@@ -1,27 +1,70 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import Koa from 'koa';
 import { OwsException } from './exceptions.js';
 import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
+import { send } from './http/send.js';
 import { wpsEndpoint } from './http/wps-endpoint.js';
 import { exceptionReportXml } from './ows/exception-report.js';
 import type { Services } from './services.js';
 
-/** The Koa application: one route per concern, nothing else. */
-export function createApp(services: Services): Koa {
-  const app = new Koa();
-  const wps = wpsEndpoint(services, services.metrics);
+/**
+ * Every request's first stop. The two paths WPS clients hit all the time, /wps and the
+ * status documents and outputs under /outputs/, are answered here on node:http; the
+ * rest goes to the Koa app. Koa's own work per request (its context objects, the
+ * finished-response listeners, the promise chain around the middleware) took 30-40 % of
+ * a GetCapabilities answer's time on this machine kind, measured against this same
+ * listener (see docs/architecture.md).
+ */
+function requestListener(services: Services): RequestListener {
+  const koa = createApp(services).callback();
+  const wps = wpsEndpoint(services, services.metrics, (err) => logError(services, err));
   const outputs = outputsEndpoint(services.outputs);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    let url = req.url ?? '/';
+    // An absolute-form request line (sent to proxies) names the server too.
+    if (url[0] !== '/') url = originForm(url);
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/wps' || path === '/wps/') return wps(req, res, q < 0 ? '' : url.slice(q + 1));
+    if (path.startsWith(OUTPUTS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
+      outputs(path)
+        .then((answer) => send(req, res, answer))
+        .catch((err: unknown) => {
+          logError(services, err);
+          if (res.headersSent) res.destroy();
+          else send(req, res, { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error\n' });
+        });
+      return;
+    }
+    return koa(req, res);
+  };
+}
+
+function originForm(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return '/';
+  }
+}
+
+function logError(services: Services, err: unknown): void {
+  const e = err instanceof Error ? err : new Error(String(err));
+  services.log({ level: 'error', msg: e.message, stack: e.stack });
+}
+
+/** The Koa application for everything but /wps and /outputs/: one route per concern. */
+function createApp(services: Services): Koa {
+  const app = new Koa();
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
   const jobs = jobsApi(services);
   const health = healthEndpoints(services);
-  // Not an async function: the /wps answers that are ready at once go out without a promise.
   app.use((ctx) => {
     const path = ctx.path;
-    if (path === '/wps' || path === '/wps/') return wps(ctx);
-    if (path.startsWith(OUTPUTS_PATH) && (ctx.method === 'GET' || ctx.method === 'HEAD')) return outputs(ctx);
     const report = REPORT_PATH.exec(path);
     if (report) return reports(ctx, report[1]!);
     const job = JOBS_PATH.exec(path);
@@ -45,7 +88,7 @@ export function createApp(services: Services): Koa {
   app.on('error', (err: NodeJS.ErrnoException) => {
     // A client that hangs up mid-response is not a server error.
     if ((err as { expose?: boolean }).expose || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET') return;
-    services.log({ level: 'error', msg: err.message, stack: err.stack });
+    logError(services, err);
   });
   return app;
 }
@@ -56,8 +99,7 @@ export function createApp(services: Services): Koa {
  */
 export function startServer(services: Services, port = services.config.port, host = services.config.host): Promise<Server> {
   const ops = services;
-  const app = createApp(services);
-  const server = createServer({ maxHeaderSize: ops.config.limits.maxQueryLength + 16 * 1024 }, app.callback());
+  const server = createServer({ maxHeaderSize: ops.config.limits.maxQueryLength + 16 * 1024 }, requestListener(services));
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -90,5 +91,29 @@ describe('GetCapabilities', () => {
     } finally {
       await proxied.close();
     }
+  });
+
+  it('answers HEAD with the head alone, and an absolute-form request line like any other', async () => {
+    const full = await get(`${s.wps}?service=WPS&request=GetCapabilities`);
+    const head = await fetch(`${s.wps}?service=WPS&request=GetCapabilities`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/xml; charset=utf-8');
+    expect(head.headers.get('content-length')).toBe(String(Buffer.byteLength(full.text)));
+    expect(await head.text()).toBe('');
+
+    // The form a client sends to a proxy: GET http://host/wps?... HTTP/1.1
+    const { host } = new URL(s.wps);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(s.wps).port), '127.0.0.1', () => {
+        socket.end(`GET ${s.wps}?service=WPS&request=GetCapabilities HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (text += c));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe(full.text);
   });
 });

@@ -46,7 +46,14 @@ const slow = defineProcess({
     return { out: 'woke' };
   },
 });
-const all = [...processes, syncOnly, small, big, crash, slow];
+const oddType = defineProcess({
+  identifier: 'odd_type',
+  title: 'An output type that cannot go in an HTTP header',
+  inputs: [],
+  outputs: [complexOutput('typed', { title: 'A type with a control character', formats: [{ mimeType: 'text/plain\u0001' }] })],
+  handler: () => ({ typed: 'x' }),
+});
+const all = [...processes, syncOnly, small, big, crash, slow, oddType];
 
 let s: TestServer;
 beforeAll(async () => {
@@ -182,6 +189,11 @@ describe('a failing process never hurts the server', () => {
     await expectSchemaValid(r.text);
     const ex = parseXml(r.text).ExecuteResponse.Status.ProcessFailed.ExceptionReport.Exception[0];
     expect(ex.ExceptionText).toBe('Process slow did not finish within 0.5 s and was stopped');
+    expect((await kvp('identifier=hello&DataInputs=name=after')).status).toBe(200);
+  });
+
+  it('a raw output whose type Node cannot send in a header is a NoApplicableCode report', async () => {
+    await expectException(await kvp('identifier=odd_type&RawDataOutput=typed'), 'NoApplicableCode', undefined, 500);
     expect((await kvp('identifier=hello&DataInputs=name=after')).status).toBe(200);
   });
 });

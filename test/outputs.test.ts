@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/storage/atomic-write.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -43,5 +45,43 @@ describe('the outputs URL', () => {
     expect(out.headers.get('content-type')).toBe('application/json; charset=utf-8');
     expect(out.headers.get('cache-control')).toBe('public, max-age=3600');
     expect(await out.json()).toEqual({ a: 1 });
+  });
+
+  it('streams a large output whole, and closes the file after a HEAD and after a client that hangs up', async () => {
+    const id = randomUUID();
+    const bytes = randomBytes(3 * 1024 * 1024);
+    const href = await s.services.outputs.writeOutput(id, 'big', bytes, 'application/octet-stream');
+    const file = s.services.outputs.pathOf(decodeURIComponent(new URL(href).pathname.slice('/outputs/'.length)))!;
+    const openOnFile = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    }).length;
+
+    const out = await fetch(href);
+    expect(out.status).toBe(200);
+    expect(out.headers.get('content-length')).toBe(String(bytes.length));
+    expect(new Date(out.headers.get('last-modified')!).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(Buffer.from(await out.arrayBuffer()).equals(bytes)).toBe(true);
+
+    for (let i = 0; i < 5; i++) {
+      const head = await fetch(href, { method: 'HEAD' });
+      expect(head.headers.get('content-length')).toBe(String(bytes.length));
+      expect(await head.text()).toBe('');
+    }
+    // Read the first chunk, then hang up.
+    await new Promise<void>((resolve, reject) => {
+      const req = httpGet(href, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.setTimeout(5000, () => reject(new Error('no data')));
+    });
+    await expect.poll(openOnFile, { timeout: 5000 }).toBe(0);
   });
 });

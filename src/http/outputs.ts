@@ -1,8 +1,9 @@
 import { open, stat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import type { Context } from 'koa';
+import type { Readable } from 'node:stream';
 import { mediaTypeFor } from '../storage/media-types.js';
 import type { OutputStore } from '../storage/output-store.js';
+import type { HttpAnswer } from './send.js';
 
 export const OUTPUTS_PATH = '/outputs/';
 
@@ -31,48 +32,41 @@ const versionOf = (s: BigIntStats): string => `${s.ino}:${s.ctimeNs}:${s.size}`;
 export function outputsEndpoint(store: OutputStore) {
   const cache = new Map<string, Cached>();
 
-  const notFound = (ctx: Context) => {
-    ctx.status = 404;
-    ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = 'Not found\n';
-  };
+  const notFound: HttpAnswer = { status: 404, contentType: 'text/plain; charset=utf-8', body: 'Not found\n' };
 
-  const headers = (ctx: Context, rel: string, file: string, info: BigIntStats) => {
-    ctx.type = mediaTypeFor(file);
-    ctx.length = Number(info.size);
-    ctx.lastModified = info.mtime;
-    // Status documents (one path segment) change while a job runs; outputs never change.
-    ctx.set('cache-control', rel.includes('/') ? 'public, max-age=3600' : 'no-cache');
-  };
+  const found = (rel: string, file: string, info: BigIntStats, body: Buffer | Readable): HttpAnswer => ({
+    status: 200,
+    contentType: mediaTypeFor(file),
+    body,
+    headers: {
+      'content-length': String(info.size),
+      'last-modified': info.mtime.toUTCString(),
+      // Status documents (one path segment) change while a job runs; outputs never change.
+      'cache-control': rel.includes('/') ? 'public, max-age=3600' : 'no-cache',
+    },
+  });
 
-  return async (ctx: Context): Promise<void> => {
+  /** `path` is the request's path, still percent-encoded. */
+  return async (path: string): Promise<HttpAnswer> => {
     let rel: string;
     try {
-      rel = decodeURIComponent(ctx.path.slice(OUTPUTS_PATH.length));
+      rel = decodeURIComponent(path.slice(OUTPUTS_PATH.length));
     } catch {
       rel = '';
     }
     const file = store.pathOf(rel);
-    if (!file) return notFound(ctx);
+    if (!file) return notFound;
 
     const current = await stat(file, { bigint: true }).catch(() => undefined);
-    if (!current?.isFile()) return notFound(ctx);
+    if (!current?.isFile()) return notFound;
     const hit = cache.get(file);
-    if (hit && hit.version === versionOf(current)) {
-      headers(ctx, rel, file, current);
-      ctx.body = hit.body;
-      return;
-    }
+    if (hit && hit.version === versionOf(current)) return found(rel, file, current, hit.body);
 
     const handle = await open(file, 'r').catch(() => undefined);
-    if (!handle) return notFound(ctx);
+    if (!handle) return notFound;
     const info = await handle.stat({ bigint: true });
-    headers(ctx, rel, file, info);
-    if (info.size > SMALL_FILE) {
-      // Koa writes no body for HEAD and destroys the stream (closing the file) when the response ends.
-      ctx.body = handle.createReadStream({ autoClose: true });
-      return;
-    }
+    // The stream closes the file when it ends or is destroyed (a HEAD, a client gone).
+    if (info.size > SMALL_FILE) return found(rel, file, info, handle.createReadStream({ autoClose: true }));
     let body: Buffer;
     try {
       body = await handle.readFile();
@@ -82,6 +76,6 @@ export function outputsEndpoint(store: OutputStore) {
     cache.delete(file);
     cache.set(file, { version: versionOf(info), body });
     if (cache.size > CACHED_FILES) cache.delete(cache.keys().next().value!);
-    ctx.body = body;
+    return found(rel, file, info, body);
   };
 }

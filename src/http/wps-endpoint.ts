@@ -1,4 +1,4 @@
-import type { Context } from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Metrics } from '../metrics.js';
 import { asOwsException, invalidParameter, missingParameter, OwsException } from '../exceptions.js';
 import { handleRequest, type OperationContext, type WpsResponse } from '../operations/index.js';
@@ -9,6 +9,7 @@ import type { WpsRequest } from '../ows/request.js';
 import { decodeXmlBytes, XmlSyntaxError } from '../ows/xml-reader.js';
 import { parseXmlRequest } from '../ows/xml-request.js';
 import { readBody } from './read-body.js';
+import { send as sendAnswer } from './send.js';
 
 /**
  * The /wps endpoint: a GET is judged by its query string, a POST by its body alone
@@ -18,67 +19,75 @@ import { readBody } from './read-body.js';
  * answered without a promise: awaiting one per step cost about 3 µs a request here,
  * a tenth of answering GetCapabilities.
  */
-export function wpsEndpoint(ops: OperationContext, metrics: Metrics) {
+export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (err: unknown) => void) {
   const { limits, languages } = ops.config;
 
-  return (ctx: Context): Promise<void> | undefined => {
+  return (req: IncomingMessage, res: ServerResponse, query: string): void => {
     const started = performance.now();
     let request: WpsRequest | Promise<WpsRequest>;
     try {
-      request = ctx.method === 'POST' ? parsePost(ctx) : parseGet(ctx);
+      request = req.method === 'POST' ? parsePost(req) : parseGet(req.method!, query);
     } catch (err) {
-      return send(ctx, started, 'unparsed', failure(ctx, err));
+      return send(req, res, started, 'unparsed', failure(err));
     }
     if (request instanceof Promise) {
-      return request.then(
-        (r) => answer(ctx, started, r),
-        (err: unknown) => send(ctx, started, 'unparsed', failure(ctx, err)),
+      request.then(
+        (r) => answer(req, res, started, r),
+        (err: unknown) => send(req, res, started, 'unparsed', failure(err)),
       );
+      return;
     }
-    return answer(ctx, started, request);
+    answer(req, res, started, request);
   };
 
-  function answer(ctx: Context, started: number, request: WpsRequest): Promise<void> | undefined {
+  function answer(req: IncomingMessage, res: ServerResponse, started: number, request: WpsRequest): void {
     let response: WpsResponse | Promise<WpsResponse>;
     try {
       response = handleRequest(request, ops);
     } catch (err) {
-      return send(ctx, started, request.operation, failure(ctx, err));
+      return send(req, res, started, request.operation, failure(err));
     }
     if (response instanceof Promise) {
-      return response.then(
-        (r) => send(ctx, started, request.operation, r),
-        (err: unknown) => send(ctx, started, request.operation, failure(ctx, err)),
+      response.then(
+        (r) => send(req, res, started, request.operation, r),
+        (err: unknown) => send(req, res, started, request.operation, failure(err)),
       );
+      return;
     }
-    return send(ctx, started, request.operation, response);
+    send(req, res, started, request.operation, response);
   }
 
-  function send(ctx: Context, started: number, operation: string, response: WpsResponse): undefined {
+  function send(req: IncomingMessage, res: ServerResponse, started: number, operation: string, response: WpsResponse): void {
+    try {
+      sendAnswer(req, res, response);
+    } catch (err) {
+      // Node refused the head (a process's output type it cannot carry in a header):
+      // the client still gets an ExceptionReport, and the server keeps running.
+      if (res.headersSent) {
+        logError(err);
+        res.destroy();
+        return;
+      }
+      response = failure(err);
+      sendAnswer(req, res, response);
+    }
     metrics.requests.inc([operation, response.status]);
     metrics.requestSeconds.observe([operation], (performance.now() - started) / 1000);
-    ctx.status = response.status;
-    // Verbatim (a raw output's Content-Type is its mimeType, nothing added), and before
-    // the body, which then leaves it alone instead of looking up a type of its own.
-    ctx.set('content-type', response.contentType);
-    ctx.body = response.body;
-    if (response.headers) ctx.set(response.headers);
-    return undefined;
   }
 
-  function failure(ctx: Context, err: unknown): WpsResponse {
+  function failure(err: unknown): WpsResponse {
     const ex = asOwsException(err);
-    if (!(err instanceof OwsException)) ctx.app.emit('error', err, ctx);
+    if (!(err instanceof OwsException)) logError(err);
     const response: WpsResponse = { status: ex.httpStatus, contentType: XML_CONTENT_TYPE, body: exceptionReportXml(ex, languages[0]!) };
     if (ex.httpStatus === 405) response.headers = { allow: 'GET, HEAD, POST' };
     return response;
   }
 
-  function parseGet(ctx: Context): WpsRequest {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      throw new OwsException('OperationNotSupported', `HTTP method ${ctx.method} is not supported`, ctx.method, 405);
+  function parseGet(method: string, query: string): WpsRequest {
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new OwsException('OperationNotSupported', `HTTP method ${method} is not supported`, method, 405);
     }
-    if (ctx.querystring.length > limits.maxQueryLength) {
+    if (query.length > limits.maxQueryLength) {
       throw new OwsException(
         'FileSizeExceeded',
         `The query string is longer than the limit of ${limits.maxQueryLength} bytes; POST large requests as XML`,
@@ -86,11 +95,11 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics) {
         414,
       );
     }
-    return parseKvp(ctx.querystring, languages);
+    return parseKvp(query, languages);
   }
 
-  async function parsePost(ctx: Context): Promise<WpsRequest> {
-    const bytes = await readBody(ctx.req, limits.maxRequestSize);
+  async function parsePost(req: IncomingMessage): Promise<WpsRequest> {
+    const bytes = await readBody(req, limits.maxRequestSize);
     if (bytes.length === 0 || bytes.toString('latin1').trim() === '') {
       throw missingParameter('request', 'The POST body is empty: send a WPS request as XML');
     }

@@ -1,0 +1,38 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+
+/** What the endpoints served straight on node:http answer (see server.ts for why). */
+export interface HttpAnswer {
+  status: number;
+  /** Sent verbatim: a raw output's Content-Type is its mimeType, nothing added. */
+  contentType: string;
+  /** A stream's Content-Length, when known, comes in `headers`. */
+  body: string | Buffer | Readable;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Writes an answer in one writeHead: Node builds the head at once from the object
+ * instead of collecting headers one by one. A HEAD request gets the head alone.
+ */
+export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void {
+  const head: OutgoingHttpHeaders = { 'content-type': answer.contentType };
+  if (answer.headers) Object.assign(head, answer.headers);
+  const body = answer.body;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    head['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    res.writeHead(answer.status, head);
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  res.writeHead(answer.status, head);
+  if (req.method === 'HEAD') {
+    body.destroy();
+    res.end();
+    return;
+  }
+  // A client that hangs up, or a file that fails mid-read, ends the response where it
+  // is; pipeline closes the file either way.
+  pipeline(body, res, () => undefined);
+}
