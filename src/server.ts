@@ -5,7 +5,7 @@ import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
-import { send } from './http/send.js';
+import { clientGone, send } from './http/send.js';
 import { wpsEndpoint } from './http/wps-endpoint.js';
 import { exceptionReportXml } from './ows/exception-report.js';
 import type { Services } from './services.js';
@@ -23,24 +23,42 @@ function requestListener(services: Services): RequestListener {
   const wps = wpsEndpoint(services, services.metrics, (err) => logError(services, err));
   const outputs = outputsEndpoint(services.outputs);
   return (req: IncomingMessage, res: ServerResponse) => {
-    let url = req.url ?? '/';
-    // An absolute-form request line (sent to proxies) names the server too.
-    if (url[0] !== '/') url = originForm(url);
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    if (path === '/wps' || path === '/wps/') return wps(req, res, q < 0 ? '' : url.slice(q + 1));
-    if (path.startsWith(OUTPUTS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
-      outputs(path)
-        .then((answer) => send(req, res, answer))
-        .catch((err: unknown) => {
-          logError(services, err);
-          if (res.headersSent) res.destroy();
-          else send(req, res, { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error\n' });
-        });
-      return;
+    try {
+      let url = req.url ?? '/';
+      // An absolute-form request line (sent to proxies) names the server too.
+      if (url[0] !== '/') url = originForm(url);
+      // A fragment is never the server's business (clients should not send one at all).
+      const hash = url.indexOf('#');
+      if (hash >= 0) url = url.slice(0, hash);
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      if (path === '/wps' || path === '/wps/') {
+        const pending = wps(req, res, q < 0 ? '' : url.slice(q + 1));
+        if (pending) pending.catch((err: unknown) => lastResort(err, res));
+        return;
+      }
+      if (path.startsWith(OUTPUTS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
+        outputs(path)
+          .then((answer) => send(req, res, answer, (err) => logError(services, err)))
+          .catch((err: unknown) => {
+            logError(services, err);
+            if (res.headersSent) res.destroy();
+            else send(req, res, { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error\n' });
+          })
+          .catch((err: unknown) => lastResort(err, res));
+        return;
+      }
+      koa(req, res);
+    } catch (err) {
+      lastResort(err, res);
     }
-    return koa(req, res);
   };
+
+  /** What Koa's catch-all did: whatever escaped an endpoint is logged and the response ended, never the process. */
+  function lastResort(err: unknown, res: ServerResponse): void {
+    logError(services, err);
+    res.destroy();
+  }
 }
 
 function originForm(url: string): string {
@@ -53,6 +71,7 @@ function originForm(url: string): string {
 }
 
 function logError(services: Services, err: unknown): void {
+  if (clientGone(err)) return;
   const e = err instanceof Error ? err : new Error(String(err));
   services.log({ level: 'error', msg: e.message, stack: e.stack });
 }
@@ -86,8 +105,8 @@ function createApp(services: Services): Koa {
     ctx.body = 'Not found\n';
   });
   app.on('error', (err: NodeJS.ErrnoException) => {
-    // A client that hangs up mid-response is not a server error.
-    if ((err as { expose?: boolean }).expose || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.code === 'ECONNRESET') return;
+    // A client that hangs up mid-response is not a server error (logError knows them).
+    if ((err as { expose?: boolean }).expose) return;
     logError(services, err);
   });
   return app;

@@ -102,18 +102,26 @@ describe('GetCapabilities', () => {
     expect(await head.text()).toBe('');
 
     // The form a client sends to a proxy: GET http://host/wps?... HTTP/1.1
-    const { host } = new URL(s.wps);
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(s.wps).port), '127.0.0.1', () => {
-        socket.end(`GET ${s.wps}?service=WPS&request=GetCapabilities HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-      });
-      let text = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (c: string) => (text += c));
-      socket.on('end', () => resolve(text));
-      socket.on('error', reject);
-    });
+    const raw = await rawHttp(`${s.wps}?service=WPS&request=GetCapabilities`);
     expect(raw).toMatch(/^HTTP\/1.1 200 OK\r\n/);
     expect(raw.slice(raw.indexOf('\r\n\r\n') + 4)).toBe(full.text);
+    // A fragment sent as is (fetch would drop it) is not part of the request.
+    const fragment = await rawHttp('/wps?service=WPS&request=GetCapabilities#section');
+    expect(fragment.slice(fragment.indexOf('\r\n\r\n') + 4)).toBe(full.text);
   });
 });
+
+/** One request sent with its request target exactly as given; the whole answer as text. */
+function rawHttp(target: string): Promise<string> {
+  const { host, port } = new URL(s.wps);
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.end(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}

@@ -194,6 +194,8 @@ describe('a failing process never hurts the server', () => {
 
   it('a raw output whose type Node cannot send in a header is a NoApplicableCode report', async () => {
     await expectException(await kvp('identifier=odd_type&RawDataOutput=typed'), 'NoApplicableCode', undefined, 500);
+    const raw = await rawGet('/wps?service=WPS&request=Execute&version=1.0.0&identifier=odd_type&RawDataOutput=typed');
+    expect(raw.statusLine).toBe('500 Internal Server Error');
     expect((await kvp('identifier=hello&DataInputs=name=after')).status).toBe(200);
   });
 });
@@ -208,7 +210,7 @@ describe('outputs URL', () => {
 });
 
 /** A GET sent as written (fetch would normalize the path). */
-function rawGet(path: string): Promise<{ status: number; contentType: string; text: string; headers: Headers }> {
+function rawGet(path: string): Promise<{ status: number; statusLine: string; contentType: string; text: string; headers: Headers }> {
   const { hostname, port } = new URL(s.url);
   return new Promise((resolve, reject) => {
     const req = request({ host: hostname, port, path, method: 'GET' }, (res) => {
@@ -216,7 +218,13 @@ function rawGet(path: string): Promise<{ status: number; contentType: string; te
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));
       res.on('end', () =>
-        resolve({ status: res.statusCode!, contentType: String(res.headers['content-type'] ?? ''), text, headers: new Headers() }),
+        resolve({
+          status: res.statusCode!,
+          statusLine: `${res.statusCode} ${res.statusMessage}`,
+          contentType: String(res.headers['content-type'] ?? ''),
+          text,
+          headers: new Headers(),
+        }),
       );
     });
     req.on('error', reject);

@@ -15,8 +15,9 @@ export interface HttpAnswer {
 /**
  * Writes an answer in one writeHead: Node builds the head at once from the object
  * instead of collecting headers one by one. A HEAD request gets the head alone.
+ * `onStreamError` hears of a stream body that failed (not of a client that hung up).
  */
-export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer): void {
+export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer, onStreamError?: (err: Error) => void): void {
   const head: OutgoingHttpHeaders = { 'content-type': answer.contentType };
   if (answer.headers) Object.assign(head, answer.headers);
   const body = answer.body;
@@ -26,7 +27,12 @@ export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnsw
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
-  res.writeHead(answer.status, head);
+  try {
+    res.writeHead(answer.status, head);
+  } catch (err) {
+    body.destroy();
+    throw err;
+  }
   if (req.method === 'HEAD') {
     body.destroy();
     res.end();
@@ -34,5 +40,13 @@ export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnsw
   }
   // A client that hangs up, or a file that fails mid-read, ends the response where it
   // is; pipeline closes the file either way.
-  pipeline(body, res, () => undefined);
+  pipeline(body, res, (err) => {
+    if (err && !clientGone(err)) onStreamError?.(err);
+  });
+}
+
+/** Errors that only say the client went away: nothing for an operator to act on. */
+export function clientGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'EPIPE' || (err as Error | undefined)?.message === 'aborted';
 }

@@ -9,7 +9,7 @@ import type { WpsRequest } from '../ows/request.js';
 import { decodeXmlBytes, XmlSyntaxError } from '../ows/xml-reader.js';
 import { parseXmlRequest } from '../ows/xml-request.js';
 import { readBody } from './read-body.js';
-import { send as sendAnswer } from './send.js';
+import { clientGone, send as sendAnswer } from './send.js';
 
 /**
  * The /wps endpoint: a GET is judged by its query string, a POST by its body alone
@@ -22,7 +22,8 @@ import { send as sendAnswer } from './send.js';
 export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (err: unknown) => void) {
   const { limits, languages } = ops.config;
 
-  return (req: IncomingMessage, res: ServerResponse, query: string): void => {
+  /** A promise only when the answer is not ready at once; it never rejects on a client's account. */
+  return (req: IncomingMessage, res: ServerResponse, query: string): Promise<void> | undefined => {
     const started = performance.now();
     let request: WpsRequest | Promise<WpsRequest>;
     try {
@@ -31,16 +32,15 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
       return send(req, res, started, 'unparsed', failure(err));
     }
     if (request instanceof Promise) {
-      request.then(
+      return request.then(
         (r) => answer(req, res, started, r),
         (err: unknown) => send(req, res, started, 'unparsed', failure(err)),
       );
-      return;
     }
-    answer(req, res, started, request);
+    return answer(req, res, started, request);
   };
 
-  function answer(req: IncomingMessage, res: ServerResponse, started: number, request: WpsRequest): void {
+  function answer(req: IncomingMessage, res: ServerResponse, started: number, request: WpsRequest): Promise<void> | undefined {
     let response: WpsResponse | Promise<WpsResponse>;
     try {
       response = handleRequest(request, ops);
@@ -48,36 +48,37 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
       return send(req, res, started, request.operation, failure(err));
     }
     if (response instanceof Promise) {
-      response.then(
+      return response.then(
         (r) => send(req, res, started, request.operation, r),
         (err: unknown) => send(req, res, started, request.operation, failure(err)),
       );
-      return;
     }
-    send(req, res, started, request.operation, response);
+    return send(req, res, started, request.operation, response);
   }
 
-  function send(req: IncomingMessage, res: ServerResponse, started: number, operation: string, response: WpsResponse): void {
+  function send(req: IncomingMessage, res: ServerResponse, started: number, operation: string, response: WpsResponse): undefined {
     try {
       sendAnswer(req, res, response);
     } catch (err) {
       // Node refused the head (a process's output type it cannot carry in a header):
       // the client still gets an ExceptionReport, and the server keeps running.
-      if (res.headersSent) {
-        logError(err);
-        res.destroy();
-        return;
-      }
       response = failure(err);
-      sendAnswer(req, res, response);
+      if (res.headersSent) {
+        res.destroy();
+      } else {
+        // The refused writeHead left its reason phrase ("OK") behind.
+        res.statusMessage = '';
+        sendAnswer(req, res, response);
+      }
     }
     metrics.requests.inc([operation, response.status]);
     metrics.requestSeconds.observe([operation], (performance.now() - started) / 1000);
+    return undefined;
   }
 
   function failure(err: unknown): WpsResponse {
     const ex = asOwsException(err);
-    if (!(err instanceof OwsException)) logError(err);
+    if (!(err instanceof OwsException) && !clientGone(err)) logError(err);
     const response: WpsResponse = { status: ex.httpStatus, contentType: XML_CONTENT_TYPE, body: exceptionReportXml(ex, languages[0]!) };
     if (ex.httpStatus === 405) response.headers = { allow: 'GET, HEAD, POST' };
     return response;
