@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { freePort } from './free-port.js';
-import { SERVER_NODE_FLAGS } from './harness.js';
+import { startNode } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -105,17 +105,18 @@ async function main(): Promise<void> {
   const peerData = mkdtempSync(join(tmpdir(), 'wps-peer-pywps-'));
   const children: ChildProcess[] = [];
   try {
-    const ours = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'dist/src/cli/main.js', 'serve'], {
-      env: { ...process.env, PORT: String(ourPort), WPS_DATA_DIR: ourData, UV_THREADPOOL_SIZE: '16', WPS_MAX_WAITING_JOBS: String(JOBS + 100), WPS_LOG_LEVEL: 'warn' },
-      stdio: 'ignore',
-    });
+    const ours = await startNode(
+      'dist/src/cli/main.js',
+      ['serve'],
+      { PORT: String(ourPort), WPS_DATA_DIR: ourData, UV_THREADPOOL_SIZE: '16', WPS_MAX_WAITING_JOBS: String(JOBS + 100), WPS_LOG_LEVEL: 'warn' },
+      ourPort,
+    );
     children.push(ours);
     const peer = spawn('/usr/bin/gunicorn', ['--chdir', 'bench/peer', '-b', `127.0.0.1:${peerPort}`, '-w', '2', 'pywps_app:application'], {
       env: { ...process.env, PYWPS_DIR: peerData, PYWPS_PORT: String(peerPort) },
       stdio: 'ignore',
     });
     children.push(peer);
-    await up(`http://127.0.0.1:${ourPort}/health`);
     await up(`http://127.0.0.1:${peerPort}/wps?service=WPS&request=GetCapabilities`);
     const a = await measure('this server', `http://127.0.0.1:${ourPort}`, join(ourData, 'outputs'), ours.pid!, 0);
     const b = await measure('PyWPS', `http://127.0.0.1:${peerPort}`, join(peerData, 'outputs'), peer.pid!, 1);
