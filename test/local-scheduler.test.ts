@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,5 +55,19 @@ describe.each([true, false])('the local scheduler (warm runners: %s)', (warm) =>
     const next = await followStatus(await submit('identifier=hello&DataInputs=name=after'));
     expect(next[next.length - 1]!.name).toBe('ProcessSucceeded');
     expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
+  });
+
+  it('a job whose directory is removed while it runs ends failed, and its runner does not bring the directory back', async () => {
+    const location = await submit('identifier=sleep&DataInputs=delay=0.5');
+    for (let i = 0; i < 100 && statusOf(await (await fetch(location)).text()).name !== 'ProcessStarted'; i++) await wait(20);
+    const dir = join(s.config.jobsDir, idOf(location));
+    rmSync(dir, { recursive: true, force: true });
+    const views = await followStatus(location);
+    expect(views[views.length - 1]!.name).toBe('ProcessFailed');
+    expect(failureText(views[views.length - 1]!.xml)).toMatch(/^The job ended without a result/);
+    await wait(300);
+    expect(existsSync(dir)).toBe(false);
+    const next = await followStatus(await submit('identifier=hello&DataInputs=name=after'));
+    expect(next[next.length - 1]!.name).toBe('ProcessSucceeded');
   });
 });

@@ -1,8 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/storage/atomic-write.js';
+import { OutputStore } from '../src/storage/output-store.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
@@ -83,5 +86,16 @@ describe('the outputs URL', () => {
       req.setTimeout(5000, () => reject(new Error('no data')));
     });
     await expect.poll(openOnFile, { timeout: 5000 }).toBe(0);
+  });
+
+  it("makes an output's job directory, but never brings back a storage tree that was removed", async () => {
+    const root = tempDir('wps-outputs-');
+    const store = new OutputStore(join(root, 'outputs'), 'http://127.0.0.1/outputs');
+    mkdirSync(store.dir);
+    const href = await store.writeOutput(randomUUID(), 'out', Buffer.from('x'), 'text/plain');
+    expect(href).toMatch(/^http:\/\/127.0.0.1\/outputs\/[0-9a-f-]{36}\/out.txt$/);
+    rmSync(store.dir, { recursive: true });
+    await expect(store.writeOutput(randomUUID(), 'out', Buffer.from('x'), 'text/plain')).rejects.toThrow(/ENOENT/);
+    expect(existsSync(store.dir)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { RunnerCommand, RunnerMessage } from '../scheduler/local/local-scheduler.js';
@@ -26,8 +26,17 @@ export function startWarmRunner(registry: ProcessRegistry): void {
   });
   process.on('message', (cmd: RunnerCommand) => {
     if (cmd.type !== 'run' || busy) return;
+    let restore: () => Promise<void>;
+    try {
+      restore = captureOutput(cmd.stdout, cmd.stderr);
+    } catch (err) {
+      // The job's directory is gone (the job was removed meanwhile): nothing to run, and
+      // nothing to write there. The scheduler hears the runner is done without a result.
+      process.stderr.write(`runner: job ${cmd.jobId}: ${(err as Error).message}\n`);
+      send({ type: 'done', jobId: cmd.jobId });
+      return;
+    }
     busy = true;
-    const restore = captureOutput(cmd.stdout, cmd.stderr);
     // Reports go back over the IPC channel: no HTTP round trip for a runner on this machine.
     const channel = async (event: RunnerEvent) => {
       if (!process.connected) return false;
@@ -48,9 +57,11 @@ export function startWarmRunner(registry: ProcessRegistry): void {
 
 type Write = typeof process.stdout.write;
 
-/** While a job runs, what the process writes to stdout and stderr goes to the job's files (plain synchronous writes). */
+/**
+ * While a job runs, what the process writes to stdout and stderr goes to the job's files
+ * (plain synchronous writes) in its directory, which the dispatcher made.
+ */
 function captureOutput(stdoutPath: string, stderrPath: string): () => Promise<void> {
-  mkdirSync(dirname(stdoutPath), { recursive: true });
   const out = openSync(stdoutPath, 'a');
   const err = openSync(stderrPath, 'a');
   const original = { out: process.stdout.write, err: process.stderr.write };

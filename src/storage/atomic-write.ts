@@ -13,18 +13,23 @@ export const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
 /**
  * Writes a file so that a reader sees either the old content or the new one, never a
  * mix: the data goes to a temporary file beside the target, which is then renamed.
- * The directory is created when it is missing (not checked on every write). A write
- * that fails leaves no temporary file behind (on a full disk it would keep the space).
+ * A write that fails leaves no temporary file behind (on a full disk it would keep the space).
+ *
+ * With `createDirectory`, the file's own directory is made when it is missing (found
+ * out by the write, not checked first), never its parents: a directory that was
+ * removed on purpose (a job's, or a whole storage tree) is not brought back by a write
+ * that arrives late.
  */
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  const dir = dirname(path);
+export async function writeFileAtomic(path: string, data: string | Buffer, { createDirectory = false } = {}): Promise<void> {
   const tmp = temporaryPathFor(path);
   try {
     try {
       await writeFile(tmp, data);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(dir, { recursive: true });
+      if (!createDirectory || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
       await writeFile(tmp, data);
     }
     await rename(tmp, path);

@@ -25,7 +25,7 @@ export class OutputStore {
   async writeOutput(jobId: string, outputId: string, data: Buffer, mimeType: string): Promise<string> {
     const rel = `${jobId}/${outputId}.${extensionFor(mimeType)}`;
     try {
-      await writeFileAtomic(this.pathOf(rel)!, data);
+      await writeFileAtomic(this.pathOf(rel)!, data, { createDirectory: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
