@@ -64,10 +64,24 @@ describe.each([true, false])('the local scheduler (warm runners: %s)', (warm) =>
     rmSync(dir, { recursive: true, force: true });
     const views = await followStatus(location);
     expect(views[views.length - 1]!.name).toBe('ProcessFailed');
-    expect(failureText(views[views.length - 1]!.xml)).toMatch(/^The job ended without a result/);
+    expect(failureText(views[views.length - 1]!.xml)).toMatch(/^The job ended without a result: /);
     await wait(300);
     expect(existsSync(dir)).toBe(false);
     const next = await followStatus(await submit('identifier=hello&DataInputs=name=after'));
     expect(next[next.length - 1]!.name).toBe('ProcessSucceeded');
+  });
+
+  it('a job whose directory is removed while it waits for a slot ends failed and says why', async () => {
+    const busy = [await submit('identifier=sleep&DataInputs=delay=1'), await submit('identifier=sleep&DataInputs=delay=1')];
+    const location = await submit('identifier=hello&DataInputs=name=late');
+    const dir = join(s.config.jobsDir, idOf(location));
+    for (let i = 0; i < 100 && !existsSync(join(dir, 'job.json')); i++) await wait(10);
+    expect(statusOf(await (await fetch(location)).text()).name).toBe('ProcessAccepted');
+    rmSync(dir, { recursive: true, force: true });
+    const views = await followStatus(location);
+    expect(views[views.length - 1]!.name).toBe('ProcessFailed');
+    expect(failureText(views[views.length - 1]!.xml)).toBe("The job ended without a result: the job's directory is gone (the job was removed)");
+    for (const b of busy) await followStatus(b);
+    expect(existsSync(dir)).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { RunnerCommand, RunnerMessage } from '../scheduler/local/local-scheduler.js';
 import type { RunnerEvent } from '../processing/runner-events.js';
+import { JobDirectoryGone, openJobLogs } from '../storage/job-files.js';
 import { runJobDirectory } from './run-job.js';
 
 /**
@@ -30,10 +31,10 @@ export function startWarmRunner(registry: ProcessRegistry): void {
     try {
       restore = captureOutput(cmd.stdout, cmd.stderr);
     } catch (err) {
-      // The job's directory is gone (the job was removed meanwhile): nothing to run, and
-      // nothing to write there. The scheduler hears the runner is done without a result.
-      process.stderr.write(`runner: job ${cmd.jobId}: ${(err as Error).message}\n`);
-      send({ type: 'done', jobId: cmd.jobId });
+      // Nothing to run and nowhere to write: the scheduler hears why. Anything else (no
+      // file descriptors left, say) ends this runner, and the scheduler starts another.
+      if (!(err instanceof JobDirectoryGone)) throw err;
+      send({ type: 'done', jobId: cmd.jobId, reason: err.message });
       return;
     }
     busy = true;
@@ -43,12 +44,16 @@ export function startWarmRunner(registry: ProcessRegistry): void {
       send({ type: 'report', jobId: cmd.jobId, event });
       return true;
     };
+    let reason: string | undefined;
     runJobDirectory(dirname(cmd.stdout), registry, channel)
-      .catch((err: Error) => process.stderr.write(`runner: job ${cmd.jobId}: ${err.stack ?? err.message}\n`))
+      .catch((err: Error) => {
+        if (err instanceof JobDirectoryGone) reason = err.message;
+        process.stderr.write(`runner: job ${cmd.jobId}: ${err.stack ?? err.message}\n`);
+      })
       .finally(async () => {
         await restore();
         busy = false;
-        send({ type: 'done', jobId: cmd.jobId });
+        send(reason ? { type: 'done', jobId: cmd.jobId, reason } : { type: 'done', jobId: cmd.jobId });
         if (!process.connected) process.exit(0);
       });
   });
@@ -62,8 +67,7 @@ type Write = typeof process.stdout.write;
  * (plain synchronous writes) in its directory, which the dispatcher made.
  */
 function captureOutput(stdoutPath: string, stderrPath: string): () => Promise<void> {
-  const out = openSync(stdoutPath, 'a');
-  const err = openSync(stderrPath, 'a');
+  const { out, err } = openJobLogs(stdoutPath, stderrPath);
   const original = { out: process.stdout.write, err: process.stderr.write };
   const redirect = (fd: number): Write =>
     ((chunk: string | Uint8Array, encoding?: unknown, cb?: unknown) => {

@@ -16,9 +16,9 @@ export const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.tmp$/;
  * A write that fails leaves no temporary file behind (on a full disk it would keep the space).
  *
  * With `createDirectory`, the file's own directory is made when it is missing (found
- * out by the write, not checked first), never its parents: a directory that was
- * removed on purpose (a job's, or a whole storage tree) is not brought back by a write
- * that arrives late.
+ * out by the write, not checked first), never its parents: a storage tree removed on
+ * purpose is not brought back by a write that arrives late. Without it, the directory
+ * must exist (a job's files go only where the dispatcher made the job's directory).
  */
 export async function writeFileAtomic(path: string, data: string | Buffer, { createDirectory = false } = {}): Promise<void> {
   const tmp = temporaryPathFor(path);

@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecuteRequest } from '../ows/request.js';
@@ -73,7 +73,7 @@ export class JobFiles {
   }
 
   async writeResult(id: string, result: JobResult): Promise<void> {
-    await writeFileAtomic(this.resultPath(id), JSON.stringify(result));
+    await writeFileAtomic(this.resultPath(id), JSON.stringify(result)).catch(directoryGone);
   }
 
   /** The result the runner left, or undefined when there is none (yet). */
@@ -87,7 +87,7 @@ export class JobFiles {
   }
 
   async writeRunner(id: string, info: RunnerInfo): Promise<void> {
-    await writeFileAtomic(this.runnerPath(id), JSON.stringify(info));
+    await writeFileAtomic(this.runnerPath(id), JSON.stringify(info)).catch(directoryGone);
   }
 
   async readRunner(id: string): Promise<RunnerInfo | undefined> {
@@ -131,3 +131,29 @@ export function fromStoredOutput(stored: StoredOutput): { value: OutputValue; hr
   const value: OutputValue = v.type === 'complex' ? { ...v, data: Buffer.from(v.data, 'base64') } : v;
   return stored.href === undefined ? { value } : { value, href: stored.href };
 }
+
+/**
+ * Opens a job's stdout and stderr files for appending, in the directory the dispatcher
+ * made; never makes it. A job removed meanwhile has none: `JobDirectoryGone`.
+ */
+export function openJobLogs(stdoutPath: string, stderrPath: string): { out: number; err: number } {
+  let out: number | undefined;
+  try {
+    out = openSync(stdoutPath, 'a');
+    return { out, err: openSync(stderrPath, 'a') };
+  } catch (err) {
+    if (out !== undefined) closeSync(out);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new JobDirectoryGone();
+    throw err;
+  }
+}
+
+export class JobDirectoryGone extends Error {
+  constructor() {
+    super("the job's directory is gone (the job was removed)");
+  }
+}
+
+const directoryGone = (err: NodeJS.ErrnoException): never => {
+  throw err.code === 'ENOENT' ? new JobDirectoryGone() : err;
+};

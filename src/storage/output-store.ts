@@ -31,6 +31,8 @@ export class OutputStore {
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new OwsException('NotEnoughStorage', `Not enough storage to keep output ${outputId}`, outputId);
       }
+      // The system's message names the server's own paths: the client gets the code alone.
+      if (code) throw new OwsException('NoApplicableCode', `Output ${outputId} could not be stored (${code})`, outputId);
       throw err;
     }
     return this.urlOf(rel);

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { JobFiles } from '../../storage/job-files.js';
+import { closeSync } from 'node:fs';
+import { openJobLogs, type JobFiles } from '../../storage/job-files.js';
 import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type Scheduler } from '../types.js';
 import { isSameProcessAlive, killGroup } from './proc.js';
 
@@ -44,7 +43,8 @@ interface LocalJob {
 
 export type RunnerMessage =
   | { type: 'ready' }
-  | { type: 'done'; jobId: string }
+  /** The job is over; `reason` when the runner could not run it at all. */
+  | { type: 'done'; jobId: string; reason?: string }
   /** What the runner reports about its job (started, progress, finished), straight over IPC. */
   | { type: 'report'; jobId: string; event: unknown };
 export type RunnerCommand = { type: 'run'; jobId: string; stdout: string; stderr: string };
@@ -216,7 +216,8 @@ export class LocalScheduler implements Scheduler {
       } else if (msg.type === 'done' && runner.jobId === msg.jobId) {
         const job = this.jobs.get(msg.jobId);
         runner.jobId = undefined;
-        if (job) this.finish(msg.jobId, job, 'done', undefined, 0);
+        if (job && msg.reason) this.finish(msg.jobId, job, 'failed', msg.reason);
+        else if (job) this.finish(msg.jobId, job, 'done', undefined, 0);
         this.pump();
       }
     });
@@ -250,9 +251,16 @@ export class LocalScheduler implements Scheduler {
 
   private runCommand(id: string, job: LocalJob): void {
     const t = job.template;
-    mkdirSync(dirname(t.outputPath), { recursive: true });
-    const out = openSync(t.outputPath, 'a');
-    const err = openSync(t.errorPath, 'a');
+    let logs: { out: number; err: number };
+    try {
+      logs = openJobLogs(t.outputPath, t.errorPath);
+    } catch (e) {
+      // Told after this turn: the caller (submit, or the end of another job) is not done yet.
+      job.state = 'running';
+      setImmediate(() => this.finish(id, job, 'failed', (e as Error).message));
+      return;
+    }
+    const { out, err } = logs;
     let child: ChildProcess;
     try {
       child = spawn(t.remoteCommand, t.args, {
