@@ -15,7 +15,8 @@ export interface HttpAnswer {
 /**
  * Writes an answer in one writeHead: Node builds the head at once from the object
  * instead of collecting headers one by one. A HEAD request gets the head alone.
- * `onStreamError` hears of a stream body that failed (not of a client that hung up).
+ * `onStreamError` hears of a stream body that ended early, whether it failed or the
+ * client hung up (`clientGone` tells them apart).
  */
 export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer, onStreamError?: (err: Error) => void): void {
   const head: OutgoingHttpHeaders = { 'content-type': answer.contentType };
@@ -41,7 +42,7 @@ export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnsw
   // A client that hangs up, or a file that fails mid-read, ends the response where it
   // is; pipeline closes the file either way.
   pipeline(body, res, (err) => {
-    if (err && !clientGone(err)) onStreamError?.(err);
+    if (err) onStreamError?.(err);
   });
 }
 

@@ -9,7 +9,7 @@ import type { WpsRequest } from '../ows/request.js';
 import { decodeXmlBytes, XmlSyntaxError } from '../ows/xml-reader.js';
 import { parseXmlRequest } from '../ows/xml-request.js';
 import { readBody } from './read-body.js';
-import { clientGone, send as sendAnswer } from './send.js';
+import { send as sendAnswer } from './send.js';
 
 /**
  * The /wps endpoint: a GET is judged by its query string, a POST by its body alone
@@ -19,6 +19,7 @@ import { clientGone, send as sendAnswer } from './send.js';
  * answered without a promise: awaiting one per step cost about 3 µs a request here,
  * a tenth of answering GetCapabilities.
  */
+/** `logError` hears of what went wrong inside; it knows a client that hung up from a fault. */
 export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (err: unknown) => void) {
   const { limits, languages } = ops.config;
 
@@ -78,7 +79,7 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
 
   function failure(err: unknown): WpsResponse {
     const ex = asOwsException(err);
-    if (!(err instanceof OwsException) && !clientGone(err)) logError(err);
+    if (!(err instanceof OwsException)) logError(err);
     const response: WpsResponse = { status: ex.httpStatus, contentType: XML_CONTENT_TYPE, body: exceptionReportXml(ex, languages[0]!) };
     if (ex.httpStatus === 405) response.headers = { allow: 'GET, HEAD, POST' };
     return response;

@@ -143,8 +143,7 @@ export function openJobLogs(stdoutPath: string, stderrPath: string): { out: numb
     return { out, err: openSync(stderrPath, 'a') };
   } catch (err) {
     if (out !== undefined) closeSync(out);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new JobDirectoryGone();
-    throw err;
+    return directoryGone(err as NodeJS.ErrnoException);
   }
 }
 
