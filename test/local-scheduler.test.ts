@@ -63,6 +63,7 @@ describe.each([true, false])('the local scheduler (warm runners: %s)', (warm) =>
     const dir = join(s.config.jobsDir, idOf(location));
     rmSync(dir, { recursive: true, force: true });
     const views = await followStatus(location);
+    await expectAllValid(views);
     expect(views[views.length - 1]!.name).toBe('ProcessFailed');
     expect(failureText(views[views.length - 1]!.xml)).toMatch(/^The job ended without a result: /);
     await wait(300);
@@ -79,6 +80,7 @@ describe.each([true, false])('the local scheduler (warm runners: %s)', (warm) =>
     expect(statusOf(await (await fetch(location)).text()).name).toBe('ProcessAccepted');
     rmSync(dir, { recursive: true, force: true });
     const views = await followStatus(location);
+    await expectAllValid(views);
     expect(views[views.length - 1]!.name).toBe('ProcessFailed');
     expect(failureText(views[views.length - 1]!.xml)).toBe("The job ended without a result: the job's directory is gone (the job was removed)");
     for (const b of busy) await followStatus(b);
