@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,12 +21,21 @@ afterAll(async () => {
 
 describe('status documents written on threads of their own', () => {
   it('replaces a file whole, creating its directory, leaving no temporary file', async () => {
-    const dir = join(freshDir(), 'not', 'yet');
+    const dir = join(freshDir(), 'not-yet');
     const file = join(dir, 'a.xml');
     await writer.replace(file, '<first/>');
     await writer.replace(file, Buffer.from('<second/>'));
     expect(readFileSync(file, 'utf8')).toBe('<second/>');
     expect(readdirSync(dir)).toEqual(['a.xml']);
+  });
+
+  it("makes a document's own directory, never its parents: a removed storage tree stays removed", async () => {
+    const data = freshDir();
+    const storage = join(data, 'outputs');
+    rmSync(data, { recursive: true });
+    await expect(writer.create(join(storage, 'late.xml'), '<late/>')).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(writer.replace(join(storage, 'late.xml'), '<late/>')).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(existsSync(data)).toBe(false);
   });
 
   it('creates a first version, and refuses to create over an existing file without touching it', async () => {

@@ -19,7 +19,9 @@ const BATCH_SLICE = 16;
  * - `create`: the first version of a file nobody can know of yet (a new job's status
  *   document, written before its id is answered): written in place, refused if the file
  *   exists, one directory operation instead of two.
- * A missing directory is created (not checked on every write).
+ * A missing directory is created (found out by the write, not checked first), as
+ * `writeFileAtomic` does it: the file's own directory, never its parents, so that a
+ * storage tree removed on purpose is not brought back by a document written late.
  */
 export class FileWriter {
   private readonly threads: Thread[];
@@ -148,7 +150,11 @@ function writeWhole(file, data, flag) {
     fs.writeFileSync(file, data, { flag });
   } catch (err) {
     if (err.code !== 'ENOENT') throw err;
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      fs.mkdirSync(path.dirname(file));
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+    }
     fs.writeFileSync(file, data, { flag });
   }
 }
