@@ -1,5 +1,8 @@
 /** What the benchmarks share: starting a built server, and measuring with wrk. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import knexPkg from 'knex';
 
@@ -62,13 +65,36 @@ function parseWrk(name: string, out: string): WrkResult {
 }
 
 /**
- * Waits until the file systems have written out what earlier measurements left dirty:
- * on a small virtual disk, creating a file blocks for about a millisecond while tens of
- * thousands of earlier files are still being written back (measured here: 2,000 files
- * created in 2.5 s just after a run, in 0.19 s a few seconds later).
+ * Waits until the file systems have written out what earlier measurements left dirty.
+ * This machine kind's ext4 volume has no journal, and without one ext4 will not reuse
+ * an inode freed in the last 60 s, or 360 s while its inode table block is still dirty
+ * (`recently_deleted()` in fs/ext4/ialloc.c): every file created in that block group
+ * first steps over each such inode, one buffer lookup apiece. After thousands of files
+ * were deleted nearby, a create took ~1 ms instead of 0.02 ms (perf: the time is in
+ * `find_inode_bit` → `recently_deleted`); writing the table blocks out shortens the wait.
  */
 export async function settleDisk(): Promise<void> {
   await run('sync', []);
+}
+
+const benchDirectories: string[] = [];
+
+/**
+ * A directory for one measurement's server under `os.tmpdir()`, removed when the
+ * benchmark process ends rather than after that measurement: deleting a server's tens
+ * of thousands of job files would slow every file created near them for minutes after
+ * (see `settleDisk`), that is, the next measurement's.
+ */
+export function benchDirectory(prefix: string): string {
+  if (benchDirectories.length === 0) {
+    process.once('exit', () => {
+      for (const dir of benchDirectories) rmSync(dir, { recursive: true, force: true });
+    });
+    process.once('SIGINT', () => process.exit(130));
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  benchDirectories.push(dir);
+  return dir;
 }
 
 /** wrk against a URL, after a short unrecorded run (JIT and caches warm, as in service) unless `warm` says it is. */

@@ -6,12 +6,11 @@
  *   BENCH_DURATION=10 BENCH_JOBS=200 npm run bench:peer
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { freePort } from './free-port.js';
-import { startNode } from './harness.js';
+import { benchDirectory, startNode } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -101,8 +100,8 @@ async function measure(name: string, base: string, storageDir: string, pid: numb
 async function main(): Promise<void> {
   const ourPort = await freePort();
   const peerPort = await freePort();
-  const ourData = mkdtempSync(join(tmpdir(), 'wps-peer-ours-'));
-  const peerData = mkdtempSync(join(tmpdir(), 'wps-peer-pywps-'));
+  const ourData = benchDirectory('wps-peer-ours-');
+  const peerData = benchDirectory('wps-peer-pywps-');
   const children: ChildProcess[] = [];
   try {
     const ours = await startNode(
@@ -139,8 +138,6 @@ async function main(): Promise<void> {
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await wait(1000);
-    rmSync(ourData, { recursive: true, force: true });
-    rmSync(peerData, { recursive: true, force: true });
   }
 }
 

@@ -14,11 +14,10 @@
  *
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
-import { requireWrk, startNode, stopNode, wrk as wrkRun, type WrkResult } from './harness.js';
+import { benchDirectory, requireWrk, startNode, stopNode, wrk as wrkRun, type WrkResult } from './harness.js';
 import { runAsyncJobs, type AsyncFigures } from './async.js';
 import { bursts, closedLoop, openLoop, withSubmitServer, type SubmitFigures } from './submitters.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
@@ -74,7 +73,7 @@ async function main(): Promise<void> {
   await requireWrk();
   const port = await freePort();
   const barePort = await freePort();
-  const data = mkdtempSync(join(tmpdir(), 'wps-bench-'));
+  const data = benchDirectory('wps-bench-');
   const server = await startNode(
     'dist/src/cli/main.js',
     ['serve'],
@@ -90,7 +89,7 @@ async function main(): Promise<void> {
     ['Execute hello (sync, RawDataOutput)', `${base}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=bench&RawDataOutput=output`],
   ];
   // The bare twin of each request answers the very bytes the WPS answers.
-  const bodies = mkdtempSync(join(tmpdir(), 'wps-bench-bodies-'));
+  const bodies = benchDirectory('wps-bench-bodies-');
   for (const [i, [, url]] of requests.entries()) writeFileSync(join(bodies, String(i)), Buffer.from(await (await fetch(url)).arrayBuffer()));
   const bare = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODIES_DIR: bodies }, barePort);
   const rows: Row[] = [];
@@ -115,8 +114,6 @@ async function main(): Promise<void> {
   } finally {
     bare2.kill();
     await stopNode(server);
-    rmSync(data, { recursive: true, force: true });
-    rmSync(bodies, { recursive: true, force: true });
   }
   console.log(`\nwrk -t${THREADS} -c${CONNECTIONS} on loopback, server in its own process (node ${process.version});`);
   console.log(`each request beside a bare node:http server answering the same bytes, ${ROUNDS} alternating rounds of ${Math.max(1, Math.round(DURATION / ROUNDS))} s;`);

@@ -5,11 +5,11 @@
  * to the job's start and to the batch system's "done".
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { SLEEP_SUBMISSION } from './async.js';
+import { benchDirectory } from './harness.js';
 
 export type BatchSystem = 'gridengine' | 'slurm';
 
@@ -87,7 +87,7 @@ async function throughWps(base: string, storageDir: string): Promise<{ started: 
 }
 
 export async function benchAdapter(system: BatchSystem, port: number, jobs: number): Promise<AdapterFigures> {
-  const data = mkdtempSync(join(tmpdir(), `wps-bench-${system}-`));
+  const data = benchDirectory(`wps-bench-${system}-`);
   const server = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
     env: { ...process.env, PORT: String(port), WPS_DATA_DIR: data, WPS_SCHEDULER: system, WPS_MONITOR_INTERVAL: '0.5' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -121,6 +121,5 @@ export async function benchAdapter(system: BatchSystem, port: number, jobs: numb
   } finally {
     server.kill('SIGTERM');
     await wait(300);
-    rmSync(data, { recursive: true, force: true });
   }
 }

@@ -4,13 +4,11 @@
  * 1,000,000 finished jobs in it (seeded in bulk), in one run, on Postgres
  * (TEST_DATABASE_URL or the local one) and on the embedded PGlite.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src/jobs/db.js';
 import { silentLog } from '../src/log.js';
 import { freePort } from './free-port.js';
-import { BENCH_DATABASE_URL as DATABASE_URL, dropBenchSchema, startNode, stopNode, wrk } from './harness.js';
+import { BENCH_DATABASE_URL as DATABASE_URL, benchDirectory, dropBenchSchema, startNode, stopNode, wrk } from './harness.js';
 import { percentile, runAsyncJobs } from './async.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -53,7 +51,7 @@ async function round(base: string, storage: string): Promise<Round> {
 
 async function measure(store: 'postgres' | 'pglite'): Promise<void> {
   const port = await freePort();
-  const data = mkdtempSync(join(tmpdir(), 'wps-bench-store-'));
+  const data = benchDirectory('wps-bench-store-');
   const schema = `bench_store_${Date.now()}`;
   const env = { PORT: String(port), WPS_DATA_DIR: data, UV_THREADPOOL_SIZE: '16', WPS_LOG_LEVEL: 'warn', WPS_RETENTION: '30d', ...(store === 'postgres' ? { DATABASE_URL, WPS_DB_SCHEMA: schema } : {}) };
   const start = () => startNode('dist/src/cli/main.js', ['serve'], env, port);
@@ -77,7 +75,6 @@ async function measure(store: 'postgres' | 'pglite'): Promise<void> {
   } finally {
     await stopNode(server);
     if (store === 'postgres') await dropBenchSchema(schema);
-    rmSync(data, { recursive: true, force: true });
   }
 }
 

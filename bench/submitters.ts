@@ -8,15 +8,12 @@
  *   when each was due (a submission waiting for a free connection waits on the clock),
  *   as many independent clients would see it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { percentile, SLEEP_SUBMISSION } from './async.js';
 import { freePort } from './free-port.js';
-import { BENCH_DATABASE_URL, dropBenchSchema, settleDisk, startNode, stopNode, wrk } from './harness.js';
+import { BENCH_DATABASE_URL, benchDirectory, dropBenchSchema, settleDisk, startNode, stopNode, wrk } from './harness.js';
 
 export type Store = 'postgres' | 'pglite';
 
@@ -33,7 +30,7 @@ export interface SubmitFigures {
 /** Runs `measure` against a fresh server on `store`, then removes everything it made. */
 export async function withSubmitServer<T>(store: Store, measure: (url: string) => Promise<T>): Promise<T> {
   const port = await freePort();
-  const data = mkdtempSync(join(tmpdir(), 'wps-bench-submit-'));
+  const data = benchDirectory('wps-bench-submit-');
   const schema = `bench_submit_${Date.now()}`;
   const server = await startNode(
     'dist/src/cli/main.js',
@@ -54,7 +51,6 @@ export async function withSubmitServer<T>(store: Store, measure: (url: string) =
   } finally {
     await stopNode(server);
     if (store === 'postgres') await dropBenchSchema(schema);
-    rmSync(data, { recursive: true, force: true });
   }
 }
 
