@@ -18,8 +18,9 @@ import { send as sendAnswer } from './send.js';
  * A GET whose answer is ready at once (GetCapabilities, DescribeProcess, a refusal) is
  * answered without a promise: awaiting one per step cost about 3 µs a request here,
  * a tenth of answering GetCapabilities.
+ *
+ * `logError` hears of what went wrong inside; it knows a client that hung up from a fault.
  */
-/** `logError` hears of what went wrong inside; it knows a client that hung up from a fault. */
 export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (err: unknown) => void) {
   const { limits, languages } = ops.config;
 

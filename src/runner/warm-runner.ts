@@ -53,7 +53,7 @@ export function startWarmRunner(registry: ProcessRegistry): void {
       .finally(async () => {
         await restore();
         busy = false;
-        send(reason ? { type: 'done', jobId: cmd.jobId, reason } : { type: 'done', jobId: cmd.jobId });
+        send({ type: 'done', jobId: cmd.jobId, reason });
         if (!process.connected) process.exit(0);
       });
   });
