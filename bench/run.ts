@@ -10,7 +10,9 @@
  * status-document polling. Then the accepted-response latency with
  * BENCH_SUBMIT_CONNECTIONS (100) submitters: without pause (closed loop), at fixed
  * rates (open loop) and in bursts all at once, on PGlite and on Postgres
- * (TEST_DATABASE_URL or the local one), each on a fresh server.
+ * (TEST_DATABASE_URL or the local one), each on a fresh server, and beside them two
+ * floors under the same load: a bare server answering the same document, and one doing
+ * only a submission's two durable writes (bench/bare-submit-server.ts).
  *
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=50 BENCH_JOBS=1000 npm run bench
  */
@@ -18,8 +20,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import { benchDirectory, requireWrk, startNode, stopNode, wrk as wrkRun, type WrkResult } from './harness.js';
-import { runAsyncJobs, type AsyncFigures } from './async.js';
-import { bursts, closedLoop, openLoop, withSubmitServer, type SubmitFigures } from './submitters.js';
+import { runAsyncJobs, SLEEP_SUBMISSION, type AsyncFigures } from './async.js';
+import { bursts, closedLoop, openLoop, withSubmitServer, type SubmitFigures, type Submitted } from './submitters.js';
 import { batchSystemAvailable, benchAdapter, type AdapterFigures } from './schedulers.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -107,6 +109,8 @@ async function main(): Promise<void> {
   } finally {
     bare.kill();
   }
+  // The answer the floors of the accepted response give (see withSubmitServer).
+  const accepted = Buffer.from(await (await fetch(`http://127.0.0.1:${port}${SLEEP_SUBMISSION}`)).arrayBuffer());
   // The status document only exists now: its bare twin starts afresh.
   const bare2 = await startNode('dist/bench/bare-server.js', [], { PORT: String(barePort), BODIES_DIR: bodies }, barePort);
   try {
@@ -131,21 +135,24 @@ async function main(): Promise<void> {
     console.log(`  all submitted after ${jobs.submitSeconds.toFixed(2)} s; all ended after ${jobs.allSucceededSeconds.toFixed(2)} s (${(jobs.jobs / jobs.allSucceededSeconds).toFixed(0)} jobs/s)`);
     console.log(`  failed: ${jobs.failed}, never finished: ${jobs.lost}`);
   }
-  console.log(`\naccepted responses to async Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections, jobs running meanwhile, a fresh server for each load:`);
-  console.log('| store | load | accepted/s | p50 | p99 | errors |');
+  console.log(`\naccepted responses to async Execute of sleep (delay 0) from ${SUBMIT_CONNECTIONS} connections, a fresh server for each load;`);
+  console.log('this server runs the jobs meanwhile (local scheduler, 2 slots); beside it, in the same minutes, two floors answering');
+  console.log('the same document: "bare" does nothing else, "bare durable" only commits a row (Postgres, group insert) and creates the file:');
+  console.log('| load | server | accepted/s | p50 | p99 | errors |');
   console.log('|---|---|---|---|---|---|');
   const loads: ((url: string) => Promise<SubmitFigures>)[] = [
     (url) => closedLoop(url, SUBMIT_CONNECTIONS, DURATION),
     ...SUBMIT_RATES.map((rate) => (url: string) => openLoop(url, SUBMIT_CONNECTIONS, rate, DURATION)),
     (url) => bursts(url, SUBMIT_CONNECTIONS, BURSTS, BURST_PAUSE_MS),
   ];
-  for (const store of ['pglite', 'postgres'] as const) {
-    for (const load of loads) {
+  const servers: Submitted[] = ['bare', 'bare durable', 'pglite', 'postgres'];
+  for (const load of loads) {
+    for (const kind of servers) {
       try {
-        const r = await withSubmitServer(store, load);
-        console.log(`| ${store} | ${r.mode} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ''} |`);
+        const r = await withSubmitServer(kind, accepted, load);
+        console.log(`| ${r.mode} | ${kind} | ${r.perSecond.toFixed(0)} | ${r.p50Ms.toFixed(1)} ms | ${r.p99Ms.toFixed(1)} ms | ${r.errors}${r.errorKinds ? ` (${r.errorKinds})` : ''} |`);
       } catch (err) {
-        console.log(`| ${store} | not measured: ${(err as Error).message.split('\n')[0]} | | | | |`);
+        console.log(`| | ${kind} | not measured: ${(err as Error).message.split('\n')[0]} | | | |`);
       }
     }
   }

@@ -8,14 +8,24 @@
  *   when each was due (a submission waiting for a free connection waits on the clock),
  *   as many independent clients would see it.
  */
+import { writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { percentile, SLEEP_SUBMISSION } from './async.js';
 import { freePort } from './free-port.js';
 import { BENCH_DATABASE_URL, benchDirectory, dropBenchSchema, settleDisk, startNode, stopNode, wrk } from './harness.js';
 
 export type Store = 'postgres' | 'pglite';
+
+/**
+ * What answers the submissions: this server on one of its stores, or one of two floors
+ * that answer the same accepted document: `bare` does no work at all (the load tool's
+ * and node:http's own cost on this machine), `bare durable` only the two durable writes
+ * (bench/bare-submit-server.ts).
+ */
+export type Submitted = Store | 'bare' | 'bare durable';
 
 export interface SubmitFigures {
   mode: string;
@@ -27,30 +37,40 @@ export interface SubmitFigures {
   errorKinds?: string;
 }
 
-/** Runs `measure` against a fresh server on `store`, then removes everything it made. */
-export async function withSubmitServer<T>(store: Store, measure: (url: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `measure` against a fresh server of that kind, then removes everything it made.
+ * `accepted` is an accepted document of this server's, the floors' answer.
+ */
+export async function withSubmitServer<T>(kind: Submitted, accepted: Buffer, measure: (url: string) => Promise<T>): Promise<T> {
   const port = await freePort();
   const data = benchDirectory('wps-bench-submit-');
   const schema = `bench_submit_${Date.now()}`;
-  const server = await startNode(
-    'dist/src/cli/main.js',
-    ['serve'],
-    {
-      PORT: String(port),
-      WPS_DATA_DIR: data,
-      UV_THREADPOOL_SIZE: '16',
-      WPS_LOG_LEVEL: 'warn',
-      WPS_MAX_WAITING_JOBS: '1000000',
-      ...(store === 'postgres' ? { DATABASE_URL: BENCH_DATABASE_URL, WPS_DB_SCHEMA: schema } : {}),
-    },
-    port,
-  );
+  const postgres = kind === 'postgres' || kind === 'bare durable';
+  writeFileSync(join(data, 'accepted'), accepted);
+  const [script, args, env, path]: [string, string[], Record<string, string>, string] =
+    kind === 'bare'
+      ? ['dist/bench/bare-server.js', [], { BODIES_DIR: data }, '/accepted']
+      : kind === 'bare durable'
+        ? ['dist/bench/bare-submit-server.js', [], { DATABASE_URL: BENCH_DATABASE_URL, SCHEMA: schema, STORAGE_DIR: data, TEMPLATE: join(data, 'accepted') }, SLEEP_SUBMISSION]
+        : [
+            'dist/src/cli/main.js',
+            ['serve'],
+            {
+              WPS_DATA_DIR: data,
+              UV_THREADPOOL_SIZE: '16',
+              WPS_LOG_LEVEL: 'warn',
+              WPS_MAX_WAITING_JOBS: '1000000',
+              ...(postgres ? { DATABASE_URL: BENCH_DATABASE_URL, WPS_DB_SCHEMA: schema } : {}),
+            },
+            SLEEP_SUBMISSION,
+          ];
+  const server = await startNode(script, args, { PORT: String(port), ...env }, port);
   try {
     await settleDisk();
-    return await measure(`http://127.0.0.1:${port}${SLEEP_SUBMISSION}`);
+    return await measure(`http://127.0.0.1:${port}${path}`);
   } finally {
     await stopNode(server);
-    if (store === 'postgres') await dropBenchSchema(schema);
+    if (postgres) await dropBenchSchema(schema);
   }
 }
 

@@ -90,6 +90,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     endpoint,
     defaultLanguage: config.languages[0]!,
     singleWriter,
+    log,
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
   const lifecycle = new JobLifecycle(store, publisher, files, events, outputs);
@@ -99,6 +100,9 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       const counts = await store.countByState();
       return JOB_STATES.map((state) => [{ state }, counts.get(state) ?? 0]);
     }),
+  );
+  metrics.add(
+    new Gauge('wps_status_documents_unwritten', 'Status documents storage refused, written again until it takes them', async () => [[{}, publisher.unwrittenCount]]),
   );
   metrics.add(new Gauge('wps_queue_depth', 'Accepted jobs not yet handed to a scheduler or runner', async () => [[{}, await store.countWaiting()]]));
   const monitors = new Map<string, SchedulerMonitor>();
@@ -173,6 +177,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       for (const m of monitors.values()) await m.scheduler.close();
       await queue.close();
       await events.close();
+      publisher.close();
       await writer.close();
       await db.destroy();
     },

@@ -106,6 +106,49 @@ describe('faults', () => {
     execFileSync('mount', ['-o', 'remount,rw', dir]);
   }, 60_000);
 
+  it('storage read-only while jobs run: they end with a reason, and their documents catch up once storage is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wps-readonly-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
+    cleanups.push(() => {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const s = await startTestServer({ storage: { dir } });
+    cleanups.push(() => s.close());
+    const sleeping = statusLocationOf((await submit(s, 'identifier=sleep&DataInputs=delay=1')).text);
+    // An output by reference has to be stored on the storage that is about to refuse it.
+    const counting = statusLocationOf(
+      (await submit(s, 'identifier=wordcounter&DataInputs=text=one%20two%20two@mimeType=text/plain&ResponseDocument=output@asReference=true')).text,
+    );
+    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    const ids = [idOf(sleeping), idOf(counting)];
+    for (let i = 0; i < 200 && (await Promise.all(ids.map((id) => s.services.store.get(id)))).some((j) => j!.finishedAt === null); i++) await wait(50);
+    // The rows have ended; what pollers see is the last document storage took, whole.
+    expect((await s.services.store.get(idOf(sleeping)))!.state).toBe('succeeded');
+    const refused = (await s.services.store.get(idOf(counting)))!;
+    expect(refused.state).toBe('failed');
+    expect(refused.failureReason).toMatch(/EROFS/);
+    for (const location of [sleeping, counting]) {
+      const doc = await (await fetch(location)).text();
+      expect(statusOf(doc).name).toBe('ProcessAccepted');
+      await expectSchemaValid(doc);
+    }
+    expect((await get(`${s.url}/ready`)).status).toBe(503);
+    expect((await get(`${s.url}/metrics`)).text).toMatch(/^wps_status_documents_unwritten 2$/m);
+    expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
+    execFileSync('mount', ['-o', 'remount,rw', dir]);
+    const [succeeded, failed] = await Promise.all([followStatus(sleeping, { timeoutMs: 15_000 }), followStatus(counting, { timeoutMs: 15_000 })]);
+    expect(succeeded[succeeded.length - 1]!.name).toBe('ProcessSucceeded');
+    expect(succeeded[succeeded.length - 1]!.xml).toContain('done sleeping');
+    const final = failed[failed.length - 1]!;
+    expect(final.name).toBe('ProcessFailed');
+    expect(final.xml).toMatch(/exceptionCode="NoApplicableCode"[^>]*locator="output"[^>]*>\s*<ows:ExceptionText>Output output could not be stored \(EROFS\)/);
+    await expectAllValid([...succeeded, ...failed]);
+    expect((await get(`${s.url}/metrics`)).text).toMatch(/^wps_status_documents_unwritten 0$/m);
+    expect((await get(`${s.url}/ready`)).status).toBe(200);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  }, 60_000);
+
   it("temporary files and documents without a job, left by a kill, are swept, and a job's document kept", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wps-leftovers-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

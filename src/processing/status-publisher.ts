@@ -8,6 +8,7 @@ import type { ProcessRegistry } from '../process/registry.js';
 import type { ProcessDefinition } from '../process/types.js';
 import { isTerminal } from '../jobs/states.js';
 import type { Job, JobStore } from '../jobs/store.js';
+import type { Log } from '../log.js';
 import type { FileWriter } from '../storage/file-writer.js';
 import { fromStoredOutput, type JobFiles, type JobResult } from '../storage/job-files.js';
 import { statusDocumentName } from '../storage/output-store.js';
@@ -29,18 +30,34 @@ export interface PublisherOptions {
    * several servers a Postgres advisory lock does.
    */
   singleWriter: boolean;
+  log: Log;
 }
+
+/** First and longest pause before documents that could not be written are tried again. */
+const RETRY_FIRST_MS = 500;
+const RETRY_LONGEST_MS = 8_000;
 
 /**
  * Status documents: the ExecuteResponse at a job's statusLocation, always written
  * whole (temporary file, then rename) from the job row, under a lock on the job, so a
  * poller never reads half a document nor an older state after a newer one.
+ *
+ * A document that cannot be written (storage read-only, full, unmounted) does not stop
+ * the job: its state is in the row, and the document is written again from the row,
+ * every few seconds, until storage takes it. A client polling through an outage sees
+ * the last document that was written, then the job's current one, never a job that
+ * looks stuck for good.
  */
 export class StatusPublisher {
   /** Single writer: the version of the row each job's document was last written from. */
   private readonly written = new Map<string, number>();
   /** Single writer: the tail of each job's chain of document writes. */
   private readonly chains = new Map<string, Promise<unknown>>();
+  /** Jobs whose newest document could not be written, and the pause before the next try. */
+  private readonly unwritten = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private closed = false;
 
   constructor(private readonly o: PublisherOptions) {}
 
@@ -52,10 +69,23 @@ export class StatusPublisher {
     return `${this.o.outputUrl}/${statusDocumentName(id)}`;
   }
 
+  /** Documents waiting for storage to take them. */
+  get unwrittenCount(): number {
+    return this.unwritten.size;
+  }
+
+  /** Stops trying again (the server is closing; a restart rewrites stale documents). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
   /**
-   * Writes the document for the job's current state and returns it. `known` is the row
-   * as a state change just returned it (saves reading it again), `result` the runner's
-   * result when it is at hand.
+   * Writes the document for the job's current state and returns it, also when storage
+   * refused it (then it is tried again later). `known` is the row as a state change
+   * just returned it (saves reading it again), `result` the runner's result when it is
+   * at hand.
    */
   async publish(id: string, known?: Job, result?: JobResult): Promise<string | undefined> {
     if (!this.o.singleWriter) {
@@ -100,8 +130,46 @@ export class StatusPublisher {
     if (!job) return undefined;
     const r = job.state === 'succeeded' ? (result ?? (await this.o.files.readResult(job.id))) : undefined;
     const xml = this.document(job, r);
-    await this.o.writer.replace(this.statusPath(job.id), xml);
+    try {
+      await this.o.writer.replace(this.statusPath(job.id), xml);
+      this.unwritten.delete(job.id);
+    } catch (err) {
+      this.writeFailed(job.id, err as NodeJS.ErrnoException);
+    }
     return xml;
+  }
+
+  private writeFailed(id: string, err: NodeJS.ErrnoException): void {
+    if (this.closed) return;
+    if (this.unwritten.size === 0) {
+      this.o.log({ level: 'error', msg: 'status documents cannot be written; trying again until storage takes them', jobId: id, code: err.code, err: err.message });
+    }
+    this.unwritten.add(id);
+    this.retryTimer ??= setTimeout(() => void this.retry(), this.retryMs).unref();
+  }
+
+  /**
+   * Writes the documents that could not be written again, from their rows, until one
+   * fails (storage still refuses: the rest would too). A job whose row is gone
+   * (retention removed it) needs no document.
+   */
+  private async retry(): Promise<void> {
+    this.retryTimer = undefined;
+    const before = this.unwritten.size;
+    for (const id of [...this.unwritten]) {
+      if (this.closed) return;
+      const xml = await this.publish(id).catch(() => null);
+      if (xml === null) break; // the store is away: later
+      if (xml === undefined) this.unwritten.delete(id);
+      else if (this.unwritten.has(id)) break;
+    }
+    if (this.unwritten.size === 0) {
+      this.retryMs = RETRY_FIRST_MS;
+      this.o.log({ level: 'info', msg: 'status documents written again', count: before });
+      return;
+    }
+    this.retryMs = Math.min(RETRY_LONGEST_MS, this.retryMs * 2);
+    this.retryTimer ??= setTimeout(() => void this.retry(), this.retryMs).unref();
   }
 
   document(job: Job, result: JobResult | undefined): string {
