@@ -149,6 +149,31 @@ describe('faults', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   }, 60_000);
 
+  it('jobs directory full, then read-only: jobs fail with the reason in their documents, never the server\'s paths', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wps-jobs-small-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
+    cleanups.push(() => {
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const s = await startTestServer({ jobs: { dir } });
+    cleanups.push(() => s.close());
+    try {
+      writeFileSync(join(dir, 'filler'), Buffer.alloc(512 * 1024));
+    } catch {
+      // full now
+    }
+    const full = await followStatus(statusLocationOf((await submit(s, 'identifier=hello&DataInputs=name=x')).text));
+    expect(full[full.length - 1]!.xml).toMatch(/exceptionCode="NotEnoughStorage"[^>]*>\s*<ows:ExceptionText>Not enough storage to keep the job's files</);
+    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    const readOnly = await followStatus(statusLocationOf((await submit(s, 'identifier=hello&DataInputs=name=y')).text));
+    expect(readOnly[readOnly.length - 1]!.xml).toMatch(/exceptionCode="NoApplicableCode"[^>]*>\s*<ows:ExceptionText>The job's files could not be stored \(EROFS\)</);
+    await expectAllValid([...full, ...readOnly]);
+    for (const v of [...full, ...readOnly]) expect(v.xml).not.toContain(dir);
+    expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
+    execFileSync('mount', ['-o', 'remount,rw', dir]);
+  }, 30_000);
+
   it("temporary files and documents without a job, left by a kill, are swept, and a job's document kept", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wps-leftovers-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Config } from '../config.js';
+import { OwsException } from '../exceptions.js';
 import { MAIN_SCRIPT } from '../main-script.js';
 import type { Log } from '../log.js';
 import type { ExecuteRequest } from '../ows/request.js';
@@ -109,9 +110,12 @@ export class Dispatcher {
         return;
       }
       this.d.log({ level: 'error', msg: 'dispatch failed', jobId: id, error: (err as Error).message });
-      await this.d.lifecycle
-        .fail(id, { code: 'NoApplicableCode', reason: `The job could not be run: ${(err as Error).message}` })
-        .catch(() => undefined);
+      // An exception already worded for the client (its files could not be stored) is its failure as it is.
+      const failure =
+        err instanceof OwsException
+          ? { code: err.code, reason: err.message, ...(err.locator ? { locator: err.locator } : {}) }
+          : { code: 'NoApplicableCode', reason: `The job could not be run: ${(err as Error).message}` };
+      await this.d.lifecycle.fail(id, failure).catch(() => undefined);
     }
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { OutputValue } from '../process/outputs.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { storageFailure } from './storage-failure.js';
 
 /**
  * The files a job keeps in its directory on shared storage (never served over HTTP):
@@ -63,9 +64,17 @@ export class JobFiles {
   stdoutPath = (id: string) => join(this.dir(id), 'stdout.log');
   stderrPath = (id: string) => join(this.dir(id), 'stderr.log');
 
+  /** Makes the job's directory (its parent, the jobs directory, must exist) and writes the spec. */
   async writeSpec(spec: JobSpec): Promise<void> {
-    await mkdir(this.dir(spec.jobId), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.specPath(spec.jobId), JSON.stringify(spec));
+    try {
+      // Not recursive: a recursive mkdir on a read-only file system says ENOENT, not EROFS.
+      await mkdir(this.dir(spec.jobId), { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      await writeFileAtomic(this.specPath(spec.jobId), JSON.stringify(spec));
+    } catch (err) {
+      throw storageFailure(err, "the job's files");
+    }
   }
 
   async readSpec(id: string): Promise<JobSpec> {

@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OwsException } from '../exceptions.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { extensionFor } from './media-types.js';
+import { storageFailure } from './storage-failure.js';
 
 // One or two path segments of safe characters, none starting with a dot: no traversal,
 // no hidden temporary files, nothing a client can steer outside the storage directory.
@@ -24,17 +24,9 @@ export class OutputStore {
   /** Stores one output of a job; returns the URL a client fetches it from. */
   async writeOutput(jobId: string, outputId: string, data: Buffer, mimeType: string): Promise<string> {
     const rel = `${jobId}/${outputId}.${extensionFor(mimeType)}`;
-    try {
-      await writeFileAtomic(this.pathOf(rel)!, data, { createDirectory: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') {
-        throw new OwsException('NotEnoughStorage', `Not enough storage to keep output ${outputId}`, outputId);
-      }
-      // The system's message names the server's own paths: the client gets the code alone.
-      if (code) throw new OwsException('NoApplicableCode', `Output ${outputId} could not be stored (${code})`, outputId);
-      throw err;
-    }
+    await writeFileAtomic(this.pathOf(rel)!, data, { createDirectory: true }).catch((err: unknown) => {
+      throw storageFailure(err, `output ${outputId}`, outputId);
+    });
     return this.urlOf(rel);
   }
 
