@@ -100,7 +100,7 @@ describe('faults', () => {
     execFileSync('mount', ['-o', 'remount,ro', dir]);
     const before = (await s.services.store.list({ limit: 1, offset: 0 })).total;
     const ro = await submit(s, 'identifier=hello&DataInputs=name=x');
-    expect(exceptionOf(ro.text)).toMatchObject({ code: 'NoApplicableCode', text: 'The status document could not be written' });
+    expect(exceptionOf(ro.text)).toMatchObject({ code: 'NoApplicableCode', text: 'The status document could not be stored (EROFS)' });
     expect((await s.services.store.list({ limit: 1, offset: 0 })).total).toBe(before);
     expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
     execFileSync('mount', ['-o', 'remount,rw', dir]);

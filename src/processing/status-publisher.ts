@@ -53,7 +53,7 @@ export class StatusPublisher {
   private readonly written = new Map<string, number>();
   /** Single writer: the tail of each job's chain of document writes. */
   private readonly chains = new Map<string, Promise<unknown>>();
-  /** Jobs whose newest document could not be written, and the pause before the next try. */
+  /** Jobs whose newest document storage refused; tried again after `retryMs`. */
   private readonly unwritten = new Set<string>();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_FIRST_MS;

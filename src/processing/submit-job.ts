@@ -4,6 +4,7 @@ import type { Job, JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { JobQueue } from '../queue/types.js';
+import { storageFailure } from '../storage/storage-failure.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import type { StatusPublisher } from './status-publisher.js';
 
@@ -45,11 +46,7 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
   };
   if (written.status === 'rejected') {
     await undo();
-    const code = (written.reason as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') {
-      throw new OwsException('NotEnoughStorage', 'Not enough storage for the status document');
-    }
-    throw new OwsException('NoApplicableCode', 'The status document could not be written');
+    throw storageFailure(written.reason, 'the status document');
   }
   try {
     await d.queue.add(job.id, job);
