@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processes } from '../processes/index.js';
@@ -11,6 +8,7 @@ import { expectException, expectSchemaValid, get, parseXml, post } from './helpe
 import { executeXml } from './helpers/requests.js';
 import { syncOnly } from './helpers/processes.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { smallDisk } from './helpers/temp-dir.js';
 
 const small = defineProcess({
   identifier: 'small_input',
@@ -158,17 +156,15 @@ describe('exceptions: every code with its locator and HTTP status', () => {
   });
 
   it('NotEnoughStorage (507) when an output by reference does not fit on storage', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-full-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
-    const full = await startTestServer({ storage: { dir } }, all);
+    const disk = smallDisk('wps-full-', '256k');
+    const full = await startTestServer({ storage: { dir: disk.dir } }, all);
     try {
       const r = await get(`${full.wps}?service=WPS&request=Execute&version=1.0.0&identifier=big_output&ResponseDocument=out@asReference=true`);
       await expectException(r, 'NotEnoughStorage', 'out', 507);
-      expect(readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.tmp'))).toEqual([]);
+      expect(readdirSync(disk.dir, { recursive: true }).filter((f) => String(f).endsWith('.tmp'))).toEqual([]);
     } finally {
       await full.close().catch(() => undefined);
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
+      disk.unmount();
     }
   });
 });

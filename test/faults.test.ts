@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { expectAllValid, followStatus, statusLocationOf, statusOf } from './help
 import { exceptionOf, expectSchemaValid, get } from './helpers/http.js';
 import { privatePostgres, privateRedis } from './helpers/private-services.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { smallDisk } from './helpers/temp-dir.js';
 
 /**
  * Faults: each case ends with every job in a terminal state, the right status
@@ -79,12 +79,9 @@ describe('faults', () => {
   }, 60_000);
 
   it('read-only storage: submissions refused cleanly; full storage: the job fails with a reason; the server stays up', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-small-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir]);
-    cleanups.push(() => {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const disk = smallDisk('wps-small-', '512k');
+    cleanups.push(() => disk.unmount());
+    const dir = disk.dir;
     const s = await startTestServer({ storage: { dir } }, undefined, { store: 'postgres' });
     cleanups.push(() => s.close());
     // Full: an output larger than the disk; the status documents still fit.
@@ -97,22 +94,19 @@ describe('faults', () => {
     expect(final.xml).toMatch(/exceptionCode="NotEnoughStorage"[^>]*locator="output"/);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     // Read-only: nothing can be accepted, and nothing is left half-made.
-    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    disk.readOnly(true);
     const before = (await s.services.store.list({ limit: 1, offset: 0 })).total;
     const ro = await submit(s, 'identifier=hello&DataInputs=name=x');
     expect(exceptionOf(ro.text)).toMatchObject({ code: 'NoApplicableCode', text: 'The status document could not be stored (EROFS)' });
     expect((await s.services.store.list({ limit: 1, offset: 0 })).total).toBe(before);
     expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
-    execFileSync('mount', ['-o', 'remount,rw', dir]);
+    disk.readOnly(false);
   }, 60_000);
 
   it('storage read-only while jobs run: they end with a reason, and their documents catch up once storage is back', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-readonly-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir]);
-    cleanups.push(() => {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const disk = smallDisk('wps-readonly-', '4m');
+    cleanups.push(() => disk.unmount());
+    const dir = disk.dir;
     const s = await startTestServer({ storage: { dir } });
     cleanups.push(() => s.close());
     const sleeping = statusLocationOf((await submit(s, 'identifier=sleep&DataInputs=delay=1')).text);
@@ -120,7 +114,7 @@ describe('faults', () => {
     const counting = statusLocationOf(
       (await submit(s, 'identifier=wordcounter&DataInputs=text=one%20two%20two@mimeType=text/plain&ResponseDocument=output@asReference=true')).text,
     );
-    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    disk.readOnly(true);
     const ids = [idOf(sleeping), idOf(counting)];
     for (let i = 0; i < 200 && (await Promise.all(ids.map((id) => s.services.store.get(id)))).some((j) => j!.finishedAt === null); i++) await wait(50);
     // The rows have ended; what pollers see is the last document storage took, whole.
@@ -136,7 +130,7 @@ describe('faults', () => {
     expect((await get(`${s.url}/ready`)).status).toBe(503);
     expect((await get(`${s.url}/metrics`)).text).toMatch(/^wps_status_documents_unwritten 2$/m);
     expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
-    execFileSync('mount', ['-o', 'remount,rw', dir]);
+    disk.readOnly(false);
     const [succeeded, failed] = await Promise.all([followStatus(sleeping, { timeoutMs: 15_000 }), followStatus(counting, { timeoutMs: 15_000 })]);
     expect(succeeded[succeeded.length - 1]!.name).toBe('ProcessSucceeded');
     expect(succeeded[succeeded.length - 1]!.xml).toContain('done sleeping');
@@ -150,12 +144,9 @@ describe('faults', () => {
   }, 60_000);
 
   it('jobs directory full, then read-only: jobs fail with the reason in their documents, never the server\'s paths', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'wps-jobs-small-'));
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir]);
-    cleanups.push(() => {
-      execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const disk = smallDisk('wps-jobs-small-', '256k');
+    cleanups.push(() => disk.unmount());
+    const dir = disk.dir;
     const s = await startTestServer({ jobs: { dir } });
     cleanups.push(() => s.close());
     try {
@@ -165,13 +156,13 @@ describe('faults', () => {
     }
     const full = await followStatus(statusLocationOf((await submit(s, 'identifier=hello&DataInputs=name=x')).text));
     expect(full[full.length - 1]!.xml).toMatch(/exceptionCode="NotEnoughStorage"[^>]*>\s*<ows:ExceptionText>Not enough storage to keep the job's files</);
-    execFileSync('mount', ['-o', 'remount,ro', dir]);
+    disk.readOnly(true);
     const readOnly = await followStatus(statusLocationOf((await submit(s, 'identifier=hello&DataInputs=name=y')).text));
     expect(readOnly[readOnly.length - 1]!.xml).toMatch(/exceptionCode="NoApplicableCode"[^>]*>\s*<ows:ExceptionText>The job's files could not be stored \(EROFS\)</);
     await expectAllValid([...full, ...readOnly]);
     for (const v of [...full, ...readOnly]) expect(v.xml).not.toContain(dir);
     expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
-    execFileSync('mount', ['-o', 'remount,rw', dir]);
+    disk.readOnly(false);
   }, 30_000);
 
   it("temporary files and documents without a job, left by a kill, are swept, and a job's document kept", async () => {

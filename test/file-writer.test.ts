@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileWriter } from '../src/storage/file-writer.js';
 import { removeStaleTemporaryFiles } from '../src/storage/leftovers.js';
+import { smallDisk } from './helpers/temp-dir.js';
 
 const writer = new FileWriter(2);
 const dirs: string[] = [];
@@ -59,8 +59,8 @@ describe('status documents written on threads of their own', () => {
   });
 
   it('on a full disk a write fails with ENOSPC and leaves neither a temporary nor a partial file', async () => {
-    const dir = freshDir();
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    const disk = smallDisk('wps-writer-full-', '64k');
+    const dir = disk.dir;
     try {
       const big = Buffer.alloc(200 * 1024, 'x');
       await expect(writer.replace(join(dir, 'r.xml'), big)).rejects.toMatchObject({ code: 'ENOSPC' });
@@ -70,7 +70,7 @@ describe('status documents written on threads of their own', () => {
       await writer.create(join(dir, 'small.xml'), 'ok');
       expect(readFileSync(join(dir, 'small.xml'), 'utf8')).toBe('ok');
     } finally {
-      execFileSync('umount', [dir]);
+      disk.unmount();
     }
   });
 
