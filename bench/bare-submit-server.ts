@@ -29,7 +29,7 @@ interface Pending {
   request: string;
   done: (err?: Error) => void;
 }
-let pending: Pending[] = [];
+const pending: Pending[] = [];
 let inFlight = 0;
 let scheduled = false;
 

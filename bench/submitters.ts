@@ -46,24 +46,7 @@ export async function withSubmitServer<T>(kind: Submitted, accepted: Buffer, mea
   const data = benchDirectory('wps-bench-submit-');
   const schema = `bench_submit_${Date.now()}`;
   const postgres = kind === 'postgres' || kind === 'bare durable';
-  writeFileSync(join(data, 'accepted'), accepted);
-  const [script, args, env, path]: [string, string[], Record<string, string>, string] =
-    kind === 'bare'
-      ? ['dist/bench/bare-server.js', [], { BODIES_DIR: data }, '/accepted']
-      : kind === 'bare durable'
-        ? ['dist/bench/bare-submit-server.js', [], { DATABASE_URL: BENCH_DATABASE_URL, SCHEMA: schema, STORAGE_DIR: data, TEMPLATE: join(data, 'accepted') }, SLEEP_SUBMISSION]
-        : [
-            'dist/src/cli/main.js',
-            ['serve'],
-            {
-              WPS_DATA_DIR: data,
-              UV_THREADPOOL_SIZE: '16',
-              WPS_LOG_LEVEL: 'warn',
-              WPS_MAX_WAITING_JOBS: '1000000',
-              ...(postgres ? { DATABASE_URL: BENCH_DATABASE_URL, WPS_DB_SCHEMA: schema } : {}),
-            },
-            SLEEP_SUBMISSION,
-          ];
+  const { script, args, env, path } = launch(kind, data, schema, accepted);
   const server = await startNode(script, args, { PORT: String(port), ...env }, port);
   try {
     await settleDisk();
@@ -71,6 +54,35 @@ export async function withSubmitServer<T>(kind: Submitted, accepted: Buffer, mea
   } finally {
     await stopNode(server);
     if (postgres) await dropBenchSchema(schema);
+  }
+}
+
+/** How a server of that kind is started, and the path its submissions go to. */
+function launch(kind: Submitted, data: string, schema: string, accepted: Buffer): { script: string; args: string[]; env: Record<string, string>; path: string } {
+  if (kind === 'bare' || kind === 'bare durable') writeFileSync(join(data, 'accepted'), accepted);
+  switch (kind) {
+    case 'bare':
+      return { script: 'dist/bench/bare-server.js', args: [], env: { BODIES_DIR: data }, path: '/accepted' };
+    case 'bare durable':
+      return {
+        script: 'dist/bench/bare-submit-server.js',
+        args: [],
+        env: { DATABASE_URL: BENCH_DATABASE_URL, SCHEMA: schema, STORAGE_DIR: data, TEMPLATE: join(data, 'accepted') },
+        path: SLEEP_SUBMISSION,
+      };
+    default:
+      return {
+        script: 'dist/src/cli/main.js',
+        args: ['serve'],
+        env: {
+          WPS_DATA_DIR: data,
+          UV_THREADPOOL_SIZE: '16',
+          WPS_LOG_LEVEL: 'warn',
+          WPS_MAX_WAITING_JOBS: '1000000',
+          ...(kind === 'postgres' ? { DATABASE_URL: BENCH_DATABASE_URL, WPS_DB_SCHEMA: schema } : {}),
+        },
+        path: SLEEP_SUBMISSION,
+      };
   }
 }
 
