@@ -49,6 +49,21 @@ export interface Limits {
   maxXmlDepth: number;
   /** Synchronous Executes running at once; one more is answered ServerBusy. */
   maxSyncExecutions: number;
+  /** References one Execute may give (checked before anything is fetched or accepted). */
+  maxReferences: number;
+  /** Bytes all of one request's references may add up to. */
+  maxFetchedBytes: number;
+  /**
+   * Bytes the server holds at once for requests in progress: bodies being read and
+   * references fetched for synchronous runs. Beyond, ServerBusy.
+   */
+  requestMemory: number;
+  /** Time a client has to send a whole request (head and body), in milliseconds. */
+  requestTimeoutMs: number;
+  /** Time a client has to send a request's head, in milliseconds. */
+  headersTimeoutMs: number;
+  /** Connections open at once; more are closed as they arrive. */
+  maxConnections: number;
 }
 
 export interface ReferencePolicy {
@@ -157,6 +172,12 @@ export type ConfigFile = {
     syncTimeout?: number;
     maxXmlDepth?: number;
     maxSyncExecutions?: number;
+    maxReferences?: number;
+    maxFetchedBytes?: string | number;
+    requestMemory?: string | number;
+    requestTimeout?: number;
+    headersTimeout?: number;
+    maxConnections?: number;
   };
   references?: Partial<ReferencePolicy>;
   database?: { url?: string; schema?: string; pgliteDir?: string };
@@ -374,6 +395,12 @@ export function loadConfig(
       maxSyncExecutions: Math.floor(
         parsePositive(env.WPS_MAX_SYNC_EXECUTIONS ?? limits.maxSyncExecutions ?? 32, 'maxSyncExecutions'),
       ),
+      maxReferences: Math.floor(parsePositive(env.WPS_MAX_REFERENCES ?? limits.maxReferences ?? 100, 'maxReferences')),
+      maxFetchedBytes: parseSize(env.WPS_MAX_FETCHED_BYTES ?? limits.maxFetchedBytes ?? '512mb', 'maxFetchedBytes'),
+      requestMemory: parseSize(env.WPS_REQUEST_MEMORY ?? limits.requestMemory ?? '64mb', 'requestMemory'),
+      requestTimeoutMs: 1000 * parsePositive(env.WPS_REQUEST_TIMEOUT ?? limits.requestTimeout ?? 60, 'requestTimeout'),
+      headersTimeoutMs: 1000 * parsePositive(env.WPS_HEADERS_TIMEOUT ?? limits.headersTimeout ?? 20, 'headersTimeout'),
+      maxConnections: Math.floor(parsePositive(env.WPS_MAX_CONNECTIONS ?? limits.maxConnections ?? 2000, 'maxConnections')),
     },
     databaseUrl: env.DATABASE_URL ?? database.url,
     databaseSchema: env.WPS_DB_SCHEMA ?? database.schema,
@@ -412,5 +439,10 @@ export function loadConfig(
       contact: meta.contact ?? {},
     },
   };
+  const l = config.limits;
+  if (l.requestMemory < l.maxRequestSize) {
+    throw new ConfigError(`requestMemory (${l.requestMemory} bytes) must be at least maxRequestSize (${l.maxRequestSize} bytes)`);
+  }
+  if (l.headersTimeoutMs > l.requestTimeoutMs) throw new ConfigError('headersTimeout must not be longer than requestTimeout');
   return Object.freeze(config);
 }

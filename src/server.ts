@@ -5,7 +5,7 @@ import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
-import { clientGone, send } from './http/send.js';
+import { clientGone, SECURITY_HEADERS, send } from './http/send.js';
 import { wpsEndpoint } from './http/wps-endpoint.js';
 import { exceptionReportXml } from './ows/exception-report.js';
 import type { Services } from './services.js';
@@ -83,6 +83,7 @@ function createApp(services: Services): Koa {
   const jobs = jobsApi(services);
   const health = healthEndpoints(services);
   app.use((ctx) => {
+    ctx.set(SECURITY_HEADERS);
     const path = ctx.path;
     const report = REPORT_PATH.exec(path);
     if (report) return reports(ctx, report[1]!);
@@ -118,7 +119,18 @@ function createApp(services: Services): Koa {
  */
 export function startServer(services: Services, port = services.config.port, host = services.config.host): Promise<Server> {
   const ops = services;
-  const server = createServer({ maxHeaderSize: ops.config.limits.maxQueryLength + 16 * 1024 }, requestListener(services));
+  const limits = ops.config.limits;
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxQueryLength + 16 * 1024,
+      // A request must arrive whole within these; the check runs this often.
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(5000, limits.headersTimeoutMs),
+    },
+    requestListener(services),
+  );
+  server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
@@ -128,7 +140,9 @@ export function startServer(services: Services, port = services.config.port, hos
     const body = exceptionReportXml(ex, ops.config.languages[0]!);
     socket.end(
       `HTTP/1.1 ${ex.httpStatus} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-        `Content-Type: text/xml; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Type: text/xml; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Content-Type-Options: ${SECURITY_HEADERS['x-content-type-options']}\r\n` +
+        `Content-Security-Policy: ${SECURITY_HEADERS['content-security-policy']}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
   return new Promise((resolve, reject) => {

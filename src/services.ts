@@ -17,6 +17,7 @@ import { applyRunnerEvent } from './processing/runner-events.js';
 import { removeOrphanDocuments } from './processing/orphan-documents.js';
 import { sweepExpiredJobs } from './processing/retention.js';
 import { republishStaleDocuments } from './processing/stale-documents.js';
+import { ByteBudget } from './processing/byte-budget.js';
 import { Slots } from './processing/slots.js';
 import { StatusPublisher } from './processing/status-publisher.js';
 import { BullMqQueue } from './queue/bullmq.js';
@@ -51,7 +52,6 @@ export interface Services extends OperationContext {
   /** Scheduler monitors by scheduler name (in processes that dispatch). */
   monitors: Map<string, SchedulerMonitor>;
   dispatcher: Dispatcher | undefined;
-  log: Log;
   metrics: Metrics;
   close(): Promise<void>;
 }
@@ -159,6 +159,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     outputs,
     endpoint,
     syncSlots: new Slots(config.limits.maxSyncExecutions),
+    requestMemory: new ByteBudget(config.limits.requestMemory),
     jobs: { store, queue, publisher, lifecycle, maxWaiting: config.jobs.maxWaiting },
     db,
     store,

@@ -170,12 +170,20 @@ describe('exceptions: every code with its locator and HTTP status', () => {
 });
 
 describe('a failing process never hurts the server', () => {
-  it('a process that throws gives ProcessFailed with its message', async () => {
-    const r = await kvp('identifier=crash');
-    await expectSchemaValid(r.text);
-    const ex = parseXml(r.text).ExecuteResponse.Status.ProcessFailed.ExceptionReport.Exception[0];
-    expect(ex.ExceptionText).toMatch(/Cannot read properties of undefined/);
-    expect(r.text).not.toMatch(/at .*\.js:\d+/);
+  it('a process that throws an Error gives ProcessFailed with a generic text; the log has the cause', async () => {
+    const logged: Record<string, unknown>[] = [];
+    const log = s.services.log;
+    s.services.log = (entry) => logged.push(entry);
+    try {
+      const r = await kvp('identifier=crash');
+      await expectSchemaValid(r.text);
+      const ex = parseXml(r.text).ExecuteResponse.Status.ProcessFailed.ExceptionReport.Exception[0];
+      expect(ex.ExceptionText).toBe("Process crash failed; the operator can find the cause in the server's log");
+      expect(r.text).not.toMatch(/Cannot read properties|at .*\.js:\d+/);
+    } finally {
+      s.services.log = log;
+    }
+    expect(logged).toContainEqual(expect.objectContaining({ level: 'error', processId: 'crash', err: expect.stringMatching(/Cannot read properties of undefined/) }));
   });
 
   it('a process over the time limit is stopped and reported', async () => {

@@ -1,10 +1,11 @@
-import { open } from 'node:fs/promises';
 import type { Context } from 'koa';
+import { JOB_ID_PATTERN } from '../job-id.js';
 import { isTerminal, type JobState } from '../jobs/states.js';
 import type { Job } from '../jobs/store.js';
 import { isTextMimeType } from '../process/formats.js';
 import type { Services } from '../services.js';
 import type { StoredOutput } from '../storage/job-files.js';
+import { openRegularFile } from '../storage/open-regular-file.js';
 
 /**
  * Job management over HTTP, shaped like OGC API - Processes Part 1 so that existing
@@ -12,7 +13,7 @@ import type { StoredOutput } from '../storage/job-files.js';
  * GET /jobs/{id}/logs, DELETE /jobs/{id} (dismiss). Errors are RFC 7807 documents.
  */
 
-export const JOBS_PATH = /^\/jobs(?:\/([0-9a-f-]{36})(?:\/(results|logs))?)?\/?$/;
+export const JOBS_PATH = new RegExp(`^/jobs(?:/(${JOB_ID_PATTERN})(?:/(results|logs))?)?/?$`);
 
 const STATUS: Record<JobState, string> = {
   accepted: 'accepted',
@@ -103,8 +104,8 @@ export function jobsApi(services: Services) {
   const logs = async (ctx: Context, job: Job) => {
     ctx.body = {
       jobID: job.id,
-      stdout: await tail(files.stdoutPath(job.id)),
-      stderr: await tail(files.stderrPath(job.id)),
+      stdout: await tail(files.jobsDir, files.stdoutPath(job.id)),
+      stderr: await tail(files.jobsDir, files.stderrPath(job.id)),
     };
   };
 
@@ -145,9 +146,9 @@ function resultValue(o: StoredOutput): unknown {
   }
 }
 
-/** The last part of a log file; a missing file is an empty log. */
-async function tail(path: string): Promise<string> {
-  const handle = await open(path, 'r').catch(() => undefined);
+/** The last part of a log file; a missing file (or anything but a regular file) is an empty log. */
+async function tail(root: string, path: string): Promise<string> {
+  const handle = await openRegularFile(root, path);
   if (!handle) return '';
   try {
     const { size } = await handle.stat();

@@ -1,7 +1,9 @@
-import { open, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { mediaTypeFor } from '../storage/media-types.js';
+import { openRegularFile } from '../storage/open-regular-file.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { HttpAnswer } from './send.js';
 
@@ -57,12 +59,16 @@ export function outputsEndpoint(store: OutputStore) {
     const file = store.pathOf(rel);
     if (!file) return notFound;
 
-    const current = await stat(file, { bigint: true }).catch(() => undefined);
+    // Only regular files reached without a symbolic link (openRegularFile): lstat
+    // here, so that a link is not even a cache hit.
+    const current = await lstat(file, { bigint: true }).catch(() => undefined);
     if (!current?.isFile()) return notFound;
     const hit = cache.get(file);
-    if (hit && hit.version === versionOf(current)) return found(rel, file, current, hit.body);
+    if (hit && hit.version === versionOf(current) && (dirname(file) === store.dir || (await isDirectory(dirname(file))))) {
+      return found(rel, file, current, hit.body);
+    }
 
-    const handle = await open(file, 'r').catch(() => undefined);
+    const handle = await openRegularFile(store.dir, file);
     if (!handle) return notFound;
     const info = await handle.stat({ bigint: true });
     // The stream closes the file when it ends or is destroyed (a HEAD, a client gone).
@@ -79,3 +85,6 @@ export function outputsEndpoint(store: OutputStore) {
     return found(rel, file, info, body);
   };
 }
+
+const isDirectory = (path: string): Promise<boolean> =>
+  lstat(path).then((s) => s.isDirectory(), () => false);

@@ -2,6 +2,16 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
 
+/**
+ * Sent with every answer: documents and outputs hold what clients and processes gave,
+ * and are served from the server's own origin. A browser that opens one runs nothing
+ * in it (no script, no form, no plugin) and never takes it for another type.
+ */
+export const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-security-policy': "default-src 'none'; sandbox",
+} as const;
+
 /** What the endpoints served straight on node:http answer (see server.ts for why). */
 export interface HttpAnswer {
   status: number;
@@ -19,7 +29,11 @@ export interface HttpAnswer {
  * client hung up (`clientGone` tells them apart).
  */
 export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnswer, onStreamError?: (err: Error) => void): void {
-  const head: OutgoingHttpHeaders = { 'content-type': answer.contentType };
+  const head: OutgoingHttpHeaders = {
+    'content-type': answer.contentType,
+    'x-content-type-options': SECURITY_HEADERS['x-content-type-options'],
+    'content-security-policy': SECURITY_HEADERS['content-security-policy'],
+  };
   if (answer.headers) Object.assign(head, answer.headers);
   const body = answer.body;
   if (typeof body === 'string' || Buffer.isBuffer(body)) {

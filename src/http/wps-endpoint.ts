@@ -8,8 +8,9 @@ import { parseKvp } from '../ows/kvp.js';
 import type { WpsRequest } from '../ows/request.js';
 import { decodeXmlBytes, XmlSyntaxError } from '../ows/xml-reader.js';
 import { parseXmlRequest } from '../ows/xml-request.js';
+import { crossSiteRefusal } from './cross-site.js';
 import { readBody } from './read-body.js';
-import { send as sendAnswer } from './send.js';
+import { clientGone, send as sendAnswer } from './send.js';
 
 /**
  * The /wps endpoint: a GET is judged by its query string, a POST by its body alone
@@ -36,7 +37,7 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
     if (request instanceof Promise) {
       return request.then(
         (r) => answer(req, res, started, r),
-        (err: unknown) => send(req, res, started, 'unparsed', failure(err)),
+        (err: unknown) => (clientGone(err) ? hungUp(res, started) : send(req, res, started, 'unparsed', failure(err))),
       );
     }
     return answer(req, res, started, request);
@@ -45,6 +46,8 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
   function answer(req: IncomingMessage, res: ServerResponse, started: number, request: WpsRequest): Promise<void> | undefined {
     let response: WpsResponse | Promise<WpsResponse>;
     try {
+      const refused = crossSiteRefusal(req, request);
+      if (refused) throw refused;
       response = handleRequest(request, ops);
     } catch (err) {
       return send(req, res, started, request.operation, failure(err));
@@ -78,6 +81,17 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
     return undefined;
   }
 
+  /**
+   * The client left before its request was whole: nobody to answer, and no fault of
+   * the server's. Counted as 499, nginx's "client closed request".
+   */
+  function hungUp(res: ServerResponse, started: number): undefined {
+    res.destroy();
+    metrics.requests.inc(['unparsed', 499]);
+    metrics.requestSeconds.observe(['unparsed'], (performance.now() - started) / 1000);
+    return undefined;
+  }
+
   function failure(err: unknown): WpsResponse {
     const ex = asOwsException(err);
     if (!(err instanceof OwsException)) logError(err);
@@ -102,7 +116,15 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
   }
 
   async function parsePost(req: IncomingMessage): Promise<WpsRequest> {
-    const bytes = await readBody(req, limits.maxRequestSize);
+    // Counted against the server's memory for requests while it is being read: many
+    // slow senders together are refused (ServerBusy) instead of filling the memory.
+    const lease = ops.requestMemory.lease();
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(req, limits.maxRequestSize, lease);
+    } finally {
+      lease.release();
+    }
     if (bytes.length === 0 || bytes.toString('latin1').trim() === '') {
       throw missingParameter('request', 'The POST body is empty: send a WPS request as XML');
     }

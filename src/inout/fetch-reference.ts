@@ -20,6 +20,8 @@ export interface FetchOptions {
   headers?: { key: string; value: string }[];
   body?: string | Buffer;
   signal?: AbortSignal;
+  /** Hears of every chunk received; throwing (a limit of the caller's) fails the fetch with that error. */
+  onBytes?: (n: number) => void;
 }
 
 export interface Fetched {
@@ -56,10 +58,15 @@ export async function fetchReference(href: string, opts: FetchOptions): Promise<
   let url = parseUrl(href, id);
   let method = opts.method ?? 'GET';
   let body = opts.body;
+  // The client's headers (credentials, often) are for the host it named, not for
+  // wherever that host redirects.
+  let headers = opts.headers ?? [];
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await request(url, method, body, opts, signal);
+    const res = await request(url, method, body, headers, opts, signal);
     if (res.status >= 300 && res.status < 400 && res.location) {
-      url = parseUrl(new URL(res.location, url).toString(), id);
+      const next = parseUrl(new URL(res.location, url).toString(), id);
+      if (next.origin !== url.origin) headers = [];
+      url = next;
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
         method = 'GET';
         body = undefined;
@@ -101,6 +108,7 @@ function request(
   url: URL,
   method: 'GET' | 'POST',
   body: string | Buffer | undefined,
+  clientHeaders: readonly { key: string; value: string }[],
   opts: FetchOptions,
   signal: AbortSignal,
 ): Promise<RawResponse> {
@@ -111,7 +119,7 @@ function request(
     if (reason) return Promise.reject(invalidParameter(id, `Input ${id}: reference refused: ${reason}`));
   }
   const headers: Record<string, string> = { 'user-agent': 'wps-scheduler', accept: '*/*' };
-  for (const h of opts.headers ?? []) {
+  for (const h of clientHeaders) {
     if (h.key && !FORBIDDEN_HEADERS.has(h.key.toLowerCase()) && !/[\r\n]/.test(h.key + h.value)) {
       headers[h.key] = h.value;
     }
@@ -122,6 +130,8 @@ function request(
       if (err instanceof OwsException) return reject(err);
       if (err instanceof Refused) return reject(invalidParameter(id, `Input ${id}: reference refused: ${err.message}`));
       if (signal.aborted) {
+        // Stopped by the caller for a reason of its own (another input failed).
+        if (signal.reason instanceof OwsException) return reject(signal.reason);
         return reject(invalidParameter(id, `Input ${id}: fetching the reference took longer than ${opts.timeoutMs / 1000} s`));
       }
       const code = (err as NodeJS.ErrnoException).code;
@@ -149,9 +159,12 @@ function request(
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > opts.maxBytes) {
+        try {
+          if (size > opts.maxBytes) throw tooLarge();
+          opts.onBytes?.(chunk.length);
+        } catch (err) {
           // Reject first: destroying the stream emits its own close and error events.
-          fail(tooLarge());
+          fail(err);
           res.destroy();
           return;
         }

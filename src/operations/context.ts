@@ -1,5 +1,7 @@
 import type { Config } from '../config.js';
+import type { Log } from '../log.js';
 import type { ProcessRegistry } from '../process/registry.js';
+import type { ByteBudget } from '../processing/byte-budget.js';
 import type { Slots } from '../processing/slots.js';
 import type { JobsContext } from '../processing/submit-job.js';
 import type { OutputStore } from '../storage/output-store.js';
@@ -13,8 +15,11 @@ export interface OperationContext {
   endpoint: string;
   /** Synchronous Executes in progress, bounded by limits.maxSyncExecutions. */
   syncSlots: Slots;
+  /** Bytes held for requests in progress (bodies, references of synchronous runs), bounded by limits.requestMemory. */
+  requestMemory: ByteBudget;
   /** Where asynchronous Executes go. */
   jobs: JobsContext;
+  log: Log;
 }
 
 export interface WpsResponse {

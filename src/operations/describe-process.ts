@@ -1,4 +1,5 @@
 import { invalidParameter } from '../exceptions.js';
+import { clip } from '../process/formats.js';
 import { processDescriptionsXml } from '../ows/process-description.js';
 import type { DescribeProcessRequest } from '../ows/request.js';
 import type { ProcessDefinition } from '../process/types.js';
@@ -22,9 +23,11 @@ export function describeProcess(req: DescribeProcessRequest, ctx: OperationConte
   if (!docs) byLanguage.set(language, (docs = { one: new Map(), lists: new Map() }));
   const write = (processes: readonly ProcessDefinition[]) => Buffer.from(processDescriptionsXml(processes, language));
   if (req.identifiers === 'ALL') return xmlResponse((docs.all ??= write(ctx.registry.all())));
-  const processes = req.identifiers.map((id) => {
+  // Each process once, in the order first asked: a request naming one process many
+  // times gets one description, so the answer is never larger than DescribeProcess ALL.
+  const processes = [...new Set(req.identifiers)].map((id) => {
     const p = ctx.registry.get(id);
-    if (!p) throw invalidParameter('identifier', `No process with identifier "${id}"`);
+    if (!p) throw invalidParameter('identifier', `No process with identifier "${clip(id)}"`);
     return p;
   });
   if (processes.length === 1) {

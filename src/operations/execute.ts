@@ -1,4 +1,5 @@
 import { invalidParameter, OwsException } from '../exceptions.js';
+import { clip } from '../process/formats.js';
 import { executeResponseXml, type ExecuteResponseInput } from '../ows/execute-response.js';
 import type { ExecuteRequest, OutputRequest } from '../ows/request.js';
 import { effectiveAsks, selectOutputs, type OutputSelection, type OutputValue } from '../process/outputs.js';
@@ -13,7 +14,7 @@ import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from
 
 export function findProcess(ctx: OperationContext, identifier: string): ProcessDefinition {
   const process = ctx.registry.get(identifier);
-  if (!process) throw invalidParameter('identifier', `No process with identifier "${identifier}"`);
+  if (!process) throw invalidParameter('identifier', `No process with identifier "${clip(identifier)}"`);
   return process;
 }
 
@@ -33,7 +34,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
       throw invalidParameter('status', `Process ${process.identifier} does not report its status; status must be false`);
     }
     selectOutputs(process, asks);
-    checkInputsBeforeFetching(process, req.inputs);
+    checkInputsBeforeFetching(process, req.inputs, ctx.config.limits);
     return xmlResponse(await submitJob(ctx.jobs, req, process));
   }
   const selections = selectOutputs(process, asks);
@@ -44,15 +45,22 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
     );
   }
   let result: RunResult;
+  const limits = ctx.config.limits;
+  // References fetched for this run count against the server's memory for requests until it ends.
+  const lease = ctx.requestMemory.lease();
   try {
     const entries = await resolveInputs(process, req.inputs, {
       policy: ctx.config.references,
-      timeoutMs: ctx.config.limits.referenceTimeoutMs,
-      maxInputSize: ctx.config.limits.maxInputSize,
+      timeoutMs: limits.referenceTimeoutMs,
+      maxInputSize: limits.maxInputSize,
+      maxReferences: limits.maxReferences,
+      maxFetchedBytes: limits.maxFetchedBytes,
+      lease,
     });
     const inputs = validateInputs(process, entries);
-    result = await runInline(process, inputs, selections, ctx.config.limits.syncTimeoutMs);
+    result = await runInline(process, inputs, selections, limits.syncTimeoutMs, ctx.log);
   } finally {
+    lease.release();
     ctx.syncSlots.give();
   }
 

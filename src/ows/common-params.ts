@@ -1,5 +1,6 @@
 import { invalidParameter, missingParameter, OwsException } from '../exceptions.js';
 import { WPS_VERSION } from './namespaces.js';
+import { isJobId } from '../job-id.js';
 import type { ResponseDocumentForm, ResponseForm, WpsRequest } from './request.js';
 
 /**
@@ -11,13 +12,11 @@ export type Operation = WpsRequest['operation'];
 const OPERATIONS: readonly Operation[] = ['GetCapabilities', 'DescribeProcess', 'Execute', 'Dismiss'];
 const OPERATION_BY_LOWER_CASE = new Map(OPERATIONS.map((o) => [o.toLowerCase(), o]));
 
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** A job id as this server makes them (a UUID); anything else names no job. */
 export function checkJobId(jobId: string | undefined): string {
   if (jobId === undefined || jobId.trim() === '') throw missingParameter('jobId');
   const id = jobId.trim().toLowerCase();
-  if (!JOB_ID.test(id)) throw invalidParameter('jobId', `"${jobId.slice(0, 80)}" is not a job id`);
+  if (!isJobId(id)) throw invalidParameter('jobId', `"${jobId.slice(0, 80)}" is not a job id`);
   return id;
 }
 

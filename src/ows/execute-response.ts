@@ -124,7 +124,9 @@ function lineageInput(parent: ElementWriter, i: InputSubmission): void {
   if (d.kind === 'reference') {
     const ref = el.ele(NS.wps, 'wps:Reference').att(NS.xlink, 'xlink:href', d.href).att('method', d.method);
     encodingAttributes(ref, d);
-    for (const h of d.headers) ref.ele(NS.wps, 'wps:Header').att('key', h.key).att('value', h.value);
+    // Header values are often credentials, and status documents are public: the key
+    // says a header was sent, its value is never written.
+    for (const h of d.headers) ref.ele(NS.wps, 'wps:Header').att('key', h.key).att('value', '');
     if (d.body !== undefined) ref.ele(NS.wps, 'wps:Body').txt(d.body);
     else if (d.bodyReference) ref.ele(NS.wps, 'wps:BodyReference').att(NS.xlink, 'xlink:href', d.bodyReference);
     return;
@@ -141,8 +143,9 @@ function lineageInput(parent: ElementWriter, i: InputSubmission): void {
     case 'complex': {
       const cd = data.ele(NS.wps, 'wps:ComplexData');
       encodingAttributes(cd, d);
-      if (d.xml) embedXml(cd, d.value);
-      else cd.txt(d.value);
+      // XML given as elements is echoed as text: a client's markup copied into the
+      // document as elements (an XHTML or SVG script) would run in a browser that opens it.
+      cd.txt(d.value);
       break;
     }
     case 'bbox':

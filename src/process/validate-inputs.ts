@@ -23,8 +23,11 @@ export type RawInput =
   | { kind: 'literal'; value: string; uom?: string }
   | { kind: 'complex'; value: string | Buffer; mimeType?: string; encoding?: string; schema?: string }
   | { kind: 'bbox'; lowerCorner: number[]; upperCorner: number[]; crs?: string; dimensions?: number }
-  /** A value that will be fetched later (a reference of an asynchronous job): counted, not checked. */
-  | { kind: 'pending' };
+  /**
+   * A value that will be fetched later (a reference): counted, and its declared format
+   * checked; the value itself is checked once fetched.
+   */
+  | { kind: 'pending'; mimeType?: string; encoding?: string; schema?: string };
 
 export interface RawInputEntry {
   identifier: string;
@@ -70,8 +73,12 @@ export function validateInputs(process: ProcessDefinition, entries: readonly Raw
       }
       continue;
     }
-    const present = given.filter((raw): raw is PresentInput => raw.kind !== 'pending');
-    values.set(input.identifier, present.map((raw) => validateOne(input, raw)));
+    const present: InputValue[] = [];
+    for (const raw of given) {
+      if (raw.kind === 'pending') checkPending(input, raw);
+      else present.push(validateOne(input, raw));
+    }
+    values.set(input.identifier, present);
   }
   return new Inputs(values);
 }
@@ -82,6 +89,13 @@ function defaultValue(input: LiteralInput): InputValue {
 }
 
 type PresentInput = Exclude<RawInput, { kind: 'pending' }>;
+
+/** What a reference declares, before its value is fetched. */
+function checkPending(input: InputDescription, raw: Extract<RawInput, { kind: 'pending' }>): void {
+  const id = input.identifier;
+  if (input.type === 'bbox') throw invalidParameter(id, `Input ${id}: a bounding box cannot be given by reference`);
+  if (input.type === 'complex') requireFormat('Input', id, input.formats, raw);
+}
 
 function validateOne(input: InputDescription, raw: PresentInput): InputValue {
   switch (input.type) {

@@ -348,6 +348,8 @@ export class Dispatcher {
       references: { allow: [...c.references.allow], deny: [...c.references.deny] },
       referenceTimeoutMs: c.limits.referenceTimeoutMs,
       maxInputSize: c.limits.maxInputSize,
+      maxReferences: c.limits.maxReferences,
+      maxFetchedBytes: c.limits.maxFetchedBytes,
       wallTimeSeconds,
     };
   }

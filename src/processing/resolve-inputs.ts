@@ -1,77 +1,138 @@
-import { invalidParameter } from '../exceptions.js';
-import { fetchReference } from '../inout/fetch-reference.js';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { invalidParameter, OwsException } from '../exceptions.js';
+import { fetchReference, type FetchOptions } from '../inout/fetch-reference.js';
 import type { AddressPolicy } from '../inout/address-policy.js';
 import type { InputSubmission, ReferenceSubmission } from '../ows/request.js';
+import { clip } from '../process/formats.js';
 import { validateInputs, type RawInput, type RawInputEntry } from '../process/validate-inputs.js';
 import type { InputDescription, ProcessDefinition } from '../process/types.js';
+import type { BudgetLease } from './byte-budget.js';
 
-export interface ResolveOptions {
+export interface ReferenceLimits {
+  /** References (a POST reference's BodyReference counts too) one request may give. */
+  maxReferences: number;
+  /** Bytes all of one request's references may add up to. */
+  maxFetchedBytes: number;
+}
+
+export interface ResolveOptions extends ReferenceLimits {
   policy: AddressPolicy;
   timeoutMs: number;
   maxInputSize: number;
+  /** The server's share of memory for requests in progress (synchronous runs only). */
+  lease?: BudgetLease;
   signal?: AbortSignal;
 }
 
+/** References fetched at once for one request. */
+const FETCHES_AT_ONCE = 4;
+
 /**
  * Turns submitted inputs into raw values for validation: data given by value passes
- * through, references are fetched (in parallel) under the address policy and limits.
- * Unknown identifiers are refused before anything is fetched.
+ * through, references are fetched under the address policy and limits. Everything that
+ * needs no download is checked first (identifiers, occurrences, formats, headers, the
+ * number of references), so a request that would be refused costs no fetch; then at
+ * most FETCHES_AT_ONCE run at a time, and the first failure stops the rest.
  */
 export async function resolveInputs(
   process: ProcessDefinition,
   submissions: readonly InputSubmission[],
   opts: ResolveOptions,
 ): Promise<RawInputEntry[]> {
-  const declared = (s: InputSubmission) => process.inputs.find((i) => i.identifier === s.identifier);
-  for (const s of submissions) {
-    if (!declared(s)) throw invalidParameter(s.identifier, `Process ${process.identifier} has no input ${s.identifier}`);
-  }
   // Nothing to fetch (the usual case): no promise per input.
-  const byValue: RawInputEntry[] = [];
-  for (const s of submissions) {
-    if (s.data.kind === 'reference') break;
-    byValue.push({ identifier: s.identifier, data: s.data });
+  if (!submissions.some((s) => s.data.kind === 'reference')) {
+    return submissions.map((s) => ({ identifier: s.identifier, data: s.data as RawInput }));
   }
-  if (byValue.length === submissions.length) return byValue;
-  return Promise.all(
-    submissions.map(async (s): Promise<RawInputEntry> => {
-      const d = s.data;
-      if (d.kind !== 'reference') return { identifier: s.identifier, data: d };
-      return { identifier: s.identifier, data: await fetchInput(declared(s)!, d, opts) };
-    }),
-  );
+  checkInputsBeforeFetching(process, submissions, opts);
+  const declared = new Map(process.inputs.map((i) => [i.identifier, i]));
+  const controller = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([controller.signal, opts.signal]) : controller.signal;
+  let fetched = 0;
+  const perRequest = opts.maxFetchedBytes;
+  const onBytes = (n: number): void => {
+    fetched += n;
+    if (fetched > perRequest) {
+      throw new OwsException('FileSizeExceeded', `The inputs given by reference add up to more than ${perRequest} bytes`, 'DataInputs');
+    }
+    opts.lease?.take(n);
+  };
+  const common = { policy: opts.policy, timeoutMs: opts.timeoutMs, signal, onBytes };
+
+  const entries: RawInputEntry[] = submissions.map((s) => ({ identifier: s.identifier, data: s.data as RawInput }));
+  const pending = submissions.flatMap((s, i) => (s.data.kind === 'reference' ? [i] : []));
+  let failure: unknown;
+  const worker = async () => {
+    for (let i = pending.shift(); i !== undefined && failure === undefined; i = pending.shift()) {
+      const s = submissions[i]!;
+      try {
+        entries[i]!.data = await fetchInput(declared.get(s.identifier)!, s.data as ReferenceSubmission, opts, common);
+      } catch (err) {
+        if (failure === undefined) failure = err;
+        controller.abort(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCHES_AT_ONCE, pending.length) }, worker));
+  if (failure !== undefined) throw failure;
+  return entries;
 }
 
 /**
- * Checks what can be checked before a job is accepted: identifiers, occurrences and
- * every value given inline. References are fetched later, by the runner.
+ * Checks what can be checked before anything is fetched or a job is accepted:
+ * identifiers, occurrences, every value given inline, the formats and headers of
+ * references, and how many there are. A reference's value is checked once fetched.
  */
-export function checkInputsBeforeFetching(process: ProcessDefinition, submissions: readonly InputSubmission[]): void {
+export function checkInputsBeforeFetching(
+  process: ProcessDefinition,
+  submissions: readonly InputSubmission[],
+  limits: ReferenceLimits,
+): void {
+  let references = 0;
   validateInputs(
     process,
-    submissions.map((s) => ({ identifier: s.identifier, data: s.data.kind === 'reference' ? { kind: 'pending' } : s.data })),
+    submissions.map((s) => {
+      const d = s.data;
+      if (d.kind !== 'reference') return { identifier: s.identifier, data: d };
+      references += d.bodyReference !== undefined && d.body === undefined ? 2 : 1;
+      checkHeaders(s.identifier, d);
+      const pending: RawInput = { kind: 'pending' };
+      if (d.mimeType) pending.mimeType = d.mimeType;
+      if (d.encoding) pending.encoding = d.encoding;
+      if (d.schema) pending.schema = d.schema;
+      return { identifier: s.identifier, data: pending };
+    }),
   );
+  if (references > limits.maxReferences) {
+    throw invalidParameter('DataInputs', `The request gives ${references} references; at most ${limits.maxReferences} are fetched for one request`);
+  }
 }
 
-async function fetchInput(input: InputDescription, ref: ReferenceSubmission, opts: ResolveOptions): Promise<RawInput> {
+/** Header names and values HTTP cannot carry are refused here rather than failing the fetch later. */
+function checkHeaders(id: string, ref: ReferenceSubmission): void {
+  for (const h of ref.headers) {
+    try {
+      validateHeaderName(h.key);
+      validateHeaderValue(h.key, h.value);
+    } catch {
+      throw invalidParameter(id, `Input ${id}: "${clip(h.key)}" with its value is not a valid HTTP header`);
+    }
+  }
+}
+
+type Common = Pick<FetchOptions, 'policy' | 'timeoutMs' | 'signal' | 'onBytes'>;
+
+async function fetchInput(input: InputDescription, ref: ReferenceSubmission, opts: ResolveOptions, common: Common): Promise<RawInput> {
   const id = input.identifier;
-  if (input.type === 'bbox') throw invalidParameter(id, `Input ${id}: a bounding box cannot be given by reference`);
   const declaredLimit = input.type === 'complex' && input.maximumMegabytes !== undefined
     ? input.maximumMegabytes * 1024 * 1024
     : Infinity;
-  const common = {
-    policy: opts.policy,
-    timeoutMs: opts.timeoutMs,
-    maxBytes: Math.min(opts.maxInputSize, declaredLimit),
-    locator: id,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  };
+  const each = { ...common, maxBytes: Math.min(opts.maxInputSize, declaredLimit), locator: id };
   let body: string | Buffer | undefined = ref.body;
   if (ref.method === 'POST' && body === undefined && ref.bodyReference) {
-    body = (await fetchReference(ref.bodyReference, common)).bytes;
+    body = (await fetchReference(ref.bodyReference, each)).bytes;
   }
   const fetched = await fetchReference(ref.href, {
-    ...common,
+    ...each,
     method: ref.method,
     headers: ref.headers,
     ...(body !== undefined ? { body } : {}),

@@ -1,18 +1,20 @@
 import { OwsException } from '../exceptions.js';
 import { collectResults, type OutputSelection, type OutputValue } from '../process/outputs.js';
-import type { Inputs, ProcessDefinition } from '../process/types.js';
+import { ProcessError, type Inputs, type ProcessDefinition } from '../process/types.js';
+import type { Log } from '../log.js';
 
 export type RunResult = { ok: true; values: OutputValue[] } | { ok: false; error: OwsException };
 
 /**
  * Runs a process handler in this process, bounded by a time limit. Whatever the
- * handler throws becomes a failed result carrying its message; the server carries on.
+ * handler throws becomes a failed result (failureOf words it); the server carries on.
  */
 export async function runInline(
   process: ProcessDefinition,
   inputs: Inputs,
   selections: readonly OutputSelection[],
   timeoutMs: number,
+  log: Log,
 ): Promise<RunResult> {
   // Made only for a handler that asks for its signal: most never do, and one costs.
   let controller: AbortController | undefined;
@@ -45,7 +47,7 @@ export async function runInline(
     });
     return { ok: true, values: collectResults(selections, await Promise.race([running, timeout])) };
   } catch (err) {
-    return { ok: false, error: failureOf(err) };
+    return { ok: false, error: failureOf(err, process.identifier, log) };
   } finally {
     clearTimeout(timer);
   }
@@ -54,9 +56,15 @@ export async function runInline(
 const isPromiseLike = <T>(v: T | PromiseLike<T>): v is PromiseLike<T> =>
   typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 
-/** The exception a client sees for a failed run: the process's own message, never a stack. */
-export function failureOf(err: unknown): OwsException {
+/**
+ * The exception a client sees for a failed run. A ProcessError's message is written by
+ * the process's author for clients; any other error's message may name paths, hosts or
+ * credentials of the server, so the client reads a generic text and the log the detail.
+ */
+export function failureOf(err: unknown, processId: string, log: Log, fields: Record<string, unknown> = {}): OwsException {
   if (err instanceof OwsException) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new OwsException('NoApplicableCode', message || 'The process failed without a message');
+  if (err instanceof ProcessError) return new OwsException('NoApplicableCode', err.message || `Process ${processId} failed without a message`);
+  const e = err instanceof Error ? err : new Error(String(err));
+  log({ level: 'error', msg: 'process failed', processId, ...fields, err: e.message, stack: e.stack });
+  return new OwsException('NoApplicableCode', `Process ${processId} failed; the operator can find the cause in the server's log`);
 }

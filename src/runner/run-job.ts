@@ -39,6 +39,8 @@ export async function runJobDirectory(jobDir: string, registry: ProcessRegistry,
       policy: spec.references,
       timeoutMs: spec.referenceTimeoutMs,
       maxInputSize: spec.maxInputSize,
+      maxReferences: spec.maxReferences ?? Infinity,
+      maxFetchedBytes: spec.maxFetchedBytes ?? Infinity,
     });
     const inputs = validateInputs(proc, entries);
     const controller = new AbortController();
@@ -55,7 +57,7 @@ export async function runJobDirectory(jobDir: string, registry: ProcessRegistry,
       outputs: produced.map((p) => toStoredOutput(p.selection.output.identifier, p.value, p.href)),
     };
   } catch (err) {
-    const ex = failureOf(err);
+    const ex = failureOf(err, spec.processId, jsonLog, { jobId: id, role: 'runner' });
     result = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
   }
   await files.writeResult(id, result);

@@ -1,3 +1,4 @@
+import { isJobId } from '../job-id.js';
 /**
  * The scheduler interface, shaped after DRMAA 1.0: a job template goes in, the batch
  * system's job id comes out, and the job's state is asked for by id. Adapters build
@@ -84,7 +85,7 @@ export function checkTemplate(t: JobTemplate): void {
     throw new Error(`unsafe ${what}: ${JSON.stringify(value)}`);
   };
   if (!SAFE_NAME.test(t.jobName)) fail('job name', t.jobName);
-  if (!/^[0-9a-f-]{36}$/.test(t.jobId)) fail('job id', t.jobId);
+  if (!isJobId(t.jobId)) fail('job id', t.jobId);
   for (const [what, path] of [['command', t.remoteCommand], ['working directory', t.workingDirectory], ['output path', t.outputPath], ['error path', t.errorPath]] as const) {
     if (!SAFE_PATH.test(path)) fail(what, path);
   }

@@ -26,6 +26,9 @@ export interface JobSpec {
   references: { allow: string[]; deny: string[] };
   referenceTimeoutMs: number;
   maxInputSize: number;
+  /** Absent in specs written before these limits existed. */
+  maxReferences?: number;
+  maxFetchedBytes?: number;
   wallTimeSeconds: number;
 }
 

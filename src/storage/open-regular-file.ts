@@ -1,0 +1,23 @@
+import { constants } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Opens a file to serve it, only if it is a regular file reached without a symbolic
+ * link: neither the file itself nor its directory under `root` may be one. A process
+ * or a job that leaves a link to /etc/shadow among its outputs or logs gets a 404,
+ * not the file. Undefined for anything else, missing files included.
+ */
+export async function openRegularFile(root: string, path: string): Promise<FileHandle | undefined> {
+  const dir = dirname(path);
+  if (dir !== root) {
+    const info = await lstat(dir).catch(() => undefined);
+    if (!info?.isDirectory()) return undefined;
+  }
+  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!handle) return undefined;
+  const info = await handle.stat().catch(() => undefined);
+  if (info?.isFile()) return handle;
+  await handle.close();
+  return undefined;
+}
