@@ -133,13 +133,15 @@ export function startServer(services: Services, port = services.config.port, hos
   server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const ex = tooLarge
-      ? new OwsException('FileSizeExceeded', 'The request line and headers are too large', undefined, 431)
-      : new OwsException('NoApplicableCode', 'Malformed HTTP request', undefined, 400);
+    const [ex, reason] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [new OwsException('FileSizeExceeded', 'The request line and headers are too large', undefined, 431), 'Request Header Fields Too Large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [new OwsException('NoApplicableCode', `The request did not arrive whole within ${limits.requestTimeoutMs / 1000} s`, undefined, 408), 'Request Timeout']
+          : [new OwsException('NoApplicableCode', 'Malformed HTTP request', undefined, 400), 'Bad Request'];
     const body = exceptionReportXml(ex, ops.config.languages[0]!);
     socket.end(
-      `HTTP/1.1 ${ex.httpStatus} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `HTTP/1.1 ${ex.httpStatus} ${reason}\r\n` +
         `Content-Type: text/xml; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
         `X-Content-Type-Options: ${SECURITY_HEADERS['x-content-type-options']}\r\n` +
         `Content-Security-Policy: ${SECURITY_HEADERS['content-security-policy']}\r\nConnection: close\r\n\r\n${body}`,

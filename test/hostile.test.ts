@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as wait } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from './helpers/child-server.js';
-import { exceptionOf, expectSchemaValid, parseXml } from './helpers/http.js';
-import { freePort } from './helpers/server.js';
+import { exceptionOf, expectSchemaValid, parseXml, post } from './helpers/http.js';
+import { freePort, startTestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 /**
@@ -133,6 +135,61 @@ describe('hostile input', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it('describes each process once, however often a request names it', async () => {
+    const ids = Array.from({ length: 5000 }, () => '<ows:Identifier>hello</ows:Identifier>').join('');
+    const r = await raw('POST', '/wps', `<wps:DescribeProcess ${WPS_NS} service="WPS" version="1.0.0">${ids}<ows:Identifier>inout</ows:Identifier></wps:DescribeProcess>`);
+    expect(r.status).toBe(200);
+    expect(parseXml(r.text).ProcessDescriptions.ProcessDescription.map((p: { Identifier: string }) => p.Identifier)).toEqual(['hello', 'inout']);
+    await expectSchemaValid(r.text);
+    const k = await raw('GET', `/wps?service=WPS&request=DescribeProcess&version=1.0.0&identifier=${'inout,hello,'.repeat(500)}inout`);
+    expect(parseXml(k.text).ProcessDescriptions.ProcessDescription.map((p: { Identifier: string }) => p.Identifier)).toEqual(['inout', 'hello']);
+  });
+
+  it('sends nosniff and a sandboxing content security policy with every answer', async () => {
+    const paths = ['/wps?service=WPS&request=GetCapabilities', '/wps?service=WPS&request=Nope', hello('x'), '/outputs/missing.xml', '/jobs', '/health', '/metrics', '/nowhere'];
+    for (const path of paths) {
+      const r = await fetch(`${base}${path}`);
+      expect(r.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(r.headers.get('content-security-policy'), path).toBe("default-src 'none'; sandbox");
+    }
+  });
+
+  it('takes no Execute or Dismiss from a page on another site, and still serves other clients', async () => {
+    const job = '0b0c4c5e-1f5e-4a39-9a7c-3f1c1f9a1b2c';
+    const dismiss = `/wps?service=WPS&request=Dismiss&version=1.0.0&jobId=${job}`;
+    const from = (site: string, mode: string) => ({ 'sec-fetch-site': site, 'sec-fetch-mode': mode });
+    // An image tag or a script on another site:
+    await expectRefused(await raw('GET', dismiss, undefined, from('cross-site', 'no-cors')), 'NoApplicableCode', 'request', 403);
+    await expectRefused(await raw('GET', dismiss, undefined, from('same-site', 'navigate')), 'NoApplicableCode', 'request', 403);
+    const dismissXml = `<wps:Dismiss ${WPS_NS} service="WPS" version="1.0.0"><wps:JobID>${job}</wps:JobID></wps:Dismiss>`;
+    await expectRefused(await raw('POST', '/wps', dismissXml, { 'content-type': 'text/plain', ...from('cross-site', 'navigate') }), 'NoApplicableCode', 'request', 403);
+    // A form on another site posting an Execute:
+    const execute = `<wps:Execute ${WPS_NS} service="WPS" version="1.0.0"><ows:Identifier>hello</ows:Identifier><wps:DataInputs><wps:Input><ows:Identifier>name</ows:Identifier><wps:Data><wps:LiteralData>x</wps:LiteralData></wps:Data></wps:Input></wps:DataInputs></wps:Execute>`;
+    await expectRefused(await raw('POST', '/wps', execute, { 'content-type': 'text/plain', ...from('cross-site', 'navigate') }), 'NoApplicableCode', 'request', 403);
+    // A link followed to an Execute, capabilities read from anywhere, and clients that are not browsers: served.
+    expect((await raw('GET', hello('link'), undefined, from('cross-site', 'navigate'))).status).toBe(200);
+    expect((await raw('GET', '/wps?service=WPS&request=GetCapabilities', undefined, from('cross-site', 'cors'))).status).toBe(200);
+    expect((await raw('POST', '/wps', execute, { 'content-type': 'text/xml', ...from('same-origin', 'cors') })).status).toBe(200);
+    await expectRefused(await raw('GET', dismiss), 'InvalidParameterValue', 'jobId', 400); // GET Dismiss still served: no such job
+  });
+
+  it('counts a client that hangs up mid-upload as 499, not as a server error', async () => {
+    const metric = async (code: number) => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(new RegExp(`wps_requests_total\\{operation="unparsed",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const before = { 499: await metric(499), 500: await metric(500) };
+    const { hostname, port } = new URL(base);
+    const socket = connect(Number(port), hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`POST /wps HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 100000\r\n\r\n<wps:GetCapabilities`);
+    await wait(100);
+    socket.destroy();
+    for (let i = 0; i < 100 && (await metric(499)) === before[499]; i++) await wait(20);
+    expect(await metric(499)).toBe(before[499] + 1);
+    expect(await metric(500)).toBe(before[500]);
+  });
+
   it('echoes values crafted for shells and SQL unchanged, and the store is intact', async () => {
     const sql = `'; DROP TABLE jobs; -- " OR 1=1 $(id) \`id\``;
     const r = await raw('GET', hello(encodeURIComponent(sql)));
@@ -144,5 +201,42 @@ describe('hostile input', () => {
     expect((await raw('GET', `/jobs/${encodeURIComponent("1' OR '1'='1")}`)).status).toBe(404);
     await expectRefused(await raw('GET', `/wps?service=WPS&request=Dismiss&version=1.0.0&jobId=${encodeURIComponent("1' OR 1=1 --")}`), 'InvalidParameterValue', 'jobId', 400);
     await expectRefused(await raw('GET', `/wps?service=WPS&request=DescribeProcess&version=1.0.0&identifier=${encodeURIComponent("hello'; --")}`), 'InvalidParameterValue', 'identifier', 400);
+  });
+});
+
+describe('slow uploads', () => {
+  it('bodies being read count against limits.requestMemory (beyond: ServerBusy); senders too slow are cut off', async () => {
+    const s = await startTestServer({ limits: { maxRequestSize: '64kb', requestMemory: '256kb', requestTimeout: 2, headersTimeout: 1 } });
+    const { hostname, port } = new URL(s.url);
+    const stalled: Socket[] = [];
+    try {
+      // Five uploads that send most of their body, then nothing more.
+      for (let i = 0; i < 5; i++) {
+        const socket = connect(Number(port), hostname);
+        socket.on('error', () => undefined);
+        socket.write(`POST /wps HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 60000\r\n\r\n${' '.repeat(50_000)}`);
+        stalled.push(socket);
+      }
+      const answers = stalled.map((socket) => {
+        let text = '';
+        socket.on('data', (d) => (text += d));
+        return new Promise<string>((resolve) => socket.on('close', () => resolve(text)));
+      });
+      for (let i = 0; i < 200 && s.services.requestMemory.inUse < 250_000; i++) await wait(10);
+      expect(s.services.requestMemory.inUse).toBe(250_000);
+      const busy = await post(s.wps, `<wps:GetCapabilities ${WPS_NS} service="WPS">${' '.repeat(20_000)}</wps:GetCapabilities>`);
+      await expectRefused(busy, 'ServerBusy', undefined, 503);
+      expect((await fetch(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
+      // The server ends the stalled uploads itself (408), and their memory is free again.
+      for (const text of await Promise.all(answers)) expect(text).toMatch(/^HTTP\/1\.1 408/);
+      // The server's side of each connection closes just after the client's.
+      for (let i = 0; i < 200 && s.services.requestMemory.inUse > 0; i++) await wait(10);
+      expect(s.services.requestMemory.inUse).toBe(0);
+      const r = await post(s.wps, `<wps:GetCapabilities ${WPS_NS} service="WPS">${' '.repeat(20_000)}</wps:GetCapabilities>`);
+      expect(r.status).toBe(200);
+    } finally {
+      for (const socket of stalled) socket.destroy();
+      await s.close();
+    }
   });
 });

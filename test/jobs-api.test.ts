@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,32 @@ describe('the jobs API (OGC API - Processes shape)', () => {
     expect(results.status).toBe(500);
     expect(results.type).toBe('application/problem+json');
     expect(results.body.detail).toBe('This process failed intentionally.');
+  });
+
+  it("serves a job's logs only from regular files: a log replaced by a symbolic link reads empty", async () => {
+    const location = await submit('identifier=show_error');
+    await followStatus(location);
+    const id = idOf(location);
+    const stderr = s.services.files.stderrPath(id);
+    rmSync(stderr);
+    symlinkSync('/etc/passwd', stderr);
+    const logs = await json(`/jobs/${id}/logs`);
+    expect(logs.status).toBe(200);
+    expect(logs.body.stderr).toBe('');
+    // A job directory that became a link is not followed either.
+    const dir = s.services.files.dir(id);
+    renameSync(dir, `${dir}.moved`);
+    symlinkSync(`${dir}.moved`, dir);
+    expect((await json(`/jobs/${id}/logs`)).body).toMatchObject({ stdout: '', stderr: '' });
+  });
+
+  it('answers ids of 36 characters that are not UUIDs with 404, not a server error', async () => {
+    for (const id of ['-'.repeat(36), 'f'.repeat(36), `${'0'.repeat(8)}-${'0'.repeat(27)}`]) {
+      expect((await fetch(`${s.url}/jobs/${id}`)).status, id).toBe(404);
+      expect((await fetch(`${s.url}/jobs/${id}/logs`)).status, id).toBe(404);
+      const report = await fetch(`${s.url}/internal/jobs/${id}/report`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer x' } });
+      expect(report.status, id).toBe(404);
+    }
   });
 
   it('lists jobs newest first, filtered by process and status, in pages', async () => {

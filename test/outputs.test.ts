@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,33 @@ describe('the outputs URL', () => {
     writing = false;
     await writer;
     expect(seen.size).toBeGreaterThan(1);
+  });
+
+  it('serves only regular files reached without a symbolic link', async () => {
+    const root = s.storageDir;
+    const doc = s.services.publisher.statusPath(randomUUID());
+    await writeFileAtomic(doc, '<ok/>');
+    const name = doc.slice(root.length + 1);
+    expect((await fetch(`${s.url}/outputs/${name}`)).status).toBe(200);
+    symlinkSync('/etc/passwd', join(root, 'passwd.xml'));
+    symlinkSync('/etc', join(root, 'etc'));
+    symlinkSync(doc, join(root, 'alias.xml'));
+    for (const path of ['passwd.xml', 'etc/passwd', 'etc/hostname', 'alias.xml']) {
+      const r = await fetch(`${s.url}/outputs/${path}`);
+      expect(r.status, path).toBe(404);
+      expect(await r.text()).toBe('Not found\n');
+    }
+    // A directory replaced by a link after its file was served (and remembered) is not followed either.
+    const dir = join(root, randomUUID());
+    mkdirSync(dir);
+    await writeFileAtomic(join(dir, 'out.txt'), 'inside');
+    const url = `${s.url}/outputs/${dir.slice(root.length + 1)}/out.txt`;
+    expect(await (await fetch(url)).text()).toBe('inside');
+    rmSync(dir, { recursive: true });
+    mkdirSync(`${dir}.elsewhere`);
+    await writeFileAtomic(join(`${dir}.elsewhere`, 'out.txt'), 'inside');
+    symlinkSync(`${dir}.elsewhere`, dir);
+    expect((await fetch(url)).status).toBe(404);
   });
 
   it('serves status documents with no-cache, outputs as cacheable, and HEAD without a body', async () => {

@@ -45,7 +45,12 @@ export function readBody(req: IncomingMessage, limit: number, lease?: BudgetLeas
       if (!refused) resolve(Buffer.concat(chunks, size));
     });
     req.on('error', (err) => {
-      if (!refused) reject(err);
+      if (!refused) refuse(err);
+    });
+    // A connection that ends mid-body (the client hung up, or the server cut a sender
+    // that was too slow) may emit no error: the body so far is dropped all the same.
+    req.on('close', () => {
+      if (!refused && !req.complete) refuse(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
     });
   });
 }
