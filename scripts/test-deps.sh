@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-deps.sh — what `npm test` needs besides node_modules, made present on this
 # machine kind (Debian, root): the packages the tests drive (xmllint, OWSLib, PyWPS with
-# gunicorn, tmux), Postgres and Redis running, GridEngine, Slurm and the test sshd
+# gunicorn, tmux, wrk, Chromium), Postgres and Redis running, GridEngine, Slurm and the test sshd
 # (scripts/schedulers/start.sh). Idempotent; a second run takes a few seconds.
 # Without root it only says what is missing.
 set -euo pipefail
@@ -15,6 +15,8 @@ command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
 [ -x /usr/bin/gunicorn ] || need="$need gunicorn"
 command -v tmux >/dev/null 2>&1 || need="$need tmux"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
+# The browser tests drive Debian's Chromium through playwright-core (never a downloaded browser).
+[ -x /usr/bin/chromium ] || need="$need chromium"
 
 if [ "$(id -u)" != 0 ]; then
   [ -z "$need" ] || log "missing packages (install them as root):$need"

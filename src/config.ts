@@ -47,6 +47,8 @@ export interface Limits {
   syncTimeoutMs: number;
   /** Deepest element nesting accepted in an XML request. */
   maxXmlDepth: number;
+  /** Most elements accepted in an XML request (large XML inputs go by reference). */
+  maxXmlElements: number;
   /** Synchronous Executes running at once; one more is answered ServerBusy. */
   maxSyncExecutions: number;
   /** References one Execute may give (checked before anything is fetched or accepted). */
@@ -171,6 +173,7 @@ export type ConfigFile = {
     referenceTimeout?: number;
     syncTimeout?: number;
     maxXmlDepth?: number;
+    maxXmlElements?: number;
     maxSyncExecutions?: number;
     maxReferences?: number;
     maxFetchedBytes?: string | number;
@@ -392,12 +395,13 @@ export function loadConfig(
         1000 * parsePositive(env.WPS_REFERENCE_TIMEOUT ?? limits.referenceTimeout ?? 30, 'referenceTimeout'),
       syncTimeoutMs: 1000 * parsePositive(env.WPS_SYNC_TIMEOUT ?? limits.syncTimeout ?? 60, 'syncTimeout'),
       maxXmlDepth: Math.floor(parsePositive(limits.maxXmlDepth ?? 100, 'maxXmlDepth')),
+      maxXmlElements: Math.floor(parsePositive(env.WPS_MAX_XML_ELEMENTS ?? limits.maxXmlElements ?? 10_000, 'maxXmlElements')),
       maxSyncExecutions: Math.floor(
         parsePositive(env.WPS_MAX_SYNC_EXECUTIONS ?? limits.maxSyncExecutions ?? 32, 'maxSyncExecutions'),
       ),
       maxReferences: Math.floor(parsePositive(env.WPS_MAX_REFERENCES ?? limits.maxReferences ?? 100, 'maxReferences')),
       maxFetchedBytes: parseSize(env.WPS_MAX_FETCHED_BYTES ?? limits.maxFetchedBytes ?? '512mb', 'maxFetchedBytes'),
-      requestMemory: parseSize(env.WPS_REQUEST_MEMORY ?? limits.requestMemory ?? '64mb', 'requestMemory'),
+      requestMemory: parseSize(env.WPS_REQUEST_MEMORY ?? limits.requestMemory ?? '32mb', 'requestMemory'),
       requestTimeoutMs: 1000 * parsePositive(env.WPS_REQUEST_TIMEOUT ?? limits.requestTimeout ?? 60, 'requestTimeout'),
       headersTimeoutMs: 1000 * parsePositive(env.WPS_HEADERS_TIMEOUT ?? limits.headersTimeout ?? 20, 'headersTimeout'),
       maxConnections: Math.floor(parsePositive(env.WPS_MAX_CONNECTIONS ?? limits.maxConnections ?? 2000, 'maxConnections')),

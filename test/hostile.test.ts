@@ -141,6 +141,11 @@ describe('hostile input', () => {
     expect(r.status).toBe(200);
     expect(parseXml(r.text).ProcessDescriptions.ProcessDescription.map((p: { Identifier: string }) => p.Identifier)).toEqual(['hello', 'inout']);
     await expectSchemaValid(r.text);
+    // Past limits.maxXmlElements a request is refused before it is parsed.
+    const huge = await raw('POST', '/wps', `<wps:DescribeProcess ${WPS_NS} service="WPS" version="1.0.0">${ids.repeat(10)}</wps:DescribeProcess>`);
+    const ex = exceptionOf(huge.text);
+    expect({ code: ex.code, locator: ex.locator, status: huge.status }).toEqual({ code: 'InvalidParameterValue', locator: 'request', status: 400 });
+    expect(ex.text).toMatch(/more than 10000 elements/);
     const k = await raw('GET', `/wps?service=WPS&request=DescribeProcess&version=1.0.0&identifier=${'inout,hello,'.repeat(500)}inout`);
     expect(parseXml(k.text).ProcessDescriptions.ProcessDescription.map((p: { Identifier: string }) => p.Identifier)).toEqual(['inout', 'hello']);
   });

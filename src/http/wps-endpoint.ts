@@ -135,6 +135,6 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
       if (err instanceof XmlSyntaxError) throw invalidParameter('request', err.message);
       throw err;
     }
-    return parseXmlRequest(text, languages, limits.maxXmlDepth);
+    return parseXmlRequest(text, languages, limits.maxXmlDepth, limits.maxXmlElements);
   }
 }

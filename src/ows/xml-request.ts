@@ -30,10 +30,10 @@ import {
 } from './xml-reader.js';
 
 /** XML (HTTP POST) encoding → WpsRequest. */
-export function parseXmlRequest(body: string, languages: readonly string[], maxDepth?: number): WpsRequest {
+export function parseXmlRequest(body: string, languages: readonly string[], maxDepth?: number, maxElements?: number): WpsRequest {
   let root: XmlElement;
   try {
-    root = readXml(body, maxDepth);
+    root = readXml(body, maxDepth, maxElements);
   } catch (err) {
     if (err instanceof XmlSyntaxError) {
       throw invalidParameter('request', `The request body is not a well-formed XML document: ${err.message}`);
