@@ -7,7 +7,10 @@ import sleep from './sleep.js';
 import ultimateQuestion from './ultimate-question.js';
 import wordcounter from './wordcounter.js';
 
-/** The processes this server offers, in the order GetCapabilities lists them. */
+/**
+ * The demo processes: the package the server offers when no other is named
+ * (`WPS_PROCESSES`), in the order GetCapabilities lists them.
+ */
 export const processes: readonly ProcessDefinition[] = [
   hello,
   sleep,
@@ -17,3 +20,5 @@ export const processes: readonly ProcessDefinition[] = [
   inout,
   showError,
 ];
+
+export default processes;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 /**
  * Server configuration: built-in defaults, overlaid by an optional JSON file
@@ -130,6 +130,11 @@ export interface SchedulersConfig {
 }
 
 export interface Config {
+  /**
+   * Process packages to offer: npm package names, paths to modules or package
+   * directories (absolute once loaded from a file). Empty: the demo processes.
+   */
+  processes: string[];
   port: number;
   host: string;
   /** Public base URL as clients reach the server; `/wps` and the output URL hang below it. */
@@ -164,6 +169,8 @@ export interface Config {
 }
 
 export type ConfigFile = {
+  /** Paths relative to the file's own directory. */
+  processes?: string[];
   server?: { port?: number; host?: string; baseUrl?: string; languages?: string[] };
   storage?: { dir?: string; url?: string; writerThreads?: number };
   limits?: {
@@ -379,7 +386,13 @@ export function loadConfig(
   if (!redisUrl && !dispatch) throw new ConfigError('WPS_DISPATCH=false needs REDIS_URL: the in-process queue has no other dispatcher');
   const outputUrl = stripSlash(env.WPS_OUTPUT_URL ?? storage.url ?? `${baseUrl}/outputs`, 'WPS_OUTPUT_URL');
 
+  // Paths in a file mean the file's directory; in the environment, the working directory.
+  const processes =
+    env.WPS_PROCESSES !== undefined
+      ? list(env.WPS_PROCESSES).map((p) => (p.startsWith('.') ? resolve(p) : p))
+      : o.processes ?? (file.processes ?? []).map((p) => (p.startsWith('.') && filePath ? resolve(dirname(resolve(filePath)), p) : p));
   const config: Config = {
+    processes,
     port,
     host,
     baseUrl,

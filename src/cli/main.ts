@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { processes } from '../../processes/index.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { jsonLog, silentLog } from '../log.js';
-import { ProcessRegistry } from '../process/registry.js';
+import { loadProcesses, processFinder } from '../packages/load-processes.js';
 
 // Each command loads only what it uses: a runner on a compute node starts without the
 // database drivers, the queue client or the HTTP server (half a second of Node's time).
@@ -42,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
       const c = config();
       const { openServices } = await import('../services.js');
       const { startServer } = await import('../server.js');
-      const services = await openServices(c, processes);
+      const services = await openServices(c, await loadProcesses(c.processes));
       const server = await startServer(services);
       jsonLog({ level: 'info', msg: 'listening', url: `${c.baseUrl}/wps`, host: c.host, port: c.port, queue: services.queue.name, dispatch: Boolean(services.dispatcher) });
       onSignal(async () => {
@@ -56,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       const c = config();
       if (!c.redisUrl || !c.databaseUrl) throw new ConfigError('dispatch needs REDIS_URL and DATABASE_URL (a shared queue and job store)');
       const { openServices } = await import('../services.js');
-      const services = await openServices(c, processes, { dispatch: true });
+      const services = await openServices(c, await loadProcesses(c.processes), { dispatch: true });
       jsonLog({ level: 'info', msg: 'dispatching', queue: c.queueName });
       onSignal(() => services.close());
       return -1;
@@ -73,12 +72,12 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== 'run' || !rest[1]) break;
       // The process's own failure is in the result it leaves; the exit code speaks of the runner.
       const { runJobDirectory } = await import('../runner/run-job.js');
-      await runJobDirectory(rest[1], new ProcessRegistry(processes));
+      await runJobDirectory(rest[1], processFinder(() => config().processes));
       return 0;
     }
     case 'runner': {
       const { startWarmRunner } = await import('../runner/warm-runner.js');
-      startWarmRunner(new ProcessRegistry(processes));
+      startWarmRunner(processFinder(() => config().processes));
       return -1;
     }
     case 'embedded-db': {

@@ -16,6 +16,7 @@ import type {
  */
 
 const IDENTIFIER = /^[a-z][a-z0-9_]*$/;
+const PROCESS_MARK = Symbol.for('wps-scheduler.process');
 
 function checkIdentifier(kind: string, identifier: string): void {
   if (!IDENTIFIER.test(identifier)) {
@@ -96,10 +97,20 @@ export function defineProcess(
   }
   if (spec.outputs.length === 0) throw new Error(`process ${spec.identifier}: at least one output is needed`);
   const storeSupported = spec.storeSupported ?? true;
-  return {
+  const process: ProcessDefinition = {
     ...spec,
     version: spec.version ?? '1.0.0',
     storeSupported,
     statusSupported: storeSupported && (spec.statusSupported ?? true),
   };
+  // Marks what a package offers among its exports (not enumerable: spreads and JSON ignore it).
+  Object.defineProperty(process, PROCESS_MARK, { value: true });
+  return process;
 }
+
+/**
+ * Made by defineProcess. The mark is a registered symbol, so a package that bundles
+ * its own copy of this API is still recognised.
+ */
+export const isProcessDefinition = (value: unknown): value is ProcessDefinition =>
+  typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[PROCESS_MARK] === true;

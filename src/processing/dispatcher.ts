@@ -18,6 +18,7 @@ import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { placementOf, type Placement } from './placement.js';
+import { sourceOf } from '../packages/load-processes.js';
 import { Slots } from './slots.js';
 
 export interface DispatcherDeps {
@@ -337,9 +338,12 @@ export class Dispatcher {
 
   private spec(job: Job, secret: string, wallTimeSeconds: number): JobSpec {
     const c = this.d.config;
+    const process = this.d.registry.get(job.processId);
+    const processSource = process ? sourceOf(process) : undefined;
     return {
       jobId: job.id,
       processId: job.processId,
+      ...(processSource ? { processSource } : {}),
       request: job.request as ExecuteRequest,
       reportUrl: `${c.jobs.internalUrl}/internal/jobs/${job.id}/report`,
       secret,

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { OwsException } from '../exceptions.js';
 import { collectResults, selectOutputs } from '../process/outputs.js';
-import type { ProcessRegistry } from '../process/registry.js';
+import type { ProcessFinder } from '../packages/load-processes.js';
 import { validateInputs } from '../process/validate-inputs.js';
 import { resolveInputs } from '../processing/resolve-inputs.js';
 import { failureOf } from '../processing/run-inline.js';
@@ -19,7 +19,7 @@ import { Reporter, type ReportChannel } from './reporter.js';
  * its outputs, leave the result beside the spec and report to the server.
  * The same code path serves every scheduler.
  */
-export async function runJobDirectory(jobDir: string, registry: ProcessRegistry, channel?: ReportChannel): Promise<JobResult> {
+export async function runJobDirectory(jobDir: string, findProcess: ProcessFinder, channel?: ReportChannel): Promise<JobResult> {
   const files = new JobFiles(dirname(jobDir));
   const id = basename(jobDir);
   files.recordAttempt(id, `${new Date().toISOString()} pid=${process.pid} host=${hostname()}`);
@@ -31,7 +31,7 @@ export async function runJobDirectory(jobDir: string, registry: ProcessRegistry,
   reporter.started();
   let result: JobResult;
   try {
-    const proc = registry.get(spec.processId);
+    const proc = await findProcess(spec.processId, spec.processSource);
     if (!proc) throw new OwsException('NoApplicableCode', `Process ${spec.processId} is not installed where the job ran`);
     const form = spec.request.responseForm;
     const selections = selectOutputs(proc, form.kind === 'raw' ? [form.output] : form.outputs);

@@ -1,6 +1,6 @@
 import { closeSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ProcessRegistry } from '../process/registry.js';
+import type { ProcessFinder } from '../packages/load-processes.js';
 import type { RunnerCommand, RunnerMessage } from '../scheduler/local/local-scheduler.js';
 import type { RunnerEvent } from '../processing/runner-events.js';
 import { JobDirectoryGone, openJobLogs } from '../storage/job-files.js';
@@ -13,7 +13,7 @@ import { runJobDirectory } from './run-job.js';
  * closes) it finishes the job in hand and exits; the restarted server finds the
  * result on storage.
  */
-export function startWarmRunner(registry: ProcessRegistry): void {
+export function startWarmRunner(findProcess: ProcessFinder): void {
   let busy = false;
   // The server's terminal or pipe may be gone while we still write: never die of it.
   process.stdout.on('error', () => undefined);
@@ -45,7 +45,7 @@ export function startWarmRunner(registry: ProcessRegistry): void {
       return true;
     };
     let reason: string | undefined;
-    runJobDirectory(dirname(cmd.stdout), registry, channel)
+    runJobDirectory(dirname(cmd.stdout), findProcess, channel)
       .catch((err: Error) => {
         if (err instanceof JobDirectoryGone) reason = err.message;
         process.stderr.write(`runner: job ${cmd.jobId}: ${err.stack ?? err.message}\n`);

@@ -15,6 +15,8 @@ import { storageFailure } from './storage-failure.js';
 export interface JobSpec {
   jobId: string;
   processId: string;
+  /** The module the process came from: the runner imports it (absent for processes not loaded from a package). */
+  processSource?: string;
   request: ExecuteRequest;
   /** Where the runner reports started, progress and the end. */
   reportUrl: string;
