@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processes } from '../processes/index.js';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
 import { syncOnly } from './helpers/processes.js';
+import { defineProcess, literalOutput } from '../src/process/declare.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
@@ -20,6 +21,15 @@ describe('DescribeProcess', () => {
     expect(r.status).toBe(200);
     await expectSchemaValid(r.text);
     expect(descriptionsOf(r.text).map((d) => d.Identifier)).toEqual([...processes, syncOnly].map((p) => p.identifier));
+  });
+
+  it('takes ALL in any case, as birdy asks it (identifier=all); no process may be called all', async () => {
+    for (const all of ['all', 'All']) {
+      const r = await get(describeUrl(all));
+      expect(r.status, all).toBe(200);
+      expect(descriptionsOf(r.text)).toHaveLength(processes.length + 1);
+    }
+    expect(() => defineProcess({ identifier: 'all', title: 'All', inputs: [], outputs: [literalOutput('o', { title: 'O', dataType: 'string' })], handler: () => ({ o: '' }) })).toThrow(/reserved/);
   });
 
   it('describes each process on its own, schema-valid, children of ProcessDescriptions unqualified', async () => {

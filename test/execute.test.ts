@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSchemaValid, get, parseXml, post } from './helpers/http.js';
+import { exceptionOf, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
 import { complex, executeXml, literal } from './helpers/requests.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -94,6 +94,15 @@ describe('synchronous Execute', () => {
     expect(out.tags_out.Data.LiteralData['#text']).toBe('a,b;c');
     const metre = outputsOf(await response(await kvp('identifier=inout&DataInputs=int_in=1;bool_in=false;float_in=1e3;string_in=rock')));
     expect(metre.float_out.Data.LiteralData).toEqual({ '#text': '1000', '@dataType': 'float', '@uom': 'metre' });
+  });
+
+  it("takes booleans in any case, as birdy sends Python's True and False", async () => {
+    for (const [given, read] of [['True', 'true'], ['FALSE', 'false'], ['false', 'false'], ['0', 'false']]) {
+      const out = outputsOf(await response(await kvp(`identifier=inout&DataInputs=int_in=1;bool_in=${given};float_in=1;string_in=rock`)));
+      expect(out.bool_out.Data.LiteralData['#text'], given).toBe(read);
+    }
+    const ex = exceptionOf((await kvp('identifier=inout&DataInputs=int_in=1;bool_in=yes;float_in=1;string_in=rock')).text);
+    expect({ code: ex.code, locator: ex.locator }).toEqual({ code: 'InvalidParameterValue', locator: 'bool_in' });
   });
 
   it('returns ProcessFailed with the process message, HTTP 200, and stays healthy', async () => {

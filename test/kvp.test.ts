@@ -23,9 +23,11 @@ describe('KVP parameters', () => {
     expect(r).toEqual({ operation: 'DescribeProcess', identifiers: ['Hello', 'world'], language: undefined });
   });
 
-  it('reads identifier=ALL as every process, but not all in lower case', () => {
-    expect(parseKvp('service=WPS&request=DescribeProcess&version=1.0.0&identifier=ALL', LANGS)).toMatchObject({ identifiers: 'ALL' });
-    expect(parseKvp('service=WPS&request=DescribeProcess&version=1.0.0&identifier=all', LANGS)).toMatchObject({ identifiers: ['all'] });
+  it('reads identifier=ALL in any case as every process (birdy sends all)', () => {
+    for (const all of ['ALL', 'all', 'All']) {
+      expect(parseKvp(`service=WPS&request=DescribeProcess&version=1.0.0&identifier=${all}`, LANGS)).toMatchObject({ identifiers: 'ALL' });
+    }
+    expect(parseKvp('service=WPS&request=DescribeProcess&version=1.0.0&identifier=all,hello', LANGS)).toMatchObject({ identifiers: ['all', 'hello'] });
   });
 
   it('ignores an empty identifier on GetCapabilities (QGIS sends one)', () => {

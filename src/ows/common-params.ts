@@ -73,6 +73,12 @@ export function matchLanguage(requested: string | undefined, supported: readonly
   throw invalidParameter('language', `Language "${requested}" is not supported; supported: ${supported.join(', ')}`);
 }
 
+/**
+ * DescribeProcess's `ALL`, in any case (birdy asks `identifier=all`, PyWPS answers it);
+ * no process may be named so (defineProcess refuses it).
+ */
+export const isAll = (identifiers: readonly string[]): boolean => identifiers.length === 1 && identifiers[0]!.toUpperCase() === 'ALL';
+
 /** xs:boolean, as WPS attributes and KVP flags are written. */
 export function parseBoolean(value: string | undefined, locator: string, fallback = false): boolean {
   if (value === undefined || value === '') return fallback;

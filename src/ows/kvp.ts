@@ -4,6 +4,7 @@ import {
   checkResponseForm,
   checkService,
   checkVersion,
+  isAll,
   matchLanguage,
   negotiateVersion,
   operationOf,
@@ -80,7 +81,7 @@ export function parseKvp(query: string, languages: readonly string[]): WpsReques
     case 'DescribeProcess': {
       checkVersion(p.get('version'));
       const ids = identifierList(p.get('identifier'));
-      return { operation, identifiers: ids.length === 1 && ids[0] === 'ALL' ? 'ALL' : ids, language };
+      return { operation, identifiers: isAll(ids) ? 'ALL' : ids, language };
     }
     case 'Dismiss':
       checkVersion(p.get('version'));

@@ -4,6 +4,7 @@ import {
   checkResponseForm,
   checkService,
   checkVersion,
+  isAll,
   matchLanguage,
   negotiateVersion,
   operationOf,
@@ -64,7 +65,7 @@ export function parseXmlRequest(body: string, languages: readonly string[], maxD
       checkVersion(attribute(root, 'version'));
       const ids = elements(root, NS.ows, 'Identifier').map((e) => textContent(e).trim()).filter((s) => s !== '');
       if (ids.length === 0) throw missingParameter('identifier');
-      return { operation, identifiers: ids.length === 1 && ids[0] === 'ALL' ? 'ALL' : ids, language };
+      return { operation, identifiers: isAll(ids) ? 'ALL' : ids, language };
     }
     case 'Dismiss': {
       checkVersion(attribute(root, 'version'));

@@ -88,6 +88,8 @@ export function defineProcess(
     Partial<Pick<ProcessDefinition, 'storeSupported' | 'statusSupported' | 'version'>>,
 ): ProcessDefinition {
   checkIdentifier('process', spec.identifier);
+  // DescribeProcess identifier=all (in any case) means every process.
+  if (spec.identifier === 'all') throw new Error('process identifier "all" is reserved: DescribeProcess identifier=all asks for every process');
   for (const group of [spec.inputs, spec.outputs]) {
     const ids = new Set<string>();
     for (const io of group) {

@@ -67,10 +67,13 @@ export function parseLiteral(type: LiteralDataType, raw: string): LiteralJsValue
     case 'float':
     case 'double':
       return parseDouble(lexical);
-    case 'boolean':
-      if (lexical === 'true' || lexical === '1') return true;
-      if (lexical === 'false' || lexical === '0') return false;
+    case 'boolean': {
+      // Any case, as PyWPS reads them: birdy sends Python's True and False.
+      const word = lexical.toLowerCase();
+      if (word === 'true' || word === '1') return true;
+      if (word === 'false' || word === '0') return false;
       return undefined;
+    }
     case 'date':
       return DATE.test(lexical) ? lexical : undefined;
     case 'time':
