@@ -38,7 +38,7 @@ function requestListener(services: Services): RequestListener {
         return;
       }
       if (path.startsWith(OUTPUTS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
-        outputs(path)
+        outputs(path, req.headers)
           .then((answer) => send(req, res, answer, (err) => logError(services, err)))
           .catch((err: unknown) => {
             logError(services, err);

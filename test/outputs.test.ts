@@ -63,6 +63,51 @@ describe('the outputs URL', () => {
     expect((await fetch(url)).status).toBe(404);
   });
 
+  it('stores outputs with their media type\'s usual extension, and serves them with that type', async () => {
+    const types = {
+      'application/x-netcdf': ['nc', 'application/x-netcdf'],
+      'image/tiff; subtype=geotiff': ['tif', 'image/tiff'],
+      'application/geopackage+sqlite3': ['gpkg', 'application/geopackage+sqlite3'],
+      'application/vnd.google-earth.kml+xml': ['kml', 'application/vnd.google-earth.kml+xml; charset=utf-8'],
+      'application/x-hdf5': ['h5', 'application/x-hdf5'],
+      'application/zip': ['zip', 'application/zip'],
+      'application/x-unheard-of': ['bin', 'application/octet-stream'],
+    };
+    const id = randomUUID();
+    for (const [type, [ext, served]] of Object.entries(types)) {
+      const url = await s.services.outputs.writeOutput(id, 'out', Buffer.from('data'), type);
+      expect(url, type).toBe(`${s.url}/outputs/${id}/out.${ext}`);
+      expect((await fetch(url)).headers.get('content-type'), type).toBe(served);
+    }
+  });
+
+  it('answers Range requests and If-None-Match, for small (remembered) and large (streamed) files', async () => {
+    const id = randomUUID();
+    for (const size of [1000, 600 * 1024]) {
+      const data = randomBytes(size);
+      const url = await s.services.outputs.writeOutput(id, `f${size}`, data, 'application/octet-stream');
+      const whole = await fetch(url);
+      const etag = whole.headers.get('etag')!;
+      expect({ status: whole.status, ranges: whole.headers.get('accept-ranges'), etag }).toEqual({ status: 200, ranges: 'bytes', etag: expect.stringMatching(/^"[0-9a-z-]+"$/) });
+      expect(Buffer.from(await whole.arrayBuffer()).equals(data)).toBe(true);
+      const part = async (range: string, extra: Record<string, string> = {}) => {
+        const r = await fetch(url, { headers: { range, ...extra } });
+        return { status: r.status, contentRange: r.headers.get('content-range'), body: Buffer.from(await r.arrayBuffer()) };
+      };
+      expect(await part('bytes=10-19')).toEqual({ status: 206, contentRange: `bytes 10-19/${size}`, body: data.subarray(10, 20) });
+      expect(await part('bytes=-5')).toEqual({ status: 206, contentRange: `bytes ${size - 5}-${size - 1}/${size}`, body: data.subarray(size - 5) });
+      expect(await part(`bytes=${size - 3}-`)).toEqual({ status: 206, contentRange: `bytes ${size - 3}-${size - 1}/${size}`, body: data.subarray(size - 3) });
+      expect(await part(`bytes=100-${size * 2}`)).toMatchObject({ status: 206, contentRange: `bytes 100-${size - 1}/${size}` });
+      expect(await part(`bytes=${size}-`)).toMatchObject({ status: 416, contentRange: `bytes */${size}` });
+      // A stale If-Range gets the whole file; a matching one the part.
+      expect(await part('bytes=0-0', { 'if-range': '"stale"' })).toMatchObject({ status: 200, body: data });
+      expect(await part('bytes=0-0', { 'if-range': etag })).toMatchObject({ status: 206, body: data.subarray(0, 1) });
+      const cached = await fetch(url, { headers: { 'if-none-match': etag } });
+      expect({ status: cached.status, body: await cached.text() }).toEqual({ status: 304, body: '' });
+      expect((await fetch(url, { headers: { 'if-none-match': '"other"' } })).status).toBe(200);
+    }
+  });
+
   it('serves status documents with no-cache, outputs as cacheable, and HEAD without a body', async () => {
     const id = randomUUID();
     await writeFileAtomic(s.services.publisher.statusPath(id), '<doc/>');

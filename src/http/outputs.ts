@@ -1,8 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { BigIntStats } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { mediaTypeFor } from '../storage/media-types.js';
+import { wantedPart } from './byte-ranges.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { HttpAnswer } from './send.js';
@@ -36,20 +38,51 @@ export function outputsEndpoint(store: OutputStore) {
 
   const notFound: HttpAnswer = { status: 404, contentType: 'text/plain; charset=utf-8', body: 'Not found\n' };
 
-  const found = (rel: string, file: string, info: BigIntStats, body: Buffer | Readable): HttpAnswer => ({
-    status: 200,
-    contentType: mediaTypeFor(file),
-    body,
-    headers: {
-      'content-length': String(info.size),
+  /**
+   * The answer for a file found: whole, a range of it, or "not modified". `bytes`
+   * gives the bytes from `start` to `end` inclusive (a slice of a cached copy, or a
+   * stream of the opened file); `release` closes what was opened when no body is sent.
+   */
+  const found = (
+    rel: string,
+    file: string,
+    info: BigIntStats,
+    headers: IncomingHttpHeaders,
+    bytes: (start: number, end: number) => Buffer | Readable,
+    release: () => void = () => undefined,
+  ): HttpAnswer => {
+    const size = Number(info.size);
+    const etag = `"${info.ino.toString(36)}-${info.size.toString(36)}-${info.mtimeNs.toString(36)}"`;
+    const common: Record<string, string> = {
+      etag,
       'last-modified': info.mtime.toUTCString(),
+      'accept-ranges': 'bytes',
       // Status documents (one path segment) change while a job runs; outputs never change.
       'cache-control': rel.includes('/') ? 'public, max-age=3600' : 'no-cache',
-    },
-  });
+    };
+    const contentType = mediaTypeFor(file);
+    const wanted = wantedPart(headers, etag, size);
+    switch (wanted.kind) {
+      case 'not-modified':
+        release();
+        return { status: 304, contentType, body: '', headers: common };
+      case 'unsatisfiable':
+        release();
+        return { status: 416, contentType: 'text/plain; charset=utf-8', body: 'Range not satisfiable\n', headers: { ...common, 'content-range': `bytes */${size}` } };
+      case 'range':
+        return {
+          status: 206,
+          contentType,
+          body: bytes(wanted.start, wanted.end),
+          headers: { ...common, 'content-length': String(wanted.end - wanted.start + 1), 'content-range': `bytes ${wanted.start}-${wanted.end}/${size}` },
+        };
+      case 'whole':
+        return { status: 200, contentType, body: size === 0 ? Buffer.alloc(0) : bytes(0, size - 1), headers: { ...common, 'content-length': String(size) } };
+    }
+  };
 
   /** `path` is the request's path, still percent-encoded. */
-  return async (path: string): Promise<HttpAnswer> => {
+  return async (path: string, headers: IncomingHttpHeaders = {}): Promise<HttpAnswer> => {
     let rel: string;
     try {
       rel = decodeURIComponent(path.slice(OUTPUTS_PATH.length));
@@ -65,14 +98,17 @@ export function outputsEndpoint(store: OutputStore) {
     if (!current?.isFile()) return notFound;
     const hit = cache.get(file);
     if (hit && hit.version === versionOf(current) && (dirname(file) === store.dir || (await isDirectory(dirname(file))))) {
-      return found(rel, file, current, hit.body);
+      const body = hit.body;
+      return found(rel, file, current, headers, (start, end) => body.subarray(start, end + 1));
     }
 
     const handle = await openRegularFile(store.dir, file);
     if (!handle) return notFound;
     const info = await handle.stat({ bigint: true });
     // The stream closes the file when it ends or is destroyed (a HEAD, a client gone).
-    if (info.size > SMALL_FILE) return found(rel, file, info, handle.createReadStream({ autoClose: true }));
+    if (info.size > SMALL_FILE) {
+      return found(rel, file, info, headers, (start, end) => handle.createReadStream({ start, end, autoClose: true }), () => void handle.close());
+    }
     let body: Buffer;
     try {
       body = await handle.readFile();
@@ -82,7 +118,7 @@ export function outputsEndpoint(store: OutputStore) {
     cache.delete(file);
     cache.set(file, { version: versionOf(info), body });
     if (cache.size > CACHED_FILES) cache.delete(cache.keys().next().value!);
-    return found(rel, file, info, body);
+    return found(rel, file, info, headers, (start, end) => body.subarray(start, end + 1));
   };
 }
 

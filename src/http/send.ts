@@ -37,7 +37,8 @@ export function send(req: IncomingMessage, res: ServerResponse, answer: HttpAnsw
   if (answer.headers) Object.assign(head, answer.headers);
   const body = answer.body;
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
-    head['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    // A 304 has no body, and its length would claim the full one's.
+    if (answer.status !== 304) head['content-length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     res.writeHead(answer.status, head);
     res.end(req.method === 'HEAD' ? undefined : body);
     return;

@@ -1,33 +1,31 @@
-/** File extensions for the media types outputs are stored as, and back. */
-const BY_TYPE: Record<string, string> = {
-  'text/plain': 'txt',
-  'text/xml': 'xml',
-  'application/xml': 'xml',
-  'application/json': 'json',
-  'application/geo+json': 'geojson',
-  'application/gml+xml': 'gml',
-  'text/csv': 'csv',
-  'text/html': 'html',
-  'image/png': 'png',
-  'image/jpeg': 'jpg',
-  'image/tiff': 'tif',
-  'image/tiff; subtype=geotiff': 'tif',
-  'application/x-netcdf': 'nc',
+import mime from 'mime-types';
+
+/**
+ * File extensions for the media types outputs are stored as, and back: the mime-types
+ * table (mime-db), plus the geospatial types it lacks. NetCDF, GeoTIFF, GeoPackage,
+ * KML, HDF5 and Zip outputs keep their usual extensions, so a downloaded output opens
+ * in the tool that expects it.
+ */
+const GEOSPATIAL: Record<string, string> = {
   'application/x-ogc-netcdf': 'nc',
-  'application/zip': 'zip',
-  'application/pdf': 'pdf',
-  'application/octet-stream': 'bin',
+  'application/geopackage+sqlite3': 'gpkg',
+  'application/x-hdf5': 'h5',
+};
+const BY_EXTENSION: Record<string, string> = {
+  gpkg: 'application/geopackage+sqlite3',
+  h5: 'application/x-hdf5',
+  hdf5: 'application/x-hdf5',
+  // Status documents: text/xml, as WPS clients have always been served them.
+  xml: 'text/xml',
 };
 
-const BY_EXTENSION: Record<string, string> = {};
-for (const [type, ext] of Object.entries(BY_TYPE)) BY_EXTENSION[ext] ??= type;
-
 export function extensionFor(mimeType: string): string {
-  return BY_TYPE[mimeType.toLowerCase().trim()] ?? BY_TYPE[mimeType.toLowerCase().split(';')[0]!.trim()] ?? 'bin';
+  const type = mimeType.toLowerCase().split(';')[0]!.trim();
+  return GEOSPATIAL[type] ?? (mime.extension(type) || 'bin');
 }
 
 export function mediaTypeFor(fileName: string): string {
   const ext = fileName.slice(fileName.lastIndexOf('.') + 1).toLowerCase();
-  const type = BY_EXTENSION[ext] ?? 'application/octet-stream';
+  const type = BY_EXTENSION[ext] ?? (mime.lookup(ext) || 'application/octet-stream');
   return type.startsWith('text/') || type.endsWith('xml') || type.endsWith('json') ? `${type}; charset=utf-8` : type;
 }
