@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSameProcessAlive } from '../src/scheduler/local/proc.js';
-import type { RunnerInfo } from '../src/storage/job-files.js';
+import type { RunnerInfo } from '../src/runner-contract.js';
 import { available } from './helpers/schedulers.js';
 import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp-dir.js';

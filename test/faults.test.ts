@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { republishStaleDocuments } from '../src/processing/stale-documents.js';
-import type { JobSpec } from '../src/storage/job-files.js';
+import type { JobSpec } from '../src/runner-contract.js';
 import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { exceptionOf, expectSchemaValid, get } from './helpers/http.js';
 import { privatePostgres, privateRedis } from './helpers/private-services.js';

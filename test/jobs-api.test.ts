@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSameProcessAlive } from '../src/scheduler/local/proc.js';
-import type { RunnerInfo } from '../src/storage/job-files.js';
+import type { RunnerInfo } from '../src/runner-contract.js';
 import { followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';

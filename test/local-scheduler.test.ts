@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
-import type { RunnerInfo } from '../src/storage/job-files.js';
+import type { RunnerInfo } from '../src/runner-contract.js';
 import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { get, parseXml } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
-import type { RunnerInfo } from '../src/storage/job-files.js';
+import type { RunnerInfo } from '../src/runner-contract.js';
 import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { spawnCli, spawnServer, type ChildServer } from './helpers/child-server.js';
 import { available } from './helpers/schedulers.js';

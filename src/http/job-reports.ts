@@ -2,12 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { JOB_ID_PATTERN } from '../job-id.js';
 import type { JobStore } from '../jobs/store.js';
-import { hashSecret } from '../processing/dispatcher.js';
+import { hashSecret, reportPath } from '../runner-contract.js';
 import type { JobLifecycle } from '../processing/job-lifecycle.js';
 import { applyRunnerEvent } from '../processing/runner-events.js';
 import { readBody } from './read-body.js';
 
-export const REPORT_PATH = new RegExp(`^/internal/jobs/(${JOB_ID_PATTERN})/report$`);
+export const REPORT_PATH = new RegExp(`^${reportPath(`(${JOB_ID_PATTERN})`)}$`);
 
 /**
  * Where runners report a job's start, progress and end. Each report carries the job's

@@ -4,7 +4,7 @@ import { isTerminal, type JobState } from '../jobs/states.js';
 import type { Job } from '../jobs/store.js';
 import { isTextMimeType } from '../process/formats.js';
 import type { Services } from '../services.js';
-import type { StoredOutput } from '../storage/job-files.js';
+import type { StoredOutput } from '../runner-contract.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
 
 /**

@@ -3,12 +3,11 @@ import { clip } from '../process/formats.js';
 import { executeResponseXml, type ExecuteResponseInput } from '../ows/execute-response.js';
 import type { ExecuteRequest, OutputRequest } from '../ows/request.js';
 import { effectiveAsks, selectOutputs, type OutputSelection, type OutputValue } from '../process/outputs.js';
-import { outputBytes, storeOutputs } from '../processing/store-outputs.js';
+import { outputBytes } from '../processing/store-outputs.js';
 import type { ProcessDefinition } from '../process/types.js';
-import { validateInputs } from '../process/validate-inputs.js';
-import { checkInputsBeforeFetching, resolveInputs } from '../processing/resolve-inputs.js';
+import { checkInputsBeforeFetching } from '../processing/resolve-inputs.js';
 import { submitJob } from '../processing/submit-job.js';
-import { runInline, type RunResult } from '../processing/run-inline.js';
+import { runProcess, type ProcessRunResult } from '../processing/run-process.js';
 import { extensionFor } from '../storage/media-types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
@@ -44,21 +43,31 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
       `The server is running ${ctx.syncSlots.size} synchronous processes already; try again shortly`,
     );
   }
-  let result: RunResult;
+  let result: ProcessRunResult;
   const limits = ctx.config.limits;
   // References fetched for this run count against the server's memory for requests until it ends.
   const lease = ctx.requestMemory.lease();
   try {
-    const entries = await resolveInputs(process, req.inputs, {
-      policy: ctx.config.references,
-      timeoutMs: limits.referenceTimeoutMs,
-      maxInputSize: limits.maxInputSize,
-      maxReferences: limits.maxReferences,
-      maxFetchedBytes: limits.maxFetchedBytes,
-      lease,
+    result = await runProcess({
+      process,
+      inputs: req.inputs,
+      selections,
+      resolve: {
+        policy: ctx.config.references,
+        timeoutMs: limits.referenceTimeoutMs,
+        maxInputSize: limits.maxInputSize,
+        maxReferences: limits.maxReferences,
+        maxFetchedBytes: limits.maxFetchedBytes,
+        lease,
+      },
+      outputs: ctx.outputs,
+      jobId: undefined,
+      timeoutMs: limits.syncTimeoutMs,
+      signal: undefined,
+      progress: undefined,
+      log: ctx.log,
+      logFields: undefined,
     });
-    const inputs = validateInputs(process, entries);
-    result = await runInline(process, inputs, selections, limits.syncTimeoutMs, ctx.log);
   } finally {
     lease.release();
     ctx.syncSlots.give();
@@ -67,7 +76,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
   if (form.kind === 'raw') {
     // A raw output has no document to carry ProcessFailed: the failure is the answer.
     if (!result.ok) throw result.error;
-    return rawOutput(selections[0]!, result.values[0]!);
+    return rawOutput(selections[0]!, result.produced[0]!.value);
   }
   // One object literal of one shape (spreads of optional parts made V8 migrate the
   // object's map on every request).
@@ -77,7 +86,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
     language: languageOf(ctx, req.language),
     lineage: form.lineage ? { inputs: req.inputs, outputs: effectiveAsks(process, asks) } : undefined,
     status: result.ok ? { state: 'succeeded', message: `Process ${process.identifier} finished` } : { state: 'failed', error: result.error },
-    outputs: result.ok ? await storeOutputs(ctx.outputs, selections, result.values) : undefined,
+    outputs: result.ok ? result.produced : undefined,
   };
   return xmlResponse(executeResponseXml(document));
 }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import { OwsException } from '../exceptions.js';
@@ -13,7 +13,8 @@ import type { JobQueue } from '../queue/types.js';
 import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
 import type { JobInfo, JobTemplate } from '../scheduler/types.js';
-import type { JobFiles, JobSpec } from '../storage/job-files.js';
+import { hashSecret, reportPath, type JobSpec } from '../runner-contract.js';
+import type { JobFiles } from '../storage/job-files.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
@@ -34,8 +35,6 @@ export interface DispatcherDeps {
   events: JobEvents;
   log: Log;
 }
-
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 
 /** Pauses between tries of a submission that failed for a reason that may pass. */
 const SUBMIT_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
@@ -345,7 +344,7 @@ export class Dispatcher {
       processId: job.processId,
       ...(processSource ? { processSource } : {}),
       request: job.request as ExecuteRequest,
-      reportUrl: `${c.jobs.internalUrl}/internal/jobs/${job.id}/report`,
+      reportUrl: `${c.jobs.internalUrl}${reportPath(job.id)}`,
       secret,
       outputDir: c.storageDir,
       outputUrl: c.outputUrl,

@@ -1,7 +1,8 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { Failure, Job, JobStore } from '../jobs/store.js';
-import type { JobFiles, JobResult } from '../storage/job-files.js';
+import type { JobResult } from '../runner-contract.js';
+import type { JobFiles } from '../storage/job-files.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
 import type { StatusPublisher } from './status-publisher.js';

@@ -1,10 +1,5 @@
 import type { JobLifecycle } from './job-lifecycle.js';
 
-/** What a runner tells about its job, over HTTP (any scheduler) or IPC (warm local runners). */
-export type RunnerEvent =
-  | { event: 'started' }
-  | { event: 'progress'; percent: number; message?: string }
-  | { event: 'finished' };
 
 /**
  * Applies one report from a runner. Anything malformed is refused (returns false);

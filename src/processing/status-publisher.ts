@@ -10,7 +10,8 @@ import { isTerminal } from '../jobs/states.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import type { Log } from '../log.js';
 import type { FileWriter } from '../storage/file-writer.js';
-import { fromStoredOutput, type JobFiles, type JobResult } from '../storage/job-files.js';
+import type { JobResult } from '../runner-contract.js';
+import { fromStoredOutput, type JobFiles } from '../storage/job-files.js';
 import { statusDocumentName } from '../storage/output-store.js';
 
 export interface PublisherOptions {

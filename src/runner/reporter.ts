@@ -1,6 +1,6 @@
 import { setTimeout as wait } from 'node:timers/promises';
 
-import type { RunnerEvent } from '../processing/runner-events.js';
+import type { RunnerEvent } from '../runner-contract.js';
 
 /** Delivers one report; resolves whether it got through. */
 export type ReportChannel = (event: RunnerEvent, attempts: number) => Promise<boolean>;

@@ -1,14 +1,12 @@
 import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { OwsException } from '../exceptions.js';
-import { collectResults, selectOutputs } from '../process/outputs.js';
+import { selectOutputs } from '../process/outputs.js';
 import type { ProcessFinder } from '../packages/load-processes.js';
-import { validateInputs } from '../process/validate-inputs.js';
-import { resolveInputs } from '../processing/resolve-inputs.js';
-import { failureOf } from '../processing/run-inline.js';
-import { storeOutputs } from '../processing/store-outputs.js';
+import { failureOf, runProcess } from '../processing/run-process.js';
 import { processStartTicks } from '../scheduler/local/proc.js';
-import { JobFiles, toStoredOutput, type JobResult } from '../storage/job-files.js';
+import type { JobResult } from '../runner-contract.js';
+import { JobFiles, toStoredOutput } from '../storage/job-files.js';
 import { OutputStore } from '../storage/output-store.js';
 import { jsonLog } from '../log.js';
 import { Reporter, type ReportChannel } from './reporter.js';
@@ -34,27 +32,31 @@ export async function runJobDirectory(jobDir: string, findProcess: ProcessFinder
     const proc = await findProcess(spec.processId, spec.processSource);
     if (!proc) throw new OwsException('NoApplicableCode', `Process ${spec.processId} is not installed where the job ran`);
     const form = spec.request.responseForm;
-    const selections = selectOutputs(proc, form.kind === 'raw' ? [form.output] : form.outputs);
-    const entries = await resolveInputs(proc, spec.request.inputs, {
-      policy: spec.references,
-      timeoutMs: spec.referenceTimeoutMs,
-      maxInputSize: spec.maxInputSize,
-      maxReferences: spec.maxReferences ?? Infinity,
-      maxFetchedBytes: spec.maxFetchedBytes ?? Infinity,
-    });
-    const inputs = validateInputs(proc, entries);
-    const controller = new AbortController();
-    const results = await proc.handler({
-      inputs,
-      signal: controller.signal,
+    const run = await runProcess({
+      process: proc,
+      inputs: spec.request.inputs,
+      selections: selectOutputs(proc, form.kind === 'raw' ? [form.output] : form.outputs),
+      resolve: {
+        policy: spec.references,
+        timeoutMs: spec.referenceTimeoutMs,
+        maxInputSize: spec.maxInputSize,
+        maxReferences: spec.maxReferences ?? Infinity,
+        maxFetchedBytes: spec.maxFetchedBytes ?? Infinity,
+      },
+      outputs: new OutputStore(spec.outputDir, spec.outputUrl),
+      jobId: id,
+      // The batch system and the dispatcher enforce the wall time.
+      timeoutMs: undefined,
+      signal: undefined,
       progress: (percent, message) => reporter.progress(percent, message),
+      log: jsonLog,
+      logFields: { jobId: id, role: 'runner' },
     });
-    const values = collectResults(selections, results);
-    const produced = await storeOutputs(new OutputStore(spec.outputDir, spec.outputUrl), selections, values, id);
+    if (!run.ok) throw run.error;
     result = {
       state: 'succeeded',
       message: `Process ${proc.identifier} finished`,
-      outputs: produced.map((p) => toStoredOutput(p.selection.output.identifier, p.value, p.href)),
+      outputs: run.produced.map((p) => toStoredOutput(p.selection.output.identifier, p.value, p.href)),
     };
   } catch (err) {
     const ex = failureOf(err, spec.processId, jsonLog, { jobId: id, role: 'runner' });

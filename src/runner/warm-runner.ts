@@ -1,8 +1,7 @@
 import { closeSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ProcessFinder } from '../packages/load-processes.js';
-import type { RunnerCommand, RunnerMessage } from '../scheduler/local/local-scheduler.js';
-import type { RunnerEvent } from '../processing/runner-events.js';
+import type { RunnerCommand, RunnerEvent, RunnerMessage } from '../runner-contract.js';
 import { JobDirectoryGone, openJobLogs } from '../storage/job-files.js';
 import { runJobDirectory } from './run-job.js';
 

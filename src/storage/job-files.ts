@@ -1,59 +1,17 @@
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExecuteRequest } from '../ows/request.js';
 import type { OutputValue } from '../process/outputs.js';
+import type { JobResult, JobSpec, RunnerInfo, StoredOutput } from '../runner-contract.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { storageFailure } from './storage-failure.js';
 
 /**
  * The files a job keeps in its directory on shared storage (never served over HTTP):
  * the spec the runner reads, the result it leaves, its logs, and who runs it.
- * The server and the runner on a compute node meet here.
+ * The server and the runner on a compute node meet here; what the files hold is the
+ * contract of runner-contract.ts.
  */
-
-export interface JobSpec {
-  jobId: string;
-  processId: string;
-  /** The module the process came from: the runner imports it (absent for processes not loaded from a package). */
-  processSource?: string;
-  request: ExecuteRequest;
-  /** Where the runner reports started, progress and the end. */
-  reportUrl: string;
-  /** Bearer token for those reports; only its hash is in the database. */
-  secret: string;
-  /** Storage for outputs asked for by reference, and its public URL. */
-  outputDir: string;
-  outputUrl: string;
-  references: { allow: string[]; deny: string[] };
-  referenceTimeoutMs: number;
-  maxInputSize: number;
-  /** Absent in specs written before these limits existed. */
-  maxReferences?: number;
-  maxFetchedBytes?: number;
-  wallTimeSeconds: number;
-}
-
-/** An output as the result file carries it: bytes in base64 so JSON holds them. */
-export type StoredOutput =
-  | { identifier: string; href?: string; value: Exclude<OutputValue, { type: 'complex' }> }
-  | {
-      identifier: string;
-      href?: string;
-      value: { type: 'complex'; data: string; mimeType: string; encoding?: string; schema?: string };
-    };
-
-export type JobResult =
-  | { state: 'succeeded'; message: string; outputs: StoredOutput[] }
-  | { state: 'failed'; error: { code: string; message: string; locator?: string } };
-
-/** Who is running the job: lets a restarted server find the process again. */
-export interface RunnerInfo {
-  pid: number;
-  /** Process start time in clock ticks since boot (/proc/PID/stat field 22): a PID is reused, this pair is not. */
-  startTicks: number;
-  host: string;
-}
 
 export class JobFiles {
   constructor(readonly jobsDir: string) {}

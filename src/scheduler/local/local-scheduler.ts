@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
+import type { RunnerCommand, RunnerMessage } from '../../runner-contract.js';
 import { openJobLogs, type JobFiles } from '../../storage/job-files.js';
 import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type Scheduler } from '../types.js';
 import { isSameProcessAlive, killGroup } from './proc.js';
@@ -41,13 +42,6 @@ interface LocalJob {
   timer?: NodeJS.Timeout;
 }
 
-export type RunnerMessage =
-  | { type: 'ready' }
-  /** The job is over; `reason` when the runner could not run it at all. */
-  | { type: 'done'; jobId: string; reason?: string }
-  /** What the runner reports about its job (started, progress, finished), straight over IPC. */
-  | { type: 'report'; jobId: string; event: unknown };
-export type RunnerCommand = { type: 'run'; jobId: string; stdout: string; stderr: string };
 
 export class LocalScheduler implements Scheduler {
   readonly name = 'local';
