@@ -92,6 +92,8 @@ export interface JobsConfig {
   internalUrl: string;
   /** How long past its wall-clock limit a job may run before the dispatcher stops it (a scheduler may count in minutes). */
   wallGraceMs: number;
+  /** Between SIGTERM and SIGKILL when the local scheduler stops a job: its time to end cleanly. */
+  killGraceMs: number;
   /** How often unfinished jobs are queued again (recovering from a queue or database outage). */
   requeueIntervalMs: number;
 }
@@ -203,6 +205,7 @@ export type ConfigFile = {
     internalUrl?: string;
     dispatch?: boolean;
     wallGrace?: number;
+    killGrace?: number;
     requeueInterval?: number;
   };
   scheduler?: {
@@ -436,6 +439,7 @@ export function loadConfig(
       warmRunners: parseFlag(env.WPS_WARM_RUNNERS ?? jobs.warmRunners ?? true, 'WPS_WARM_RUNNERS'),
       internalUrl: stripSlash(env.WPS_INTERNAL_URL ?? jobs.internalUrl ?? `http://127.0.0.1:${port}`, 'WPS_INTERNAL_URL'),
       wallGraceMs: parseDuration(env.WPS_WALL_GRACE ?? jobs.wallGrace ?? 30, 'wallGrace'),
+      killGraceMs: parseDuration(env.WPS_KILL_GRACE ?? jobs.killGrace ?? 10, 'killGrace'),
       requeueIntervalMs: parseDuration(env.WPS_REQUEUE_INTERVAL ?? jobs.requeueInterval ?? 30, 'requeueInterval'),
     },
     schedulers: parseSchedulers(env, scheduler),

@@ -43,7 +43,16 @@ export type StoredOutput =
 
 export type JobResult =
   | { state: 'succeeded'; message: string; outputs: StoredOutput[] }
-  | { state: 'failed'; error: { code: string; message: string; locator?: string } };
+  | {
+      state: 'failed';
+      error: { code: string; message: string; locator?: string };
+      /**
+       * The runner was told to stop (SIGTERM) and its process ended cleanly. The runner
+       * does not report it: the dispatcher settles the job with the scheduler's verdict,
+       * whose reason (the wall time, say) says why it was stopped.
+       */
+      stopped?: true;
+    };
 
 /** Who is running the job: lets a restarted server find the process again. */
 export interface RunnerInfo {

@@ -202,6 +202,7 @@ function createSchedulers(config: Config, files: JobFiles): Scheduler[] {
       runnerCommand: { command: process.execPath, args: [MAIN_SCRIPT, 'runner'] },
       env: process.env,
       files,
+      killGraceMs: config.jobs.killGraceMs,
     }),
   ];
   if (named.has('gridengine')) schedulers.push(new GridEngineScheduler({ transport, parallelEnvironment: sc.gridengine.parallelEnvironment }));

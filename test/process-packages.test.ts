@@ -24,8 +24,10 @@ let packageDir = '';
 beforeAll(async () => {
   packageDir = join(tempDir('wps-package-'), 'example');
   cpSync(join(REPO, 'examples/process-package'), packageDir, { recursive: true });
-  // What an operator does: install the server's package (here from its directory) beside it.
-  await run('npm', ['install', '--no-audit', '--no-fund', '--offline', REPO], { cwd: packageDir });
+  // What an operator does: install the server's package (here from its directory) beside
+  // it. Its prepare script (the build) is skipped: `npm test` has built it, and building
+  // again would rewrite dist/ under the other test files' runners.
+  await run('npm', ['install', '--no-audit', '--no-fund', '--offline', '--ignore-scripts', REPO], { cwd: packageDir });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = await spawnServer({ PORT: String(port), WPS_BASE_URL: base, WPS_DATA_DIR: tempDir('wps-package-data-'), WPS_PROCESSES: packageDir });

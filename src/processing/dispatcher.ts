@@ -293,7 +293,7 @@ export class Dispatcher {
    * the scheduler's reason.
    */
   private async settle(job: Job, info: JobInfo, template?: JobTemplate, monitor?: SchedulerMonitor): Promise<string | undefined> {
-    if (await this.d.lifecycle.finishFromResult(job.id, 5)) return undefined;
+    if (await this.d.lifecycle.finishFromResult(job.id, 5, info.reason)) return undefined;
     if (template && monitor && info.state === 'undetermined' && !(await this.d.files.hasAttempts(job.id))) {
       // Its spec may never have been written (a crash right after the dispatch was
       // recorded): write it anew, with a new secret, before handing the job over again.

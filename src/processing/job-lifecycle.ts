@@ -63,10 +63,10 @@ export class JobLifecycle {
    * file written on another host a moment late, so a missing result is looked for a
    * few times. Returns false when there is none.
    */
-  async finishFromResult(id: string, attempts = 1): Promise<boolean> {
+  async finishFromResult(id: string, attempts = 1, schedulerReason?: string): Promise<boolean> {
     const under = this.finishing.get(id);
     if (under && (await under)) return true;
-    const finishing = this.readAndApply(id, attempts);
+    const finishing = this.readAndApply(id, attempts, schedulerReason);
     this.finishing.set(id, finishing);
     const forget = () => {
       if (this.finishing.get(id) === finishing) this.finishing.delete(id);
@@ -76,10 +76,14 @@ export class JobLifecycle {
     return finishing;
   }
 
-  private async readAndApply(id: string, attempts: number): Promise<boolean> {
+  private async readAndApply(id: string, attempts: number, schedulerReason: string | undefined): Promise<boolean> {
     for (let i = 0; i < attempts; i++) {
       const result = await this.files.readResult(id);
       if (result) {
+        // Stopped by the scheduler, the job failed for the scheduler's reason (its wall time, say).
+        if (result.state === 'failed' && result.stopped && schedulerReason) {
+          result.error = { code: 'NoApplicableCode', message: `The job was stopped: ${schedulerReason}` };
+        }
         await this.apply(id, result);
         return true;
       }

@@ -65,19 +65,12 @@ async function callHandler(run: ProcessRun, inputs: Inputs): Promise<Called> {
     stopped ??= reason;
     controller?.abort(stopped);
   };
+  // Stopped from outside, the handler is told (its signal aborts) and given the time
+  // to end cleanly: the scheduler's SIGKILL after its grace period is the backstop.
   const outside = run.signal;
-  let stoppedFromOutside: Promise<never> | undefined;
-  if (outside) {
-    stoppedFromOutside = new Promise<never>((_, reject) => {
-      const abort = () => {
-        stop(outside.reason);
-        reject(outside.reason);
-      };
-      if (outside.aborted) abort();
-      else outside.addEventListener('abort', abort, { once: true });
-    });
-    stoppedFromOutside.catch(() => undefined);
-  }
+  const stopFromOutside = () => stop(outside!.reason);
+  if (outside?.aborted) stopFromOutside();
+  else outside?.addEventListener('abort', stopFromOutside, { once: true });
   try {
     const running = process.handler({
       inputs,
@@ -92,25 +85,28 @@ async function callHandler(run: ProcessRun, inputs: Inputs): Promise<Called> {
     });
     // A handler that answered at once is done: no timer could have stopped it anyway.
     if (!isPromiseLike(running)) return { ok: true, values: collectResults(run.selections, running) };
-    const races: Promise<unknown>[] = [Promise.resolve(running)];
-    if (stoppedFromOutside) races.push(stoppedFromOutside);
-    if (timeoutMs !== undefined) {
-      races.push(
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const err = new OwsException('NoApplicableCode', `Process ${process.identifier} did not finish within ${timeoutMs / 1000} s and was stopped`);
-            stop(err);
-            reject(err);
-          }, timeoutMs);
-        }),
-      );
+    let results: Awaited<typeof running>;
+    if (timeoutMs === undefined) {
+      results = await running;
+    } else {
+      // A synchronous client waits for its answer: at the time limit it gets one, whatever the handler does.
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const err = new OwsException('NoApplicableCode', `Process ${process.identifier} did not finish within ${timeoutMs / 1000} s and was stopped`);
+          stop(err);
+          reject(err);
+        }, timeoutMs);
+      });
+      results = await Promise.race([running, timeout]);
     }
-    const results = races.length === 1 ? await running : await Promise.race(races);
-    return { ok: true, values: collectResults(run.selections, results as Awaited<typeof running>) };
+    // Stopped from outside, a run that still returned is no success: it was cut short.
+    if (stopped !== undefined) throw stopped;
+    return { ok: true, values: collectResults(run.selections, results) };
   } catch (err) {
-    return { ok: false, error: failureOf(err, process.identifier, run.log, run.logFields) };
+    return { ok: false, error: failureOf(stopped ?? err, process.identifier, run.log, run.logFields) };
   } finally {
     clearTimeout(timer);
+    outside?.removeEventListener('abort', stopFromOutside);
   }
 }
 

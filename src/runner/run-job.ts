@@ -17,7 +17,12 @@ import { Reporter, type ReportChannel } from './reporter.js';
  * its outputs, leave the result beside the spec and report to the server.
  * The same code path serves every scheduler.
  */
-export async function runJobDirectory(jobDir: string, findProcess: ProcessFinder, channel?: ReportChannel): Promise<JobResult> {
+export async function runJobDirectory(
+  jobDir: string,
+  findProcess: ProcessFinder,
+  channel?: ReportChannel,
+  stop: AbortSignal = stopSignal(),
+): Promise<JobResult> {
   const files = new JobFiles(dirname(jobDir));
   const id = basename(jobDir);
   files.recordAttempt(id, `${new Date().toISOString()} pid=${process.pid} host=${hostname()}`);
@@ -47,7 +52,7 @@ export async function runJobDirectory(jobDir: string, findProcess: ProcessFinder
       jobId: id,
       // The batch system and the dispatcher enforce the wall time.
       timeoutMs: undefined,
-      signal: undefined,
+      signal: stop,
       progress: (percent, message) => reporter.progress(percent, message),
       log: jsonLog,
       logFields: { jobId: id, role: 'runner' },
@@ -61,9 +66,11 @@ export async function runJobDirectory(jobDir: string, findProcess: ProcessFinder
   } catch (err) {
     const ex = failureOf(err, spec.processId, jsonLog, { jobId: id, role: 'runner' });
     result = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
+    if (stop.aborted) result.stopped = true;
   }
   await files.writeResult(id, result);
-  const reported = await reporter.finished();
+  // A stopped job is settled by the dispatcher, which knows why it was stopped.
+  const reported = result.state === 'failed' && result.stopped ? false : await reporter.finished();
   jsonLog({
     level: result.state === 'succeeded' ? 'info' : 'warn',
     msg: 'job finished',
@@ -75,4 +82,15 @@ export async function runJobDirectory(jobDir: string, findProcess: ProcessFinder
     ...(result.state === 'failed' ? { error: result.error.message } : {}),
   });
   return result;
+}
+
+/**
+ * Aborts on SIGTERM (a job dismissed, or past its wall time: the local scheduler, Slurm's
+ * scancel and GridEngine with -notify send it before SIGKILL). The handler's signal
+ * aborts and the handler gets the grace period to end cleanly; the result says why.
+ */
+export function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGTERM', () => controller.abort(new OwsException('NoApplicableCode', 'The job was stopped (SIGTERM) before it finished')));
+  return controller.signal;
 }

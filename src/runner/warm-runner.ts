@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { ProcessFinder } from '../packages/load-processes.js';
 import type { RunnerCommand, RunnerEvent, RunnerMessage } from '../runner-contract.js';
 import { JobDirectoryGone, openJobLogs } from '../storage/job-files.js';
-import { runJobDirectory } from './run-job.js';
+import { runJobDirectory, stopSignal } from './run-job.js';
 
 /**
  * A warm runner: a process the local scheduler keeps ready, which runs one job at a
@@ -18,10 +18,17 @@ export function startWarmRunner(findProcess: ProcessFinder): void {
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
   // The server may be gone between the check and the write: a failed send is not fatal.
-  const send = (msg: RunnerMessage) => {
-    if (process.connected) process.send!(msg, undefined, {}, () => undefined);
+  const send = (msg: RunnerMessage, then: () => void = () => undefined) => {
+    if (process.connected) process.send!(msg, undefined, {}, () => then());
+    else then();
   };
   process.on('disconnect', () => {
+    if (!busy) process.exit(0);
+  });
+  // SIGTERM stops the job in hand (its handler's signal aborts); this runner then exits
+  // and the scheduler starts another. Idle, it exits at once.
+  const stop = stopSignal();
+  stop.addEventListener('abort', () => {
     if (!busy) process.exit(0);
   });
   process.on('message', (cmd: RunnerCommand) => {
@@ -44,7 +51,7 @@ export function startWarmRunner(findProcess: ProcessFinder): void {
       return true;
     };
     let reason: string | undefined;
-    runJobDirectory(dirname(cmd.stdout), findProcess, channel)
+    runJobDirectory(dirname(cmd.stdout), findProcess, channel, stop)
       .catch((err: Error) => {
         if (err instanceof JobDirectoryGone) reason = err.message;
         process.stderr.write(`runner: job ${cmd.jobId}: ${err.stack ?? err.message}\n`);
@@ -52,8 +59,9 @@ export function startWarmRunner(findProcess: ProcessFinder): void {
       .finally(async () => {
         await restore();
         busy = false;
-        send({ type: 'done', jobId: cmd.jobId, reason });
-        if (!process.connected) process.exit(0);
+        // Told to stop, or orphaned: gone once the scheduler has heard of the job's end.
+        const exit = !process.connected || stop.aborted;
+        send({ type: 'done', jobId: cmd.jobId, reason }, exit ? () => process.exit(0) : undefined);
       });
   });
   send({ type: 'ready' });

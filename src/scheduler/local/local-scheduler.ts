@@ -3,7 +3,7 @@ import { closeSync } from 'node:fs';
 import type { RunnerCommand, RunnerMessage } from '../../runner-contract.js';
 import { openJobLogs, type JobFiles } from '../../storage/job-files.js';
 import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type Scheduler } from '../types.js';
-import { isSameProcessAlive, killGroup } from './proc.js';
+import { isSameProcessAlive, killGroup, stopGroup } from './proc.js';
 
 /**
  * Runs jobs as processes on this machine, each in its own process group outside the
@@ -23,6 +23,8 @@ export interface LocalSchedulerOptions {
   runnerCommand: { command: string; args: string[] };
   env: NodeJS.ProcessEnv;
   files: JobFiles;
+  /** Between SIGTERM and SIGKILL when a job is stopped (dismissed, past its wall time). */
+  killGraceMs: number;
 }
 
 interface Runner {
@@ -126,7 +128,7 @@ export class LocalScheduler implements Scheduler {
     const job = this.jobs.get(id);
     if (!job) {
       const runner = await this.opts.files.readRunner(id);
-      if (runner && isSameProcessAlive(runner.pid, runner.startTicks)) killGroup(runner.pid);
+      if (runner && isSameProcessAlive(runner.pid, runner.startTicks)) stopGroup(runner.pid, this.opts.killGraceMs);
       return;
     }
     if (job.state === 'queued') {
@@ -134,7 +136,7 @@ export class LocalScheduler implements Scheduler {
       this.finish(id, job, 'failed', 'terminated before it started');
     } else if (job.state === 'running' && job.pgid) {
       job.reason ??= 'terminated';
-      killGroup(job.pgid);
+      stopGroup(job.pgid, this.opts.killGraceMs);
     }
   }
 
@@ -167,8 +169,8 @@ export class LocalScheduler implements Scheduler {
   private startTimer(job: LocalJob): void {
     const limit = job.template.wallClockLimitSeconds;
     job.timer = setTimeout(() => {
-      job.reason = `exceeded its wall-clock limit of ${limit} s and was killed`;
-      if (job.pgid) killGroup(job.pgid);
+      job.reason = `it exceeded its wall-clock limit of ${limit} s`;
+      if (job.pgid) stopGroup(job.pgid, this.opts.killGraceMs);
     }, limit * 1000);
     job.timer.unref();
   }

@@ -29,3 +29,30 @@ export function killGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): voi
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
+
+/**
+ * Asks a process group to stop (SIGTERM) and kills it (SIGKILL) once `graceMs` has
+ * passed, unless the group was seen gone before: its id could by then name another.
+ */
+export function stopGroup(pgid: number, graceMs: number): void {
+  killGroup(pgid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  const timer = setInterval(() => {
+    if (!groupExists(pgid)) {
+      clearInterval(timer);
+    } else if (Date.now() >= deadline) {
+      clearInterval(timer);
+      killGroup(pgid, 'SIGKILL');
+    }
+  }, Math.max(10, Math.min(250, graceMs)));
+  timer.unref();
+}
+
+function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
