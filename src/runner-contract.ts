@@ -38,7 +38,8 @@ export type StoredOutput =
   | {
       identifier: string;
       href?: string;
-      value: { type: 'complex'; data: string; mimeType: string; encoding?: string; schema?: string };
+      /** `data` (base64) only for an output given inline: one stored by reference has its file in storage. */
+      value: { type: 'complex'; data?: string; mimeType: string; encoding?: string; schema?: string };
     };
 
 export type JobResult =

@@ -139,7 +139,7 @@ function resultValue(o: StoredOutput): unknown {
     case 'bbox':
       return { bbox: [...v.lowerCorner, ...v.upperCorner], crs: v.crs };
     case 'complex': {
-      const bytes = Buffer.from(v.data, 'base64');
+      const bytes = Buffer.from(v.data ?? '', 'base64');
       const text = isTextMimeType(v.mimeType) && v.encoding?.toLowerCase() !== 'base64';
       return text ? { value: bytes.toString('utf8'), mediaType: v.mimeType } : { value: v.data, mediaType: v.mimeType, encoding: 'base64' };
     }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { invalidParameter, OwsException } from '../exceptions.js';
 import { clip } from '../process/formats.js';
 import { executeResponseXml, type ExecuteResponseInput } from '../ows/execute-response.js';
@@ -8,6 +10,7 @@ import type { ProcessDefinition } from '../process/types.js';
 import { checkInputsBeforeFetching } from '../processing/resolve-inputs.js';
 import { submitJob } from '../processing/submit-job.js';
 import { runProcess, type ProcessRunResult } from '../processing/run-process.js';
+import { Workdir } from '../processing/workdir.js';
 import { extensionFor } from '../storage/media-types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
@@ -45,6 +48,8 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
   }
   let result: ProcessRunResult;
   const limits = ctx.config.limits;
+  // Made only if the handler or a value asks for a file; removed once the answer is made.
+  const workdir = new Workdir(join(ctx.config.jobsDir, 'sync', randomUUID()), true);
   // References fetched for this run count against the server's memory for requests until it ends.
   const lease = ctx.requestMemory.lease();
   try {
@@ -67,11 +72,34 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
       progress: undefined,
       log: ctx.log,
       logFields: undefined,
+      workdir,
     });
+  } catch (err) {
+    await workdir.remove();
+    throw err;
   } finally {
     lease.release();
     ctx.syncSlots.give();
   }
+  // Most runs never made it: no promise for them.
+  if (!workdir.made) return answer(ctx, req, process, asks, selections, result);
+  try {
+    return answer(ctx, req, process, asks, selections, result);
+  } finally {
+    await workdir.remove();
+  }
+}
+
+/** The response to a synchronous run: its raw output, or the ExecuteResponse. */
+function answer(
+  ctx: OperationContext,
+  req: ExecuteRequest,
+  process: ProcessDefinition,
+  asks: readonly OutputRequest[],
+  selections: readonly OutputSelection[],
+  result: ProcessRunResult,
+): WpsResponse {
+  const form = req.responseForm;
 
   if (form.kind === 'raw') {
     // A raw output has no document to carry ProcessFailed: the failure is the answer.

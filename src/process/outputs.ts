@@ -2,6 +2,8 @@ import { invalidParameter } from '../exceptions.js';
 import { matchCrs } from './crs.js';
 import { clip, isBase64, matchFormat, requireFormat } from './formats.js';
 import { coerceLiteral } from './literal-types.js';
+import { statSync } from 'node:fs';
+import { ComplexData, type WorkdirOf } from './complex-data.js';
 import {
   ProcessError,
   type BoundingBoxValue,
@@ -96,7 +98,7 @@ export function effectiveAsks(process: ProcessDefinition, asks: readonly OutputA
  * values. A handler that returns something unusable fails the run with a message that
  * names the output.
  */
-export function collectResults(selections: readonly OutputSelection[], results: OutputResults): OutputValue[] {
+export function collectResults(selections: readonly OutputSelection[], results: OutputResults, workdir?: WorkdirOf): OutputValue[] {
   if (results === null || typeof results !== 'object') {
     throw new ProcessError('The process returned no outputs');
   }
@@ -117,25 +119,22 @@ export function collectResults(selections: readonly OutputSelection[], results: 
         const r =
           typeof result === 'string' || Buffer.isBuffer(result)
             ? { data: result }
-            : (result as { data?: unknown; mimeType?: string; encoding?: string; schema?: string });
-        if (typeof r.data !== 'string' && !Buffer.isBuffer(r.data)) {
-          throw new ProcessError(`Output ${id} must be text or bytes`);
+            : (result as { data?: unknown; file?: unknown; mimeType?: string; encoding?: string; schema?: string });
+        let source: { bytes: Buffer } | { file: string };
+        if (typeof r.file === 'string') {
+          if (!isRegularFile(r.file)) throw new ProcessError(`Output ${id}: ${r.file} is not a file`);
+          source = { file: r.file };
+        } else if (typeof r.data === 'string' || Buffer.isBuffer(r.data)) {
+          source = { bytes: Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data, 'utf8') };
+        } else {
+          throw new ProcessError(`Output ${id} must be text, bytes or { file }`);
         }
         const format = sel.format ?? output.formats[0]!;
         const mimeType = r.mimeType ?? format.mimeType;
         if (!matchFormat(output.formats, { mimeType })) {
           throw new ProcessError(`Output ${id}: the process produced ${mimeType}, which it does not declare`);
         }
-        const value: ComplexValue = {
-          type: 'complex',
-          data: Buffer.isBuffer(r.data) ? r.data : Buffer.from(r.data, 'utf8'),
-          mimeType,
-        };
-        const schema = r.schema ?? format.schema;
-        if (schema) value.schema = schema;
-        const encoding = sel.encoding ?? r.encoding ?? format.encoding;
-        if (encoding) value.encoding = encoding;
-        return value;
+        return new ComplexData(source, { mimeType, encoding: sel.encoding ?? r.encoding ?? format.encoding, schema: r.schema ?? format.schema }, workdir);
       }
       case 'bbox': {
         const r = result as { lowerCorner?: unknown; upperCorner?: unknown; crs?: unknown };
@@ -156,4 +155,12 @@ export function collectResults(selections: readonly OutputSelection[], results: 
       }
     }
   });
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { LiteralDataType, LiteralJsValue } from './literal-types.js';
 
 /**
@@ -93,8 +94,18 @@ export interface LiteralValue {
 
 export interface ComplexValue {
   type: 'complex';
-  /** The decoded bytes (base64 already undone). */
-  data: Buffer;
+  /**
+   * The decoded bytes (base64 already undone). A large value (an input fetched by
+   * reference in a job, a file output) is read into memory only when this is asked
+   * for: use `path` or `stream()` for those.
+   */
+  readonly data: Buffer;
+  /** A file with the bytes, in the run's working directory (written on first use for a value in memory). */
+  readonly path: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** The bytes as a stream. */
+  stream(): Readable;
   mimeType: string;
   encoding?: string;
   schema?: string;
@@ -152,8 +163,16 @@ export class Inputs {
 
 /** A literal output: a bare value, or a value with its unit of measure. */
 export type LiteralResult = LiteralJsValue | { value: LiteralJsValue; uom?: string };
-/** A complex output: text or bytes, in one of the output's formats (the default if omitted). */
-export type ComplexResult = string | Buffer | { data: string | Buffer; mimeType?: string; encoding?: string; schema?: string };
+/**
+ * A complex output: text or bytes, or a file (one the handler wrote in its `workdir` is
+ * moved into storage, never read into memory), in one of the output's formats (the
+ * default if omitted).
+ */
+export type ComplexResult =
+  | string
+  | Buffer
+  | { data: string | Buffer; mimeType?: string; encoding?: string; schema?: string }
+  | { file: string; mimeType?: string; encoding?: string; schema?: string };
 export type BoundingBoxResult = { lowerCorner: number[]; upperCorner: number[]; crs?: string };
 export type OutputResults = Record<string, LiteralResult | ComplexResult | BoundingBoxResult>;
 
@@ -166,6 +185,11 @@ export interface ProcessContext {
   progress(percent: number, message?: string): void;
   /** Aborted when the run's time limit passes or the job is dismissed. */
   signal: AbortSignal;
+  /**
+   * A directory of the run's own for files: on the jobs storage, kept with the job
+   * (a synchronous run's is removed when it ends). Made when first asked for.
+   */
+  readonly workdir: string;
 }
 
 /** Thrown by a handler to fail with a message meant for the user. */

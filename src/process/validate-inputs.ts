@@ -2,6 +2,7 @@ import { invalidParameter, missingParameter, OwsException } from '../exceptions.
 import { matchCrs } from './crs.js';
 import { clip, isBase64, requireFormat } from './formats.js';
 import { coerceLiteral, parseLiteral, type LiteralJsValue } from './literal-types.js';
+import { ComplexData, type WorkdirOf } from './complex-data.js';
 import {
   Inputs,
   type AllowedValue,
@@ -39,7 +40,7 @@ export interface RawInputEntry {
  * the typed value the handler receives. Throws the OWS exception a client should see,
  * with the input identifier as locator.
  */
-export function validateInputs(process: ProcessDefinition, entries: readonly RawInputEntry[]): Inputs {
+export function validateInputs(process: ProcessDefinition, entries: readonly RawInputEntry[], workdir?: WorkdirOf): Inputs {
   const declared = new Map(process.inputs.map((i) => [i.identifier, i]));
   const grouped = new Map<string, RawInput[]>();
   for (const { identifier, data } of entries) {
@@ -76,7 +77,7 @@ export function validateInputs(process: ProcessDefinition, entries: readonly Raw
     const present: InputValue[] = [];
     for (const raw of given) {
       if (raw.kind === 'pending') checkPending(input, raw);
-      else present.push(validateOne(input, raw));
+      else present.push(validateOne(input, raw, workdir));
     }
     values.set(input.identifier, present);
   }
@@ -97,12 +98,12 @@ function checkPending(input: InputDescription, raw: Extract<RawInput, { kind: 'p
   if (input.type === 'complex') requireFormat('Input', id, input.formats, raw);
 }
 
-function validateOne(input: InputDescription, raw: PresentInput): InputValue {
+function validateOne(input: InputDescription, raw: PresentInput, workdir: WorkdirOf | undefined): InputValue {
   switch (input.type) {
     case 'literal':
       return validateLiteral(input, raw);
     case 'complex':
-      return validateComplex(input, raw);
+      return validateComplex(input, raw, workdir);
     case 'bbox':
       return validateBoundingBox(input, raw);
   }
@@ -182,7 +183,7 @@ function describeAllowed(input: LiteralInput): string {
 
 const BASE64 = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
-function validateComplex(input: ComplexInput, raw: PresentInput): InputValue {
+function validateComplex(input: ComplexInput, raw: PresentInput, workdir: WorkdirOf | undefined): InputValue {
   const id = input.identifier;
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes complex data, not a bounding box`);
   const asked: { mimeType?: string; encoding?: string; schema?: string } = raw.kind === 'complex' ? raw : {};
@@ -202,12 +203,11 @@ function validateComplex(input: ComplexInput, raw: PresentInput): InputValue {
       id,
     );
   }
-  const value: InputValue = { type: 'complex', data, mimeType: asked.mimeType ?? format.mimeType };
-  const encoding = asked.encoding ?? format.encoding;
-  const schema = asked.schema ?? format.schema;
-  if (encoding) value.encoding = encoding;
-  if (schema) value.schema = schema;
-  return value;
+  return new ComplexData(
+    { bytes: data },
+    { mimeType: asked.mimeType ?? format.mimeType, encoding: asked.encoding ?? format.encoding, schema: asked.schema ?? format.schema },
+    workdir,
+  );
 }
 
 /** `minx,miny,maxx,maxy[,crs[,dimensions]]`, the OWS KVP form of a bounding box. */

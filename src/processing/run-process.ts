@@ -8,6 +8,7 @@ import { validateInputs } from '../process/validate-inputs.js';
 import type { OutputStore } from '../storage/output-store.js';
 import { resolveInputs, type ResolveOptions } from './resolve-inputs.js';
 import { storeOutputs } from './store-outputs.js';
+import type { Workdir } from './workdir.js';
 
 /**
  * Running one process, written once: a synchronous Execute (operations/execute.ts) and
@@ -31,6 +32,8 @@ export interface ProcessRun {
   log: Log;
   /** Fields for the log line of a failure (the job's id, the runner's role). */
   logFields: Record<string, unknown> | undefined;
+  /** The run's working directory: the handler's `workdir`, where values become files. */
+  workdir: Workdir;
 }
 
 export type ProcessRunResult = { ok: true; produced: ProducedOutput[] } | { ok: false; error: OwsException };
@@ -43,10 +46,10 @@ export type ProcessRunResult = { ok: true; produced: ProducedOutput[] } | { ok: 
  */
 export async function runProcess(run: ProcessRun): Promise<ProcessRunResult> {
   const entries = await resolveInputs(run.process, run.inputs, run.resolve);
-  const inputs = validateInputs(run.process, entries);
+  const inputs = validateInputs(run.process, entries, run.workdir.path);
   const called = await callHandler(run, inputs);
   if (!called.ok) return called;
-  return { ok: true, produced: await storeOutputs(run.outputs, run.selections, called.values, run.jobId) };
+  return { ok: true, produced: await storeOutputs(run.outputs, run.selections, called.values, run.jobId, run.workdir.dir) };
 }
 
 type Called = { ok: true; values: OutputValue[] } | { ok: false; error: OwsException };
@@ -82,9 +85,12 @@ async function callHandler(run: ProcessRun, inputs: Inputs): Promise<Called> {
         return controller.signal;
       },
       progress: run.progress ?? (() => undefined),
+      get workdir() {
+        return run.workdir.path();
+      },
     });
     // A handler that answered at once is done: no timer could have stopped it anyway.
-    if (!isPromiseLike(running)) return { ok: true, values: collectResults(run.selections, running) };
+    if (!isPromiseLike(running)) return { ok: true, values: collectResults(run.selections, running, run.workdir.path) };
     let results: Awaited<typeof running>;
     if (timeoutMs === undefined) {
       results = await running;
@@ -101,7 +107,7 @@ async function callHandler(run: ProcessRun, inputs: Inputs): Promise<Called> {
     }
     // Stopped from outside, a run that still returned is no success: it was cut short.
     if (stopped !== undefined) throw stopped;
-    return { ok: true, values: collectResults(run.selections, results) };
+    return { ok: true, values: collectResults(run.selections, results, run.workdir.path) };
   } catch (err) {
     return { ok: false, error: failureOf(stopped ?? err, process.identifier, run.log, run.logFields) };
   } finally {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { boundingBoxXml, type ProducedOutput } from '../ows/execute-response.js';
 import { formatLiteral } from '../process/literal-types.js';
 import type { OutputSelection, OutputValue } from '../process/outputs.js';
+import { ComplexData } from '../process/complex-data.js';
 import type { OutputStore } from '../storage/output-store.js';
 
 /** The bytes of an output as a file or a raw response carries them, with their media type. */
@@ -20,23 +21,45 @@ export function outputBytes(selection: OutputSelection, value: OutputValue): { d
   }
 }
 
-/** Writes the outputs asked for by reference to storage; the rest stay inline. */
+/**
+ * A file output larger than this goes by reference even when asked inline: a document
+ * (or the job's result file) cannot carry gigabytes, and the client still gets it.
+ */
+export const LARGEST_INLINE_FILE = 16 * 1024 * 1024;
+
+/**
+ * Writes the outputs asked for by reference to storage; the rest stay inline. A file a
+ * handler returned is moved into storage when it is in the run's working directory
+ * (copied when storage is another file system, or when the file is not the run's own),
+ * never read into memory.
+ */
 export async function storeOutputs(
   store: OutputStore,
   selections: readonly OutputSelection[],
   values: readonly OutputValue[],
   jobId?: string,
+  /** The run's working directory: files in it are moved into storage, others copied. */
+  workdir?: string,
 ): Promise<ProducedOutput[]> {
-  if (!selections.some((s) => s.asReference)) return selections.map((selection, i) => ({ selection, value: values[i]! }));
+  const byReference = (selection: OutputSelection, value: OutputValue) =>
+    selection.asReference || (value.type === 'complex' && value instanceof ComplexData && value.file !== undefined && value.size > LARGEST_INLINE_FILE);
+  if (!selections.some((s, i) => byReference(s, values[i]!))) return selections.map((selection, i) => ({ selection, value: values[i]! }));
   let id = jobId;
   return Promise.all(
     selections.map(async (selection, i): Promise<ProducedOutput> => {
       const value = values[i]!;
-      if (!selection.asReference) return { selection, value };
+      if (!byReference(selection, value)) return { selection, value };
       id ??= randomUUID();
-      const { data, mimeType } = outputBytes(selection, value);
-      const href = await store.writeOutput(id, selection.output.identifier, data, mimeType);
+      const file = value instanceof ComplexData && !(value.encoding?.toLowerCase() === 'base64' && selection.encoding === 'base64') ? value.file : undefined;
+      const href = file
+        ? await store.storeFile(id, selection.output.identifier, file, (value as ComplexData).mimeType, workdir !== undefined && file.startsWith(`${workdir}/`))
+        : await store.writeOutput(id, selection.output.identifier, ...bytesAndType(selection, value));
       return { selection, value, href };
     }),
   );
 }
+
+const bytesAndType = (selection: OutputSelection, value: OutputValue): [Buffer, string] => {
+  const { data, mimeType } = outputBytes(selection, value);
+  return [data, mimeType];
+};

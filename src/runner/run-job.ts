@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { OwsException } from '../exceptions.js';
 import { selectOutputs } from '../process/outputs.js';
 import type { ProcessFinder } from '../packages/load-processes.js';
 import { failureOf, runProcess } from '../processing/run-process.js';
+import { Workdir } from '../processing/workdir.js';
 import { processStartTicks } from '../scheduler/local/proc.js';
 import type { JobResult } from '../runner-contract.js';
 import { JobFiles, toStoredOutput } from '../storage/job-files.js';
@@ -56,6 +57,8 @@ export async function runJobDirectory(
       progress: (percent, message) => reporter.progress(percent, message),
       log: jsonLog,
       logFields: { jobId: id, role: 'runner' },
+      // In the job's directory, which the dispatcher made; kept with the job.
+      workdir: new Workdir(join(files.dir(id), 'work'), false),
     });
     if (!run.ok) throw run.error;
     result = {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Where an atomic write of `path` puts its data first: `.<name>.<12 hex>.tmp` beside it. */
@@ -32,6 +32,58 @@ export async function writeFileAtomic(path: string, data: string | Buffer, { cre
       });
       await writeFile(tmp, data);
     }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Moves a file to `path` (its directory made if missing, never its parents, as
+ * writeFileAtomic), or copies it with `keepOriginal`. Across file systems it is copied
+ * beside the target first and then renamed, so a reader never sees part of it, and
+ * the original is removed.
+ */
+export async function moveFileInto(file: string, path: string, { keepOriginal = false } = {}): Promise<void> {
+  const makeDirectory = () =>
+    mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  if (keepOriginal) {
+    await copyInto(file, path).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await makeDirectory();
+      await copyInto(file, path);
+    });
+    return;
+  }
+  try {
+    await rename(file, path);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      await makeDirectory();
+      try {
+        await rename(file, path);
+        return;
+      } catch (again) {
+        if ((again as NodeJS.ErrnoException).code !== 'EXDEV') throw again;
+      }
+    } else if (code !== 'EXDEV') {
+      throw err;
+    }
+  }
+  await copyInto(file, path);
+  await unlink(file);
+}
+
+/** Copies beside the target, then renames: a reader never sees part of it. */
+async function copyInto(file: string, path: string): Promise<void> {
+  const tmp = temporaryPathFor(path);
+  try {
+    await copyFile(file, tmp);
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });

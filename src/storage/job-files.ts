@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ComplexData } from '../process/complex-data.js';
 import type { OutputValue } from '../process/outputs.js';
 import type { JobResult, JobSpec, RunnerInfo, StoredOutput } from '../runner-contract.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -91,16 +92,17 @@ export class JobFiles {
   }
 }
 
+/** A complex output stored by reference keeps no bytes here: its file is in storage, and may be gigabytes. */
 export function toStoredOutput(identifier: string, value: OutputValue, href?: string): StoredOutput {
   const base = href === undefined ? { identifier } : { identifier, href };
   if (value.type !== 'complex') return { ...base, value };
-  const { data, ...rest } = value;
-  return { ...base, value: { ...rest, data: data.toString('base64') } };
+  const format = { type: 'complex' as const, mimeType: value.mimeType, ...(value.encoding ? { encoding: value.encoding } : {}), ...(value.schema ? { schema: value.schema } : {}) };
+  return { ...base, value: href === undefined ? { ...format, data: value.data.toString('base64') } : format };
 }
 
 export function fromStoredOutput(stored: StoredOutput): { value: OutputValue; href?: string } {
   const v = stored.value;
-  const value: OutputValue = v.type === 'complex' ? { ...v, data: Buffer.from(v.data, 'base64') } : v;
+  const value: OutputValue = v.type === 'complex' ? new ComplexData({ bytes: Buffer.from(v.data ?? '', 'base64') }, v) : v;
   return stored.href === undefined ? { value } : { value, href: stored.href };
 }
 

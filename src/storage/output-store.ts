@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { moveFileInto } from './atomic-write.js';
 import { extensionFor } from './media-types.js';
 import { storageFailure } from './storage-failure.js';
 
@@ -25,6 +26,18 @@ export class OutputStore {
   async writeOutput(jobId: string, outputId: string, data: Buffer, mimeType: string): Promise<string> {
     const rel = `${jobId}/${outputId}.${extensionFor(mimeType)}`;
     await writeFileAtomic(this.pathOf(rel)!, data, { createDirectory: true }).catch((err: unknown) => {
+      throw storageFailure(err, `output ${outputId}`, outputId);
+    });
+    return this.urlOf(rel);
+  }
+
+  /**
+   * Stores a file a run produced: moved (`move`: the run's own file), else copied;
+   * returns the URL a client fetches it from.
+   */
+  async storeFile(jobId: string, outputId: string, file: string, mimeType: string, move: boolean): Promise<string> {
+    const rel = `${jobId}/${outputId}.${extensionFor(mimeType)}`;
+    await moveFileInto(file, this.pathOf(rel)!, { keepOriginal: !move }).catch((err: unknown) => {
       throw storageFailure(err, `output ${outputId}`, outputId);
     });
     return this.urlOf(rel);

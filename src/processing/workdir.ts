@@ -1,0 +1,40 @@
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * A run's working directory, made when first asked for: most runs never ask, and a
+ * synchronous hello should not cost a directory. `parent` says whether its parent may
+ * be made too (a synchronous run's `sync/` under the jobs directory; never a job's own
+ * directory, which only the dispatcher makes).
+ */
+export class Workdir {
+  #made = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly makeParent: boolean,
+  ) {}
+
+  path = (): string => {
+    if (!this.#made) {
+      if (this.makeParent) mkdirSync(dirname(this.dir), { recursive: true });
+      try {
+        mkdirSync(this.dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      this.#made = true;
+    }
+    return this.dir;
+  };
+
+  get made(): boolean {
+    return this.#made;
+  }
+
+  /** Removes it, if it was made. */
+  async remove(): Promise<void> {
+    if (this.#made) await rm(this.dir, { recursive: true, force: true });
+  }
+}
