@@ -60,7 +60,7 @@ let s: TestServer;
 beforeAll(async () => {
   const file = join(tempDir('wps-files-package-'), 'index.mjs');
   writeFileSync(file, PACKAGE);
-  s = await startTestServer({}, await loadProcesses([file]));
+  s = await startTestServer({ references: { allow: ['127.0.0.1'] } }, await loadProcesses([file]));
 });
 afterAll(() => s?.close());
 
@@ -71,6 +71,22 @@ const outputsOf = (xml: string) =>
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('files, not buffers', () => {
+  it("a job's complex input by reference is fetched straight into a file of its working directory", async () => {
+    // The reference: an output this server stored (loopback is allowed for the test).
+    const made = outputsOf((await post(s.wps, executeXml('file_out', literal('size', String(5 * 1024 * 1024)), '<wps:ResponseForm><wps:ResponseDocument><wps:Output asReference="true"><ows:Identifier>grid</ows:Identifier></wps:Output></wps:ResponseDocument></wps:ResponseForm>'))).text);
+    const href: string = made.grid.Reference['@href'];
+    const expected = sha(Buffer.from(await (await fetch(href)).arrayBuffer()));
+    const form = '<wps:ResponseForm><wps:ResponseDocument storeExecuteResponse="true" status="true"/></wps:ResponseForm>';
+    const r = await post(s.wps, executeXml('file_in', `<wps:Input><ows:Identifier>data</ows:Identifier><wps:Reference xlink:href="${href}" mimeType="text/plain"/></wps:Input>`, form));
+    const views = await followStatus(statusLocationOf(r.text));
+    await expectAllValid(views);
+    const out = outputsOf(views.at(-1)!.xml);
+    expect(out.digest.Data.LiteralData['#text']).toBe(`${expected} ${5 * 1024 * 1024}`);
+    const workdir = join(s.config.jobsDir, /([0-9a-f-]{36})\.xml$/.exec(statusLocationOf(r.text))![1]!, 'work');
+    expect(out.where.Data.LiteralData['#text']).toBe('in workdir');
+    expect(readdirSync(workdir).filter((f) => f.startsWith('input-data-'))).toHaveLength(1);
+  });
+
   it("a job's file output is moved from its working directory into storage, and the result file keeps no bytes of it", async () => {
     const r = await post(s.wps, executeXml('file_out', literal('size', String(3 * 1024 * 1024 + 5)), asyncForm('grid', true)));
     expect(r.status, r.text).toBe(200);

@@ -1,4 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
@@ -22,12 +24,12 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Hears of every chunk received; throwing (a limit of the caller's) fails the fetch with that error. */
   onBytes?: (n: number) => void;
+  /** Where to write the body instead of memory (a file in a job's working directory). */
+  saveTo?: () => string;
 }
 
-export interface Fetched {
-  bytes: Buffer;
-  contentType: string | undefined;
-}
+/** The body in memory, or in the file `saveTo` named. */
+export type Fetched = { bytes: Buffer; contentType: string | undefined } | { file: string; contentType: string | undefined };
 
 const MAX_REDIRECTS = 5;
 // Headers a request may not set: they would let a client steer the connection itself.
@@ -76,7 +78,7 @@ export async function fetchReference(href: string, opts: FetchOptions): Promise<
     if (res.status < 200 || res.status >= 300) {
       throw invalidParameter(id, `Input ${id}: fetching the reference answered HTTP ${res.status}`);
     }
-    return { bytes: res.bytes!, contentType: res.contentType };
+    return res.file !== undefined ? { file: res.file, contentType: res.contentType } : { bytes: res.bytes!, contentType: res.contentType };
   }
   throw invalidParameter(id, `Input ${id}: the reference redirects more than ${MAX_REDIRECTS} times`);
 }
@@ -102,6 +104,7 @@ interface RawResponse {
   location?: string;
   contentType: string | undefined;
   bytes?: Buffer;
+  file?: string;
 }
 
 function request(
@@ -156,6 +159,16 @@ function request(
         return res.destroy();
       }
       const chunks: Buffer[] = [];
+      // To a file: written as it arrives, the response paused while the disk catches up.
+      const file = opts.saveTo?.();
+      const out = file === undefined ? undefined : createWriteStream(file);
+      const drop = (err: unknown) => {
+        fail(err);
+        res.destroy();
+        if (out) out.destroy();
+        if (file) rm(file, { force: true }).catch(() => undefined);
+      };
+      out?.on('error', drop);
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
@@ -164,16 +177,22 @@ function request(
           opts.onBytes?.(chunk.length);
         } catch (err) {
           // Reject first: destroying the stream emits its own close and error events.
-          fail(err);
-          res.destroy();
+          drop(err);
           return;
         }
-        chunks.push(chunk);
+        if (!out) chunks.push(chunk);
+        else if (!out.write(chunk)) {
+          res.pause();
+          out.once('drain', () => res.resume());
+        }
       });
-      res.on('end', () => resolve({ status, contentType, bytes: Buffer.concat(chunks) }));
-      res.on('error', fail);
+      res.on('end', () => {
+        if (!out) resolve({ status, contentType, bytes: Buffer.concat(chunks) });
+        else out.end(() => resolve({ status, contentType, file: file! }));
+      });
+      res.on('error', drop);
       res.on('close', () => {
-        if (!res.complete) fail(new Error('connection closed'));
+        if (!res.complete) drop(new Error('connection closed'));
       });
     });
     req.on('error', fail);

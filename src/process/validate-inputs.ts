@@ -3,6 +3,7 @@ import { matchCrs } from './crs.js';
 import { clip, isBase64, requireFormat } from './formats.js';
 import { coerceLiteral, parseLiteral, type LiteralJsValue } from './literal-types.js';
 import { ComplexData, type WorkdirOf } from './complex-data.js';
+import { readFileSync, statSync } from 'node:fs';
 import {
   Inputs,
   type AllowedValue,
@@ -22,7 +23,8 @@ import {
  */
 export type RawInput =
   | { kind: 'literal'; value: string; uom?: string }
-  | { kind: 'complex'; value: string | Buffer; mimeType?: string; encoding?: string; schema?: string }
+  /** `{ file }`: a reference a job fetched straight into a file of its working directory. */
+  | { kind: 'complex'; value: string | Buffer | { file: string }; mimeType?: string; encoding?: string; schema?: string }
   | { kind: 'bbox'; lowerCorner: number[]; upperCorner: number[]; crs?: string; dimensions?: number }
   /**
    * A value that will be fetched later (a reference): counted, and its declared format
@@ -112,8 +114,13 @@ function validateOne(input: InputDescription, raw: PresentInput, workdir: Workdi
 function asText(raw: PresentInput, id: string): string {
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes a literal value, not a bounding box`);
   if (raw.kind === 'literal') return raw.value;
-  return Buffer.isBuffer(raw.value) ? raw.value.toString('utf8') : raw.value;
+  return typeof raw.value === 'string' ? raw.value : bytesOf(raw.value).toString('utf8');
 }
+
+const isFile = (v: string | Buffer | { file: string }): v is { file: string } => typeof v === 'object' && !Buffer.isBuffer(v);
+
+const bytesOf = (v: string | Buffer | { file: string }): Buffer =>
+  typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : readFileSync(v.file);
 
 // Characters an XML document cannot carry: a value holding one could never be echoed back.
 // eslint-disable-next-line no-control-regex
@@ -188,13 +195,20 @@ function validateComplex(input: ComplexInput, raw: PresentInput, workdir: Workdi
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes complex data, not a bounding box`);
   const asked: { mimeType?: string; encoding?: string; schema?: string } = raw.kind === 'complex' ? raw : {};
   const format = requireFormat('Input', id, input.formats, asked);
+  const tooLarge = () => new OwsException('FileSizeExceeded', `Input ${id} is larger than its limit of ${input.maximumMegabytes} MB`, id);
+  const fileFormat = { mimeType: asked.mimeType ?? format.mimeType, encoding: asked.encoding ?? format.encoding, schema: asked.schema ?? format.schema };
+  if (raw.kind === 'complex' && isFile(raw.value) && !isBase64(raw.encoding)) {
+    // Kept in its file: never read into memory unless the handler asks for the bytes.
+    if (input.maximumMegabytes !== undefined && statSync(raw.value.file).size > input.maximumMegabytes * 1024 * 1024) throw tooLarge();
+    return new ComplexData({ file: raw.value.file }, fileFormat, workdir);
+  }
   let data: Buffer;
   if (raw.kind === 'complex' && isBase64(raw.encoding)) {
-    const text = Buffer.isBuffer(raw.value) ? raw.value.toString('latin1') : raw.value;
+    const text = bytesOf(raw.value).toString('latin1');
     if (!BASE64.test(text)) throw invalidParameter(id, `Input ${id}: the value is not valid base64`);
     data = Buffer.from(text, 'base64');
   } else {
-    data = Buffer.isBuffer(raw.value) ? raw.value : Buffer.from(raw.value, 'utf8');
+    data = bytesOf(raw.value as string | Buffer);
   }
   if (input.maximumMegabytes !== undefined && data.length > input.maximumMegabytes * 1024 * 1024) {
     throw new OwsException(

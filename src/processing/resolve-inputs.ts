@@ -1,6 +1,10 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { invalidParameter, OwsException } from '../exceptions.js';
-import { fetchReference, type FetchOptions } from '../inout/fetch-reference.js';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchReference, type FetchOptions, type Fetched } from '../inout/fetch-reference.js';
+import type { WorkdirOf } from '../process/complex-data.js';
 import type { AddressPolicy } from '../inout/address-policy.js';
 import type { InputSubmission, ReferenceSubmission } from '../ows/request.js';
 import { clip } from '../process/formats.js';
@@ -21,6 +25,8 @@ export interface ResolveOptions extends ReferenceLimits {
   maxInputSize: number;
   /** The server's share of memory for requests in progress (synchronous runs only). */
   lease?: BudgetLease;
+  /** A job's working directory: its complex inputs by reference are fetched into files there. */
+  workdir?: WorkdirOf;
   signal?: AbortSignal;
 }
 
@@ -121,6 +127,8 @@ function checkHeaders(id: string, ref: ReferenceSubmission): void {
 
 type Common = Pick<FetchOptions, 'policy' | 'timeoutMs' | 'signal' | 'onBytes'>;
 
+const inMemory = (fetched: Fetched): Buffer => ('bytes' in fetched ? fetched.bytes : readFileSync(fetched.file));
+
 async function fetchInput(input: InputDescription, ref: ReferenceSubmission, opts: ResolveOptions, common: Common): Promise<RawInput> {
   const id = input.identifier;
   const declaredLimit = input.type === 'complex' && input.maximumMegabytes !== undefined
@@ -129,16 +137,20 @@ async function fetchInput(input: InputDescription, ref: ReferenceSubmission, opt
   const each = { ...common, maxBytes: Math.min(opts.maxInputSize, declaredLimit), locator: id };
   let body: string | Buffer | undefined = ref.body;
   if (ref.method === 'POST' && body === undefined && ref.bodyReference) {
-    body = (await fetchReference(ref.bodyReference, each)).bytes;
+    body = inMemory(await fetchReference(ref.bodyReference, each));
   }
+  // A job's complex input goes straight into a file of its working directory.
+  const workdir = opts.workdir;
+  const saveTo = workdir && input.type === 'complex' ? () => join(workdir(), `input-${id}-${randomBytes(4).toString('hex')}`) : undefined;
   const fetched = await fetchReference(ref.href, {
     ...each,
     method: ref.method,
     headers: ref.headers,
     ...(body !== undefined ? { body } : {}),
+    ...(saveTo ? { saveTo } : {}),
   });
-  if (input.type === 'literal') return { kind: 'literal', value: fetched.bytes.toString('utf8') };
-  const raw: RawInput = { kind: 'complex', value: fetched.bytes };
+  if (input.type === 'literal') return { kind: 'literal', value: inMemory(fetched).toString('utf8') };
+  const raw: RawInput = { kind: 'complex', value: 'file' in fetched ? { file: fetched.file } : fetched.bytes };
   if (ref.mimeType) raw.mimeType = ref.mimeType;
   if (ref.encoding) raw.encoding = ref.encoding;
   if (ref.schema) raw.schema = ref.schema;

@@ -38,6 +38,8 @@ export async function runJobDirectory(
     const proc = await findProcess(spec.processId, spec.processSource);
     if (!proc) throw new OwsException('NoApplicableCode', `Process ${spec.processId} is not installed where the job ran`);
     const form = spec.request.responseForm;
+    // In the job's directory, which the dispatcher made; kept with the job.
+    const workdir = new Workdir(join(files.dir(id), 'work'), false);
     const run = await runProcess({
       process: proc,
       inputs: spec.request.inputs,
@@ -48,6 +50,7 @@ export async function runJobDirectory(
         maxInputSize: spec.maxInputSize,
         maxReferences: spec.maxReferences ?? Infinity,
         maxFetchedBytes: spec.maxFetchedBytes ?? Infinity,
+        workdir: workdir.path,
       },
       outputs: new OutputStore(spec.outputDir, spec.outputUrl),
       jobId: id,
@@ -57,8 +60,7 @@ export async function runJobDirectory(
       progress: (percent, message) => reporter.progress(percent, message),
       log: jsonLog,
       logFields: { jobId: id, role: 'runner' },
-      // In the job's directory, which the dispatcher made; kept with the job.
-      workdir: new Workdir(join(files.dir(id), 'work'), false),
+      workdir,
     });
     if (!run.ok) throw run.error;
     result = {
