@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-deps.sh — what `npm test` needs besides node_modules, made present on this
 # machine kind (Debian, root): the packages the tests drive (xmllint, OWSLib, PyWPS with
-# gunicorn, tmux, wrk, Chromium), Postgres and Redis running, GridEngine, Slurm and the test sshd
+# gunicorn, tmux, wrk, Chromium, cwltool, GDAL, CDO), Postgres and Redis running, GridEngine, Slurm and the test sshd
 # (scripts/schedulers/start.sh). Idempotent; a second run takes a few seconds.
 # Without root it only says what is missing.
 set -euo pipefail
@@ -17,6 +17,10 @@ command -v tmux >/dev/null 2>&1 || need="$need tmux"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 # The browser tests drive Debian's Chromium through playwright-core (never a downloaded browser).
 [ -x /usr/bin/chromium ] || need="$need chromium"
+# CWL processes run under cwltool; the tests' tools are GDAL's and CDO's.
+command -v cwltool >/dev/null 2>&1 || need="$need cwltool"
+command -v gdal_translate >/dev/null 2>&1 || need="$need gdal-bin"
+command -v cdo >/dev/null 2>&1 || need="$need cdo"
 
 if [ "$(id -u)" != 0 ]; then
   [ -z "$need" ] || log "missing packages (install them as root):$need"

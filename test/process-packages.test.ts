@@ -88,7 +88,9 @@ describe('a package that cannot be offered stops the server at start, saying whi
     ['a module that throws as it loads', { 'broken.mjs': "throw new Error('no licence file found');" }, 'broken.mjs', /broken\.mjs: could not be loaded: no licence file found$/],
     ['a module that exports no process', { 'empty.mjs': 'export const answer = 42;' }, 'empty.mjs', /empty\.mjs: exports no process/],
     ['a default export that is not a process', { 'plain.mjs': "export default { identifier: 'x', handler() {} };" }, 'plain.mjs', /plain\.mjs: the default export is not a process made by defineProcess/],
-    ['a directory without a package.json', { 'sub/x.txt': '' }, 'sub', /sub: is a directory without a package\.json/],
+    ['a directory with neither a package.json nor .cwl files', { 'sub/x.txt': '' }, 'sub', /sub: is a directory with neither a package\.json nor \.cwl files/],
+    ['a CWL file that is not valid CWL', { 'bad.cwl': 'cwlVersion: v1.2\nclass: CommandLineTool\ninputs: 3\n' }, 'bad.cwl', /bad\.cwl: not a valid CWL document/],
+    ['a CWL workflow, not a command-line tool', { 'flow.cwl': 'cwlVersion: v1.2\nclass: Workflow\ninputs: []\noutputs: []\nsteps: []\n' }, 'flow.cwl', /flow\.cwl: is a Workflow, not a CommandLineTool/],
     ['a path that does not exist', {}, 'missing.mjs', /missing\.mjs: no such file or directory/],
   ])('%s', async (_, files: Record<string, string>, name: string, reason: RegExp) => {
     const where = dir();

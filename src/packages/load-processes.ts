@@ -1,15 +1,17 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
 import { isProcessDefinition } from '../process/declare.js';
 import type { ProcessDefinition } from '../process/types.js';
+import { loadCwlTool } from './cwl-tool.js';
 
 /**
  * Where processes come from: the packages an operator names in `processes` (config) or
- * `WPS_PROCESSES`. Each entry is an installed npm package's name, or a path to a
- * `.js`/`.mjs` module or to a directory with a package.json. A module offers its default
- * export (a process or an array of them) and every named export that is a process.
+ * `WPS_PROCESSES`. Each entry is an installed npm package's name, a path to a
+ * `.js`/`.mjs` module or to a directory with a package.json, a `.cwl` file (a CWL
+ * CommandLineTool, `cwl-tool.ts`), or a directory of `.cwl` files. A module offers its
+ * default export (a process or an array of them) and every named export that is a process.
  * Nothing named: the demo processes, a package like any other.
  *
  * Each process remembers the file it came from (`sourceOf`): a job's spec carries it,
@@ -38,23 +40,54 @@ export async function loadProcesses(specifiers: readonly string[], cwd = process
   const all: ProcessDefinition[] = [];
   for (const specifier of named) {
     const fail = (reason: string) => new ConfigError(`processes: ${specifier}: ${reason}`);
+    const offer = (p: ProcessDefinition, file: string, from: string) => {
+      const other = offered.get(p.identifier);
+      if (other !== undefined) throw new ConfigError(`processes: ${from}: process ${p.identifier} is already offered by ${other}`);
+      offered.set(p.identifier, from);
+      sources.set(p, file);
+      all.push(p);
+    };
+    const cwlFiles = cwlFilesOf(specifier, cwd);
+    if (cwlFiles) {
+      if (cwlFiles.length === 0) throw fail('is a directory with neither a package.json nor .cwl files');
+      for (const file of cwlFiles) {
+        const failCwl = (reason: string) => new ConfigError(`processes: ${file}: ${reason}`);
+        offer(await cwlProcess(file, failCwl), file, file);
+      }
+      continue;
+    }
     const file = resolveModule(specifier, cwd, fail);
     const found = await processesOf(file, fail);
     if (found.length === 0) throw fail('exports no process (a default export or named exports made by defineProcess)');
-    for (const p of found) {
-      const other = offered.get(p.identifier);
-      if (other !== undefined) throw fail(`process ${p.identifier} is already offered by ${other}`);
-      offered.set(p.identifier, specifier);
-      sources.set(p, file);
-      all.push(p);
-    }
+    for (const p of found) offer(p, file, specifier);
   }
   return all;
 }
 
+/** The .cwl files a specifier names: itself, or those of a directory that is no package; undefined otherwise. */
+function cwlFilesOf(specifier: string, cwd: string): string[] | undefined {
+  const path = resolve(cwd, specifier);
+  if (/\.cwl$/i.test(specifier)) return [path];
+  if (!existsSync(path) || !statSync(path).isDirectory() || existsSync(join(path, 'package.json'))) return undefined;
+  return readdirSync(path)
+    .filter((f) => /\.cwl$/i.test(f))
+    .sort()
+    .map((f) => join(path, f));
+}
+
+async function cwlProcess(file: string, fail: (reason: string) => Error): Promise<ProcessDefinition> {
+  if (!existsSync(file)) throw fail('no such file or directory');
+  try {
+    return await loadCwlTool(file);
+  } catch (err) {
+    throw fail(firstLine(err));
+  }
+}
+
 /** The process `identifier` from the module at `file` (what a job's spec names), or undefined. */
 export async function loadProcessFrom(file: string, identifier: string): Promise<ProcessDefinition | undefined> {
-  const found = await processesOf(file, (reason) => new Error(`${file}: ${reason}`));
+  const fail = (reason: string) => new Error(`${file}: ${reason}`);
+  const found = /\.cwl$/i.test(file) ? [await cwlProcess(file, fail)] : await processesOf(file, fail);
   const process = found.find((p) => p.identifier === identifier);
   if (process) sources.set(process, file);
   return process;
