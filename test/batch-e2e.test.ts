@@ -2,10 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processes } from '../processes/index.js';
 import type { ConfigFile } from '../src/config.js';
+import { loadProcesses } from '../src/packages/load-processes.js';
 import { expectAllValid, followStatus, statusLocationOf } from './helpers/async.js';
 import { get, parseXml, post } from './helpers/http.js';
 import { runPython } from './helpers/python.js';
@@ -49,7 +51,8 @@ describe.each(combos)('jobs on %s (commands %s)', (system, via) => {
         knownHosts: join(SSH_DIR, 'known_hosts'),
       };
     }
-    s = await startTestServer({ scheduler, jobs: { monitorInterval: 0.5, wallGrace: 2, parallel: 4 } }, undefined, { store: 'postgres' });
+    // The demo processes and the CWL tools (whose runner on the node loads the .cwl file the job names).
+    s = await startTestServer({ scheduler, jobs: { monitorInterval: 0.5, wallGrace: 2, parallel: 4 } }, [...processes, ...(await loadProcesses([resolve('test/cwl')]))], { store: 'postgres' });
   }, 60_000);
   afterAll(() => s?.close());
 
@@ -125,6 +128,23 @@ describe.each(combos)('jobs on %s (commands %s)', (system, via) => {
       system === 'gridengine' ? /exit status 137|h_rt|wall-clock limit of 4 s/ : /wall-clock limit of 4 s|TIMEOUT/,
     );
   }, 60_000);
+
+  it.runIf(runs)('a CWL tool runs through cwltool on the compute node, its output in storage', async () => {
+    const message = `$(id) ; ../x`;
+    const body = executeXml(
+      'echo_args',
+      literal('message', message) + literal('extras', '-n'),
+      '<wps:ResponseForm><wps:ResponseDocument storeExecuteResponse="true" status="true"><wps:Output asReference="true"><ows:Identifier>printed</ows:Identifier></wps:Output></wps:ResponseDocument></wps:ResponseForm>',
+    );
+    const location = statusLocationOf((await post(s.wps, body)).text);
+    const views = await followStatus(location, { timeoutMs: 60_000 });
+    await expectAllValid(views);
+    const final = parseXml(views.at(-1)!.xml).ExecuteResponse;
+    expect(final.Status.ProcessSucceeded, views.at(-1)!.xml).toBeDefined();
+    expect((await jobOf(location)).schedulerJobId).toBeTruthy();
+    const href = final.ProcessOutputs.Output[0].Reference['@href'];
+    expect(await (await fetch(href)).text()).toBe(`${message}\n--mode\nfast\n-n\n`);
+  });
 
   it.runIf(runs)('values crafted for a shell reach the process unchanged and run nothing', async () => {
     const marker = join(tmpdir(), `wps-pwned-${randomUUID()}`);
