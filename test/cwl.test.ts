@@ -63,6 +63,7 @@ async function direct(tool: string, job: Record<string, unknown>, output: string
 describe.runIf(missing.length === 0)('CWL command-line tools as processes', () => {
   it('are described from the tool: types, enums, optional and array inputs, defaults, formats', async () => {
     const r = await get(`${s.wps}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=echo_args,gdalinfo,cdo_fldmean`);
+    expect((await get(`${s.wps}?service=WPS&request=GetCapabilities`)).text).toMatch(/count_lines[\s\S]*echo_args/);
     await expectSchemaValid(r.text);
     const [echo, gdal, cdo] = parseXml(r.text).ProcessDescriptions.ProcessDescription;
     expect(echo.Title).toBe('Arguments');
@@ -111,6 +112,11 @@ describe.runIf(missing.length === 0)('CWL command-line tools as processes', () =
     const file = join(tempDir('wps-cwl-mean-'), 'mean.nc');
     writeFileSync(file, mean);
     expect((await run('cdo', ['-s', 'outputf,%g', file])).stdout.trim()).toBe('1.5');
+  });
+
+  it('a CWL v1.0 tool runs as well (wc -l from stdin)', async () => {
+    const lines = await outputOf(executeXml('count_lines', complex('text', 'one\ntwo\nthree\n'), asyncForm('lines')), 'lines');
+    expect(lines.toString().trim()).toBe('3');
   });
 
   it('a value the tool does not take is refused before any job exists', async () => {
