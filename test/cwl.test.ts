@@ -114,6 +114,20 @@ describe.runIf(missing.length === 0)('CWL command-line tools as processes', () =
     expect((await run('cdo', ['-s', 'outputf,%g', file])).stdout.trim()).toBe('1.5');
   });
 
+  it('a File with secondaryFiles takes them as inputs of their own, staged beside it as the tool expects', async () => {
+    const described = parseXml((await get(`${s.wps}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=with_metadata`)).text);
+    const ids = described.ProcessDescriptions.ProcessDescription[0].DataInputs.Input.map((i: { Identifier: string; '@minOccurs': string }) => [i.Identifier, i['@minOccurs']]);
+    expect(ids).toEqual([['data', '1'], ['data_meta', '1']]);
+    const xml = executeXml('with_metadata', complex('data', 'the data\n') + complex('data_meta', 'its metadata\n'), asyncForm('both'));
+    const both = await outputOf(xml, 'both');
+    expect(both.toString()).toBe('the data\nits metadata\n');
+    const dir = tempDir('wps-cwl-secondary-');
+    writeFileSync(join(dir, 'd.txt'), 'the data\n');
+    writeFileSync(join(dir, 'd.txt.meta'), 'its metadata\n');
+    expect(both.equals(await direct('with_metadata.cwl', { data: { class: 'File', path: join(dir, 'd.txt'), format: 'http://edamontology.org/format_2330' } }, 'both'))).toBe(true);
+    await expectException(await post(s.wps, executeXml('with_metadata', complex('data', 'alone'), asyncForm('both'))), 'MissingParameterValue', 'data_meta', 400);
+  });
+
   it('a CWL v1.0 tool runs as well (wc -l from stdin)', async () => {
     const lines = await outputOf(executeXml('count_lines', complex('text', 'one\ntwo\nthree\n'), asyncForm('lines')), 'lines');
     expect(lines.toString().trim()).toBe('3');

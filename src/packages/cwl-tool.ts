@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as cwl from 'cwl-ts-auto';
 import { complexInput, complexOutput, defineProcess, literalInput, literalOutput } from '../process/declare.js';
@@ -43,6 +43,12 @@ const EDAM: Record<string, string> = {
 };
 
 export class CwlError extends Error {}
+
+/** A secondary file of a File input: its own WPS input, staged as the main file's path plus `suffix`. */
+interface Secondary {
+  identifier: string;
+  suffix: string;
+}
 
 /** The part of a CWL identifier after '#' and its last '/'. */
 const shortName = (id: string | undefined): string => (id ?? '').replace(/^.*#/, '').replace(/^.*\//, '');
@@ -137,6 +143,29 @@ export async function loadCwlTool(file: string, options: { cwltool?: string } = 
   }
   const tool = doc;
   const inputs = tool.inputs.map(describeInput);
+  // A File's secondary files are WPS inputs of their own, `<input>_<suffix>`, staged beside it.
+  const secondaries = new Map<string, Secondary[]>();
+  for (const p of tool.inputs) {
+    const id = shortName(p.id);
+    const main = inputs.find((i) => i.identifier === id)!;
+    for (const s of [p.secondaryFiles ?? []].flat()) {
+      if (main.type !== 'complex') throw new CwlError(`input ${id}: secondaryFiles belong to File inputs`);
+      const pattern = typeof s === 'string' ? s : String(s.pattern);
+      if (pattern.includes('$(') || pattern.includes('${')) throw new CwlError(`input ${id}: secondaryFiles pattern ${pattern} is an expression; only suffixes are offered`);
+      const suffix = pattern.replace(/^\^+/, '').replace(/\?$/, '');
+      const required = typeof s === 'string' ? !pattern.endsWith('?') : s.required !== false && !pattern.endsWith('?');
+      const identifier = `${id}_${suffix.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
+      inputs.push(
+        complexInput(identifier, {
+          title: `${main.title}: its ${suffix} file`,
+          minOccurs: required && main.minOccurs > 0 ? 1 : 0,
+          maxOccurs: 1,
+          formats: [{ mimeType: 'application/octet-stream' }, ...main.formats.filter((f) => f.mimeType !== 'application/octet-stream')],
+        }),
+      );
+      secondaries.set(id, [...(secondaries.get(id) ?? []), { identifier, suffix }]);
+    }
+  }
   // cwltool checks a File's format against the one the input declares: each value is
   // given the tool's own format IRI for its media type.
   const formatIris = new Map<string, Map<string, string>>();
@@ -156,7 +185,7 @@ export async function loadCwlTool(file: string, options: { cwltool?: string } = 
     ...(tool.doc ? { abstract: [tool.doc].flat().join('\n') } : {}),
     inputs,
     outputs,
-    handler: (ctx) => runCwltool(cwltool, file, inputs, outputs, formatIris, ctx),
+    handler: (ctx) => runCwltool(cwltool, file, inputs, outputs, { formatIris, secondaries }, ctx),
   });
 }
 
@@ -177,13 +206,25 @@ async function runCwltool(
   toolFile: string,
   inputs: readonly InputDescription[],
   outputs: readonly OutputDescription[],
-  formatIris: Map<string, Map<string, string>>,
+  tool: { formatIris: Map<string, Map<string, string>>; secondaries: Map<string, Secondary[]> },
   { inputs: given, workdir, signal }: ProcessContext,
 ): Promise<OutputResults> {
   const job: Record<string, unknown> = {};
+  const isSecondary = new Set([...tool.secondaries.values()].flat().map((s) => s.identifier));
   for (const input of inputs) {
-    const value = jobValue(input, given.all(input.identifier), formatIris.get(input.identifier));
-    if (value !== undefined) job[input.identifier] = value;
+    if (isSecondary.has(input.identifier)) continue;
+    const value = jobValue(input, given.all(input.identifier), tool.formatIris.get(input.identifier));
+    if (value === undefined) continue;
+    const main = value as { path?: string; secondaryFiles?: unknown[] };
+    for (const s of tool.secondaries.get(input.identifier) ?? []) {
+      const staged = given.complex(s.identifier);
+      if (!staged || !main.path) continue;
+      // Beside the main file, named as the tool's pattern expects.
+      const path = `${main.path}${s.suffix}`;
+      copyFileSync(staged.path, path);
+      (main.secondaryFiles ??= []).push({ class: 'File', path });
+    }
+    job[input.identifier] = value;
   }
   const jobFile = join(workdir, 'cwl-job.json');
   writeFileSync(jobFile, JSON.stringify(job));
