@@ -131,6 +131,9 @@ describe.runIf(missing.length === 0)('CWL command-line tools as processes', () =
   it('a CWL v1.0 tool runs as well (wc -l from stdin)', async () => {
     const lines = await outputOf(executeXml('count_lines', complex('text', 'one\ntwo\nthree\n'), asyncForm('lines')), 'lines');
     expect(lines.toString().trim()).toBe('3');
+    const file = join(tempDir('wps-cwl-lines-'), 'text.txt');
+    writeFileSync(file, 'one\ntwo\nthree\n');
+    expect(lines.equals(await direct('count_lines.cwl', { text: { class: 'File', path: file, format: 'http://edamontology.org/format_2330' } }, 'lines'))).toBe(true);
   });
 
   it('a value the tool does not take is refused before any job exists', async () => {

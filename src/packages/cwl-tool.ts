@@ -232,7 +232,8 @@ async function runCwltool(
   const tmp = join(workdir, 'cwl-tmp');
   mkdirSync(tmp, { recursive: true });
   // An argument array, never a shell; values reach the tool through the job file.
-  const args = ['--no-container', '--disable-color', '--outdir', outdir, '--tmpdir-prefix', `${tmp}/`, '--tmp-outdir-prefix', `${tmp}/`, toolFile, jobFile];
+  // No checksums of the outputs: cwltool would read every output file once more (2 GB: seconds).
+  const args = ['--no-container', '--no-compute-checksum', '--disable-color', '--outdir', outdir, '--tmpdir-prefix', `${tmp}/`, '--tmp-outdir-prefix', `${tmp}/`, toolFile, jobFile];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(cwltool, args, { cwd: workdir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
