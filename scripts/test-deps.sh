@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-deps.sh — what `npm test` needs besides node_modules, made present on this
 # machine kind (Debian, root): the packages the tests drive (xmllint, OWSLib, PyWPS with
-# gunicorn, tmux, wrk, Chromium, cwltool, GDAL, CDO), Postgres and Redis running, GridEngine, Slurm and the test sshd
+# gunicorn, tmux, wrk, Chromium, cwltool, GDAL, CDO, Docker with a busybox image), Postgres
+# and Redis running, GridEngine, Slurm and the test sshd
 # (scripts/schedulers/start.sh). Idempotent; a second run takes a few seconds.
 # Without root it only says what is missing.
 set -euo pipefail
@@ -21,6 +22,9 @@ command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v cwltool >/dev/null 2>&1 || need="$need cwltool"
 command -v gdal_translate >/dev/null 2>&1 || need="$need gdal-bin"
 command -v cdo >/dev/null 2>&1 || need="$need cdo"
+# A CWL tool's DockerRequirement runs under Docker, in a busybox image made here (no registry is reached).
+command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
+dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 
 if [ "$(id -u)" != 0 ]; then
   [ -z "$need" ] || log "missing packages (install them as root):$need"
@@ -37,6 +41,20 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
 fi
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  (dockerd >/var/log/wps-test-dockerd.log 2>&1 &)
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+if ! docker image inspect wps-test-busybox:latest >/dev/null 2>&1; then
+  root=$(mktemp -d)
+  mkdir -p "$root/bin"
+  cp /bin/busybox "$root/bin/busybox"
+  for c in sh ls cat echo printf wc; do ln -s busybox "$root/bin/$c"; done
+  tar -C "$root" -c . | docker import - wps-test-busybox:latest >/dev/null
+  rm -rf "$root"
 fi
 
 scripts/schedulers/start.sh

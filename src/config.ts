@@ -132,6 +132,8 @@ export interface SchedulersConfig {
 }
 
 export interface Config {
+  /** CWL processes: with which engine cwltool runs a tool's DockerRequirement ('none': on the host). */
+  cwl: { containers: 'none' | 'docker' | 'podman' };
   /**
    * Process packages to offer: npm package names, paths to modules or package
    * directories (absolute once loaded from a file). Empty: the demo processes.
@@ -173,6 +175,7 @@ export interface Config {
 export type ConfigFile = {
   /** Paths relative to the file's own directory. */
   processes?: string[];
+  cwl?: { containers?: string };
   server?: { port?: number; host?: string; baseUrl?: string; languages?: string[] };
   storage?: { dir?: string; url?: string; writerThreads?: number };
   limits?: {
@@ -394,7 +397,12 @@ export function loadConfig(
     env.WPS_PROCESSES !== undefined
       ? list(env.WPS_PROCESSES).map((p) => (p.startsWith('.') ? resolve(p) : p))
       : o.processes ?? (file.processes ?? []).map((p) => (p.startsWith('.') && filePath ? resolve(dirname(resolve(filePath)), p) : p));
+  const containers = env.WPS_CWL_CONTAINERS ?? o.cwl?.containers ?? file.cwl?.containers ?? 'none';
+  if (containers !== 'none' && containers !== 'docker' && containers !== 'podman') {
+    throw new ConfigError(`cwl.containers: none, docker or podman, not ${JSON.stringify(containers)}`);
+  }
   const config: Config = {
+    cwl: { containers },
     processes,
     port,
     host,

@@ -15,6 +15,8 @@ export interface JobSpec {
   processId: string;
   /** The module the process came from: the runner imports it (absent for processes not loaded from a package). */
   processSource?: string;
+  /** How a CWL process runs its tool's container (the server's setting, so the node needs none). */
+  cwl?: { containers: 'none' | 'docker' | 'podman' };
   request: ExecuteRequest;
   /** Where the runner reports started, progress and the end. */
   reportUrl: string;

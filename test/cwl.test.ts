@@ -152,3 +152,26 @@ describe.runIf(missing.length === 0)('CWL command-line tools as processes', () =
     expect(text).toMatch(/not recognized as a supported file format|permanentFail/);
   });
 });
+
+describe.runIf(missing.length === 0)('a tool with a DockerRequirement', () => {
+  let docker: TestServer;
+  beforeAll(async () => {
+    const answers = await run('docker', ['image', 'inspect', 'wps-test-busybox:latest']).then(() => true, () => false);
+    if (!answers) throw new Error('Docker or the wps-test-busybox image is missing (scripts/test-deps.sh starts dockerd and makes it)');
+    docker = await startTestServer({ cwl: { containers: 'docker' } }, await loadProcesses([resolve('test/cwl-containers')], { containers: 'docker' }));
+  });
+  afterAll(() => docker?.close());
+
+  it('runs in the container the tool names (cwl.containers: docker), values still one argument each', async () => {
+    const message = 'inside $(id) ; ../x';
+    const r = await post(docker.wps, executeXml('in_container', literal('message', message), asyncForm('listing')));
+    const views = await followStatus(statusLocationOf(r.text), { timeoutMs: 60_000 });
+    await expectAllValid(views);
+    const doc = parseXml(views.at(-1)!.xml).ExecuteResponse;
+    expect(doc.Status.ProcessSucceeded, views.at(-1)!.xml).toBeDefined();
+    const listing = await (await fetch(doc.ProcessOutputs.Output[0].Reference['@href'])).text();
+    // The image's /bin, not the host's: busybox and its links only.
+    expect(listing).toBe(['busybox', 'cat', 'echo', 'ls', 'printf', 'sh', 'wc', message, ''].join('\n'));
+  });
+});
+

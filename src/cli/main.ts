@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
       const c = config();
       const { openServices } = await import('../services.js');
       const { startServer } = await import('../server.js');
-      const services = await openServices(c, await loadProcesses(c.processes));
+      const services = await openServices(c, await loadProcesses(c.processes, c.cwl));
       const server = await startServer(services);
       jsonLog({ level: 'info', msg: 'listening', url: `${c.baseUrl}/wps`, host: c.host, port: c.port, queue: services.queue.name, dispatch: Boolean(services.dispatcher) });
       onSignal(async () => {
@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       const c = config();
       if (!c.redisUrl || !c.databaseUrl) throw new ConfigError('dispatch needs REDIS_URL and DATABASE_URL (a shared queue and job store)');
       const { openServices } = await import('../services.js');
-      const services = await openServices(c, await loadProcesses(c.processes), { dispatch: true });
+      const services = await openServices(c, await loadProcesses(c.processes, c.cwl), { dispatch: true });
       jsonLog({ level: 'info', msg: 'dispatching', queue: c.queueName });
       onSignal(() => services.close());
       return -1;

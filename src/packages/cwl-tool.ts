@@ -44,6 +44,14 @@ const EDAM: Record<string, string> = {
 
 export class CwlError extends Error {}
 
+/** Container engines cwltool may run a tool's DockerRequirement with; 'none' runs every tool on the host. */
+export const CWL_CONTAINER_ENGINES = ['none', 'docker', 'podman'] as const;
+export type CwlContainers = (typeof CWL_CONTAINER_ENGINES)[number];
+
+export interface CwlOptions {
+  containers: CwlContainers;
+}
+
 /** A secondary file of a File input: its own WPS input, staged as the main file's path plus `suffix`. */
 interface Secondary {
   identifier: string;
@@ -130,7 +138,7 @@ export function identifierOf(file: string): string {
 }
 
 /** Reads a .cwl file into a process; a CwlError (or cwl-ts-auto's ValidationException) says why not. */
-export async function loadCwlTool(file: string, options: { cwltool?: string } = {}): Promise<ProcessDefinition> {
+export async function loadCwlTool(file: string, options: CwlOptions = { containers: 'none' }): Promise<ProcessDefinition> {
   let doc: unknown;
   try {
     doc = await cwl.loadDocument(file);
@@ -178,14 +186,15 @@ export async function loadCwlTool(file: string, options: { cwltool?: string } = 
     formatIris.set(shortName(p.id), iris);
   }
   const outputs = tool.outputs.map(describeOutput);
-  const cwltool = options.cwltool ?? process.env.WPS_CWLTOOL ?? 'cwltool';
+  const cwltool = process.env.WPS_CWLTOOL ?? 'cwltool';
+  const engine = options.containers === 'none' ? ['--no-container'] : options.containers === 'podman' ? ['--podman'] : [];
   return defineProcess({
     identifier: identifierOf(file),
     title: tool.label ?? identifierOf(file),
     ...(tool.doc ? { abstract: [tool.doc].flat().join('\n') } : {}),
     inputs,
     outputs,
-    handler: (ctx) => runCwltool(cwltool, file, inputs, outputs, { formatIris, secondaries }, ctx),
+    handler: (ctx) => runCwltool([cwltool, ...engine], file, inputs, outputs, { formatIris, secondaries }, ctx),
   });
 }
 
@@ -202,7 +211,7 @@ function jobValue(input: InputDescription, values: readonly InputValue[], iris: 
 }
 
 async function runCwltool(
-  cwltool: string,
+  [cwltool, ...engine]: string[],
   toolFile: string,
   inputs: readonly InputDescription[],
   outputs: readonly OutputDescription[],
@@ -233,9 +242,9 @@ async function runCwltool(
   mkdirSync(tmp, { recursive: true });
   // An argument array, never a shell; values reach the tool through the job file.
   // No checksums of the outputs: cwltool would read every output file once more (2 GB: seconds).
-  const args = ['--no-container', '--no-compute-checksum', '--disable-color', '--outdir', outdir, '--tmpdir-prefix', `${tmp}/`, '--tmp-outdir-prefix', `${tmp}/`, toolFile, jobFile];
+  const args = [...engine, '--no-compute-checksum', '--disable-color', '--outdir', outdir, '--tmpdir-prefix', `${tmp}/`, '--tmp-outdir-prefix', `${tmp}/`, toolFile, jobFile];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(cwltool, args, { cwd: workdir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cwltool!, args, { cwd: workdir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

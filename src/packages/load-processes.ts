@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
 import { isProcessDefinition } from '../process/declare.js';
 import type { ProcessDefinition } from '../process/types.js';
-import { loadCwlTool } from './cwl-tool.js';
+import { loadCwlTool, type CwlOptions } from './cwl-tool.js';
 
 /**
  * Where processes come from: the packages an operator names in `processes` (config) or
@@ -34,7 +34,7 @@ export const sourceOf = (process: ProcessDefinition): string | undefined => sour
  * package that fails to load, offers no process, or offers an identifier another has
  * taken is a ConfigError naming the package and the reason, in one line.
  */
-export async function loadProcesses(specifiers: readonly string[], cwd = process.cwd()): Promise<ProcessDefinition[]> {
+export async function loadProcesses(specifiers: readonly string[], cwl: CwlOptions = { containers: 'none' }, cwd = process.cwd()): Promise<ProcessDefinition[]> {
   const named = specifiers.length > 0 ? specifiers : [DEMO_PACKAGE];
   const offered = new Map<string, string>();
   const all: ProcessDefinition[] = [];
@@ -52,7 +52,7 @@ export async function loadProcesses(specifiers: readonly string[], cwd = process
       if (cwlFiles.length === 0) throw fail('is a directory with neither a package.json nor .cwl files');
       for (const file of cwlFiles) {
         const failCwl = (reason: string) => new ConfigError(`processes: ${file}: ${reason}`);
-        offer(await cwlProcess(file, failCwl), file, file);
+        offer(await cwlProcess(file, cwl, failCwl), file, file);
       }
       continue;
     }
@@ -75,19 +75,19 @@ function cwlFilesOf(specifier: string, cwd: string): string[] | undefined {
     .map((f) => join(path, f));
 }
 
-async function cwlProcess(file: string, fail: (reason: string) => Error): Promise<ProcessDefinition> {
+async function cwlProcess(file: string, options: CwlOptions, fail: (reason: string) => Error): Promise<ProcessDefinition> {
   if (!existsSync(file)) throw fail('no such file or directory');
   try {
-    return await loadCwlTool(file);
+    return await loadCwlTool(file, options);
   } catch (err) {
     throw fail(firstLine(err));
   }
 }
 
 /** The process `identifier` from the module at `file` (what a job's spec names), or undefined. */
-export async function loadProcessFrom(file: string, identifier: string): Promise<ProcessDefinition | undefined> {
+export async function loadProcessFrom(file: string, identifier: string, cwl: CwlOptions = { containers: 'none' }): Promise<ProcessDefinition | undefined> {
   const fail = (reason: string) => new Error(`${file}: ${reason}`);
-  const found = /\.cwl$/i.test(file) ? [await cwlProcess(file, fail)] : await processesOf(file, fail);
+  const found = /\.cwl$/i.test(file) ? [await cwlProcess(file, cwl, fail)] : await processesOf(file, fail);
   const process = found.find((p) => p.identifier === identifier);
   if (process) sources.set(process, file);
   return process;
@@ -169,14 +169,14 @@ function exportedEntry(exports: unknown): string | undefined {
 const firstLine = (err: unknown): string => String((err as Error)?.message ?? err).split('\n')[0]!;
 
 /** How a runner finds a job's process: by the file its spec names, else among the configured packages. */
-export type ProcessFinder = (identifier: string, source: string | undefined) => Promise<ProcessDefinition | undefined>;
+export type ProcessFinder = (identifier: string, source: string | undefined, cwl: CwlOptions | undefined) => Promise<ProcessDefinition | undefined>;
 
 export function processFinder(configuredPackages: () => readonly string[]): ProcessFinder {
   let configured: Promise<ProcessDefinition[]> | undefined;
-  return async (identifier, source) => {
-    if (source) return loadProcessFrom(source, identifier);
+  return async (identifier, source, cwl) => {
+    if (source) return loadProcessFrom(source, identifier, cwl);
     // Read only when needed: a spec that names its source needs no configuration here.
-    configured ??= loadProcesses(configuredPackages());
+    configured ??= loadProcesses(configuredPackages(), cwl);
     return (await configured).find((p) => p.identifier === identifier);
   };
 }

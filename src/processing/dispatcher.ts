@@ -343,6 +343,7 @@ export class Dispatcher {
       jobId: job.id,
       processId: job.processId,
       ...(processSource ? { processSource } : {}),
+      cwl: { containers: c.cwl.containers },
       request: job.request as ExecuteRequest,
       reportUrl: `${c.jobs.internalUrl}${reportPath(job.id)}`,
       secret,

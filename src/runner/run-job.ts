@@ -35,7 +35,7 @@ export async function runJobDirectory(
   reporter.started();
   let result: JobResult;
   try {
-    const proc = await findProcess(spec.processId, spec.processSource);
+    const proc = await findProcess(spec.processId, spec.processSource, spec.cwl);
     if (!proc) throw new OwsException('NoApplicableCode', `Process ${spec.processId} is not installed where the job ran`);
     const form = spec.request.responseForm;
     // In the job's directory, which the dispatcher made; kept with the job.
