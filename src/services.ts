@@ -31,7 +31,8 @@ import { LocalTransport, SshTransport, type Transport } from './scheduler/transp
 import type { Scheduler } from './scheduler/types.js';
 import { FileWriter } from './storage/file-writer.js';
 import { JobFiles } from './storage/job-files.js';
-import { removeStaleTemporaryFiles } from './storage/leftovers.js';
+import { removeStaleDirectories, removeStaleTemporaryFiles } from './storage/leftovers.js';
+import { syncWorkdirs } from './processing/workdir.js';
 import { OutputStore } from './storage/output-store.js';
 
 /**
@@ -134,6 +135,10 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       await removeStaleTemporaryFiles(config.storageDir, STALE_MS)
         .then((n) => n > 0 && log({ level: 'info', msg: 'temporary files of interrupted writes removed', count: n }))
         .catch((err: Error) => log({ level: 'error', msg: 'temporary file sweep failed', err: err.message }));
+      // Synchronous runs' working directories a kill left behind (a run in progress is younger).
+      await removeStaleDirectories(syncWorkdirs(config.jobsDir), STALE_MS + config.limits.syncTimeoutMs)
+        .then((n) => n > 0 && log({ level: 'info', msg: 'working directories of interrupted synchronous runs removed', count: n }))
+        .catch((err: Error) => log({ level: 'error', msg: 'working directory sweep failed', err: err.message }));
       // A job whose end a kill kept from its document: a lone server's own are among the last
       // thousand when it starts again; with several, any other's ended since shortly before the last sweep.
       if (firstSweep || !singleWriter) {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProcesses } from '../src/packages/load-processes.js';
+import { removeStaleDirectories } from '../src/storage/leftovers.js';
 import { expectAllValid, followStatus, statusLocationOf } from './helpers/async.js';
 import { expectSchemaValid, parseXml, post } from './helpers/http.js';
 import { complex, executeXml, literal } from './helpers/requests.js';
@@ -134,5 +135,16 @@ describe('files, not buffers', () => {
     const job = outputsOf((await followStatus(statusLocationOf(r.text))).at(-1)!.xml);
     expect(job.digest.Data.LiteralData['#text']).toBe(`${sha(Buffer.from(text))} ${text.length}`);
     expect(job.where.Data.LiteralData['#text']).toBe('in workdir');
+  });
+
+  it('working directories a killed server left behind are swept once stale, never one in use', async () => {
+    const root = tempDir('wps-sync-dirs-');
+    mkdirSync(join(root, 'old'));
+    writeFileSync(join(root, 'old', 'value-1'), 'x');
+    mkdirSync(join(root, 'current'));
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(join(root, 'old'), hourAgo, hourAgo);
+    expect(await removeStaleDirectories(root, 10 * 60_000)).toBe(1);
+    expect(readdirSync(root)).toEqual(['current']);
   });
 });

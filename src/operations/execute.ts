@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { invalidParameter, OwsException } from '../exceptions.js';
 import { clip } from '../process/formats.js';
 import { executeResponseXml, type ExecuteResponseInput } from '../ows/execute-response.js';
@@ -10,7 +8,7 @@ import type { ProcessDefinition } from '../process/types.js';
 import { checkInputsBeforeFetching } from '../processing/resolve-inputs.js';
 import { submitJob } from '../processing/submit-job.js';
 import { runProcess, type ProcessRunResult } from '../processing/run-process.js';
-import { Workdir } from '../processing/workdir.js';
+import { syncWorkdir } from '../processing/workdir.js';
 import { extensionFor } from '../storage/media-types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
@@ -49,7 +47,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
   let result: ProcessRunResult;
   const limits = ctx.config.limits;
   // Made only if the handler or a value asks for a file; removed once the answer is made.
-  const workdir = new Workdir(join(ctx.config.jobsDir, 'sync', randomUUID()), true);
+  const workdir = syncWorkdir(ctx.config.jobsDir);
   // References fetched for this run count against the server's memory for requests until it ends.
   const lease = ctx.requestMemory.lease();
   try {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
 
 /**
  * A run's working directory, made when first asked for: most runs never ask, and a
@@ -38,3 +39,9 @@ export class Workdir {
     if (this.#made) await rm(this.dir, { recursive: true, force: true });
   }
 }
+
+/** Where synchronous runs' working directories go, under the jobs directory. */
+export const syncWorkdirs = (jobsDir: string): string => join(jobsDir, 'sync');
+
+/** A synchronous run's working directory: its own, removed when the run has answered. */
+export const syncWorkdir = (jobsDir: string): Workdir => new Workdir(join(syncWorkdirs(jobsDir), randomUUID()), true);

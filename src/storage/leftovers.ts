@@ -22,8 +22,27 @@ export async function removeStaleTemporaryFiles(dir: string, olderThanMs: number
   return removed;
 }
 
+/**
+ * Removes the directories in `dir` not changed for `olderThanMs`: synchronous runs'
+ * working directories a killed server left (a run in progress changes its own).
+ * Returns how many were removed.
+ */
+export async function removeStaleDirectories(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  for await (const name of entriesIn(dir, true)) {
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || now - info.mtimeMs < olderThanMs) continue;
+    await rm(path, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
 /** The names of the files at the top of `dir`, read as they come; none if it does not exist. */
-export async function* filesIn(dir: string): AsyncGenerator<string> {
+export const filesIn = (dir: string): AsyncGenerator<string> => entriesIn(dir, false);
+
+async function* entriesIn(dir: string, directories: boolean): AsyncGenerator<string> {
   let entries;
   try {
     entries = await opendir(dir);
@@ -31,5 +50,5 @@ export async function* filesIn(dir: string): AsyncGenerator<string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  for await (const entry of entries) if (entry.isFile()) yield entry.name;
+  for await (const entry of entries) if (directories ? entry.isDirectory() : entry.isFile()) yield entry.name;
 }
