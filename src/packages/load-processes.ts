@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError } from '../config.js';
 import { isProcessDefinition } from '../process/declare.js';
 import type { ProcessDefinition } from '../process/types.js';
-import { loadCwlTool, type CwlOptions } from './cwl-tool.js';
+import type { CwlOptions } from './cwl-tool.js';
 
 /**
  * Where processes come from: the packages an operator names in `processes` (config) or
@@ -77,6 +77,8 @@ function cwlFilesOf(specifier: string, cwd: string): string[] | undefined {
 
 async function cwlProcess(file: string, options: CwlOptions, fail: (reason: string) => Error): Promise<ProcessDefinition> {
   if (!existsSync(file)) throw fail('no such file or directory');
+  // The CWL parser (cwl-ts-auto, ~10 MB in memory) is loaded only by servers that offer CWL tools.
+  const { loadCwlTool } = await import('./cwl-tool.js');
   try {
     return await loadCwlTool(file, options);
   } catch (err) {
