@@ -99,6 +99,10 @@ export interface JobsConfig {
 }
 
 export const SCHEDULER_NAMES = ['local', 'gridengine', 'slurm'] as const;
+
+/** Container engines cwltool may run a CWL tool's DockerRequirement with; 'none' runs every tool on the host. */
+export const CWL_CONTAINER_ENGINES = ['none', 'docker', 'podman'] as const;
+export type CwlContainers = (typeof CWL_CONTAINER_ENGINES)[number];
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
 /** Where and how one process's jobs run (overrides of the scheduler's defaults). */
@@ -133,7 +137,7 @@ export interface SchedulersConfig {
 
 export interface Config {
   /** CWL processes: with which engine cwltool runs a tool's DockerRequirement ('none': on the host). */
-  cwl: { containers: 'none' | 'docker' | 'podman' };
+  cwl: { containers: CwlContainers };
   /**
    * Process packages to offer: npm package names, paths to modules or package
    * directories (absolute once loaded from a file). Empty: the demo processes.
@@ -398,11 +402,11 @@ export function loadConfig(
       ? list(env.WPS_PROCESSES).map((p) => (p.startsWith('.') ? resolve(p) : p))
       : o.processes ?? (file.processes ?? []).map((p) => (p.startsWith('.') && filePath ? resolve(dirname(resolve(filePath)), p) : p));
   const containers = env.WPS_CWL_CONTAINERS ?? o.cwl?.containers ?? file.cwl?.containers ?? 'none';
-  if (containers !== 'none' && containers !== 'docker' && containers !== 'podman') {
-    throw new ConfigError(`cwl.containers: none, docker or podman, not ${JSON.stringify(containers)}`);
+  if (!(CWL_CONTAINER_ENGINES as readonly string[]).includes(containers)) {
+    throw new ConfigError(`cwl.containers: ${CWL_CONTAINER_ENGINES.join(', ')}, not ${JSON.stringify(containers)}`);
   }
   const config: Config = {
-    cwl: { containers },
+    cwl: { containers: containers as CwlContainers },
     processes,
     port,
     host,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { CwlContainers } from './config.js';
 import type { ExecuteRequest } from './ows/request.js';
 import type { OutputValue } from './process/outputs.js';
 
@@ -16,7 +17,7 @@ export interface JobSpec {
   /** The module the process came from: the runner imports it (absent for processes not loaded from a package). */
   processSource?: string;
   /** How a CWL process runs its tool's container (the server's setting, so the node needs none). */
-  cwl?: { containers: 'none' | 'docker' | 'podman' };
+  cwl?: { containers: CwlContainers };
   request: ExecuteRequest;
   /** Where the runner reports started, progress and the end. */
   reportUrl: string;

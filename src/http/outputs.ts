@@ -1,11 +1,10 @@
 import { lstat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { BigIntStats } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { mediaTypeFor } from '../storage/media-types.js';
 import { wantedPart } from './byte-ranges.js';
-import { openRegularFile } from '../storage/open-regular-file.js';
+import { directoryReachedWithoutLink, openRegularFile } from '../storage/open-regular-file.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { HttpAnswer } from './send.js';
 
@@ -97,7 +96,7 @@ export function outputsEndpoint(store: OutputStore) {
     const current = await lstat(file, { bigint: true }).catch(() => undefined);
     if (!current?.isFile()) return notFound;
     const hit = cache.get(file);
-    if (hit && hit.version === versionOf(current) && (dirname(file) === store.dir || (await isDirectory(dirname(file))))) {
+    if (hit && hit.version === versionOf(current) && (await directoryReachedWithoutLink(store.dir, file))) {
       const body = hit.body;
       return found(rel, file, current, headers, (start, end) => body.subarray(start, end + 1));
     }
@@ -121,6 +120,3 @@ export function outputsEndpoint(store: OutputStore) {
     return found(rel, file, info, headers, (start, end) => body.subarray(start, end + 1));
   };
 }
-
-const isDirectory = (path: string): Promise<boolean> =>
-  lstat(path).then((s) => s.isDirectory(), () => false);

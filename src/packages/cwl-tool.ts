@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as cwl from 'cwl-ts-auto';
+import type { CwlContainers } from '../config.js';
 import { complexInput, complexOutput, defineProcess, literalInput, literalOutput } from '../process/declare.js';
 import type { LiteralDataType } from '../process/literal-types.js';
 import { ProcessError, type InputDescription, type InputValue, type OutputDescription, type OutputResults, type ProcessContext, type ProcessDefinition } from '../process/types.js';
@@ -43,10 +44,6 @@ const EDAM: Record<string, string> = {
 };
 
 export class CwlError extends Error {}
-
-/** Container engines cwltool may run a tool's DockerRequirement with; 'none' runs every tool on the host. */
-export const CWL_CONTAINER_ENGINES = ['none', 'docker', 'podman'] as const;
-export type CwlContainers = (typeof CWL_CONTAINER_ENGINES)[number];
 
 export interface CwlOptions {
   containers: CwlContainers;
@@ -104,28 +101,32 @@ function shapeOf(type: unknown, where: string): Shape {
   return { optional, array, kind: name };
 }
 
+/** A WPS title and abstract from CWL's label and doc. */
+const describedOf = (p: { label?: string | undefined; doc?: string | string[] | undefined }, id: string) => ({
+  title: p.label ?? id,
+  ...(p.doc ? { abstract: [p.doc].flat().join('\n') } : {}),
+});
+
 function describeInput(p: cwl.CommandInputParameter): InputDescription {
   const id = shortName(p.id);
   const where = `input ${id}`;
   const shape = shapeOf(p.type, where);
-  const described = { title: p.label ?? id, ...(p.doc ? { abstract: [p.doc].flat().join('\n') } : {}) };
+  const described = describedOf(p, id);
   const hasDefault = p.default_ !== undefined && p.default_ !== null;
   const occurs = { minOccurs: shape.optional || hasDefault ? 0 : 1, maxOccurs: shape.array ? ARRAY_MAX : 1 };
   if (shape.kind === 'File') return complexInput(id, { ...described, ...occurs, formats: formatsOf(p.format) });
   if (shape.kind === 'enum') {
     return literalInput(id, { ...described, ...occurs, dataType: 'string', allowedValues: shape.symbols!, ...(hasDefault ? { default: String(p.default_) } : {}) });
   }
-  const dataType = PRIMITIVE[shape.kind]!;
-  const literal = literalInput(id, { ...described, ...occurs, dataType, ...(hasDefault && !shape.array ? { default: p.default_ } : {}) });
   // A default the WPS cannot hold (an array's) is cwltool's to apply.
-  return literal;
+  return literalInput(id, { ...described, ...occurs, dataType: PRIMITIVE[shape.kind]!, ...(hasDefault && !shape.array ? { default: p.default_ } : {}) });
 }
 
 function describeOutput(p: cwl.CommandOutputParameter): OutputDescription {
   const id = shortName(p.id);
   const shape = shapeOf(p.type, `output ${id}`);
   if (shape.array) throw new CwlError(`output ${id}: arrays are not offered as WPS outputs`);
-  const described = { title: p.label ?? id, ...(p.doc ? { abstract: [p.doc].flat().join('\n') } : {}) };
+  const described = describedOf(p, id);
   if (shape.kind === 'File' || shape.kind === 'stdout' || shape.kind === 'stderr') return complexOutput(id, { ...described, formats: formatsOf(p.format) });
   if (shape.kind === 'enum') return literalOutput(id, { ...described, dataType: 'string' });
   return literalOutput(id, { ...described, dataType: PRIMITIVE[shape.kind]! });
@@ -186,15 +187,17 @@ export async function loadCwlTool(file: string, options: CwlOptions = { containe
     formatIris.set(shortName(p.id), iris);
   }
   const outputs = tool.outputs.map(describeOutput);
-  const cwltool = process.env.WPS_CWLTOOL ?? 'cwltool';
-  const engine = options.containers === 'none' ? ['--no-container'] : options.containers === 'podman' ? ['--podman'] : [];
+  const command = {
+    cwltool: process.env.WPS_CWLTOOL ?? 'cwltool',
+    engine: options.containers === 'none' ? ['--no-container'] : options.containers === 'podman' ? ['--podman'] : [],
+  };
   return defineProcess({
     identifier: identifierOf(file),
     title: tool.label ?? identifierOf(file),
     ...(tool.doc ? { abstract: [tool.doc].flat().join('\n') } : {}),
     inputs,
     outputs,
-    handler: (ctx) => runCwltool([cwltool, ...engine], file, inputs, outputs, { formatIris, secondaries }, ctx),
+    handler: (ctx) => runCwltool({ ...command, file, formatIris, secondaries }, inputs, outputs, ctx),
   });
 }
 
@@ -210,12 +213,19 @@ function jobValue(input: InputDescription, values: readonly InputValue[], iris: 
   return values.length > 0 ? one(values[0]!) : undefined;
 }
 
+/** How a tool runs: the command, its container engine's arguments, its file, and what its inputs need. */
+interface ToolRun {
+  cwltool: string;
+  engine: string[];
+  file: string;
+  formatIris: Map<string, Map<string, string>>;
+  secondaries: Map<string, Secondary[]>;
+}
+
 async function runCwltool(
-  [cwltool, ...engine]: string[],
-  toolFile: string,
+  tool: ToolRun,
   inputs: readonly InputDescription[],
   outputs: readonly OutputDescription[],
-  tool: { formatIris: Map<string, Map<string, string>>; secondaries: Map<string, Secondary[]> },
   { inputs: given, workdir, signal }: ProcessContext,
 ): Promise<OutputResults> {
   const job: Record<string, unknown> = {};
@@ -242,9 +252,9 @@ async function runCwltool(
   mkdirSync(tmp, { recursive: true });
   // An argument array, never a shell; values reach the tool through the job file.
   // No checksums of the outputs: cwltool would read every output file once more (2 GB: seconds).
-  const args = [...engine, '--no-compute-checksum', '--disable-color', '--outdir', outdir, '--tmpdir-prefix', `${tmp}/`, '--tmp-outdir-prefix', `${tmp}/`, toolFile, jobFile];
+  const args = [...tool.engine, '--no-compute-checksum', '--disable-color', '--outdir', outdir, '--tmpdir-prefix', `${tmp}/`, '--tmp-outdir-prefix', `${tmp}/`, tool.file, jobFile];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(cwltool!, args, { cwd: workdir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tool.cwltool, args, { cwd: workdir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -26,6 +26,8 @@ const DEMO_PACKAGE = ['index.js', 'index.ts']
 
 const sources = new WeakMap<ProcessDefinition, string>();
 
+const isCwlFile = (name: string): boolean => /\.cwl$/i.test(name);
+
 /** The file a loaded process came from; undefined for processes made elsewhere (tests). */
 export const sourceOf = (process: ProcessDefinition): string | undefined => sources.get(process);
 
@@ -67,10 +69,10 @@ export async function loadProcesses(specifiers: readonly string[], cwl: CwlOptio
 /** The .cwl files a specifier names: itself, or those of a directory that is no package; undefined otherwise. */
 function cwlFilesOf(specifier: string, cwd: string): string[] | undefined {
   const path = resolve(cwd, specifier);
-  if (/\.cwl$/i.test(specifier)) return [path];
+  if (isCwlFile(specifier)) return [path];
   if (!existsSync(path) || !statSync(path).isDirectory() || existsSync(join(path, 'package.json'))) return undefined;
   return readdirSync(path)
-    .filter((f) => /\.cwl$/i.test(f))
+    .filter(isCwlFile)
     .sort()
     .map((f) => join(path, f));
 }
@@ -89,7 +91,7 @@ async function cwlProcess(file: string, options: CwlOptions, fail: (reason: stri
 /** The process `identifier` from the module at `file` (what a job's spec names), or undefined. */
 export async function loadProcessFrom(file: string, identifier: string, cwl: CwlOptions = { containers: 'none' }): Promise<ProcessDefinition | undefined> {
   const fail = (reason: string) => new Error(`${file}: ${reason}`);
-  const found = /\.cwl$/i.test(file) ? [await cwlProcess(file, cwl, fail)] : await processesOf(file, fail);
+  const found = isCwlFile(file) ? [await cwlProcess(file, cwl, fail)] : await processesOf(file, fail);
   const process = found.find((p) => p.identifier === identifier);
   if (process) sources.set(process, file);
   return process;

@@ -195,12 +195,16 @@ function validateComplex(input: ComplexInput, raw: PresentInput, workdir: Workdi
   if (raw.kind === 'bbox') throw invalidParameter(id, `Input ${id} takes complex data, not a bounding box`);
   const asked: { mimeType?: string; encoding?: string; schema?: string } = raw.kind === 'complex' ? raw : {};
   const format = requireFormat('Input', id, input.formats, asked);
-  const tooLarge = () => new OwsException('FileSizeExceeded', `Input ${id} is larger than its limit of ${input.maximumMegabytes} MB`, id);
-  const fileFormat = { mimeType: asked.mimeType ?? format.mimeType, encoding: asked.encoding ?? format.encoding, schema: asked.schema ?? format.schema };
+  const valueFormat = { mimeType: asked.mimeType ?? format.mimeType, encoding: asked.encoding ?? format.encoding, schema: asked.schema ?? format.schema };
+  const checkSize = (bytes: number) => {
+    if (input.maximumMegabytes !== undefined && bytes > input.maximumMegabytes * 1024 * 1024) {
+      throw new OwsException('FileSizeExceeded', `Input ${id} is larger than its limit of ${input.maximumMegabytes} MB`, id);
+    }
+  };
   if (raw.kind === 'complex' && isFile(raw.value) && !isBase64(raw.encoding)) {
     // Kept in its file: never read into memory unless the handler asks for the bytes.
-    if (input.maximumMegabytes !== undefined && statSync(raw.value.file).size > input.maximumMegabytes * 1024 * 1024) throw tooLarge();
-    return new ComplexData({ file: raw.value.file }, fileFormat, workdir);
+    checkSize(statSync(raw.value.file).size);
+    return new ComplexData({ file: raw.value.file }, valueFormat, workdir);
   }
   let data: Buffer;
   if (raw.kind === 'complex' && isBase64(raw.encoding)) {
@@ -208,20 +212,10 @@ function validateComplex(input: ComplexInput, raw: PresentInput, workdir: Workdi
     if (!BASE64.test(text)) throw invalidParameter(id, `Input ${id}: the value is not valid base64`);
     data = Buffer.from(text, 'base64');
   } else {
-    data = bytesOf(raw.value as string | Buffer);
+    data = bytesOf(raw.value);
   }
-  if (input.maximumMegabytes !== undefined && data.length > input.maximumMegabytes * 1024 * 1024) {
-    throw new OwsException(
-      'FileSizeExceeded',
-      `Input ${id} is larger than its limit of ${input.maximumMegabytes} MB`,
-      id,
-    );
-  }
-  return new ComplexData(
-    { bytes: data },
-    { mimeType: asked.mimeType ?? format.mimeType, encoding: asked.encoding ?? format.encoding, schema: asked.schema ?? format.schema },
-    workdir,
-  );
+  checkSize(data.length);
+  return new ComplexData({ bytes: data }, valueFormat, workdir);
 }
 
 /** `minx,miny,maxx,maxy[,crs[,dimensions]]`, the OWS KVP form of a bounding box. */

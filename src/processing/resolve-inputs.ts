@@ -1,11 +1,11 @@
-import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { invalidParameter, OwsException } from '../exceptions.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { join } from 'node:path';
+import { invalidParameter, OwsException } from '../exceptions.js';
+import type { AddressPolicy } from '../inout/address-policy.js';
 import { fetchReference, type FetchOptions, type Fetched } from '../inout/fetch-reference.js';
 import type { WorkdirOf } from '../process/complex-data.js';
-import type { AddressPolicy } from '../inout/address-policy.js';
 import type { InputSubmission, ReferenceSubmission } from '../ows/request.js';
 import { clip } from '../process/formats.js';
 import { validateInputs, type RawInput, type RawInputEntry } from '../process/validate-inputs.js';

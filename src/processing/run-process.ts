@@ -49,7 +49,9 @@ export async function runProcess(run: ProcessRun): Promise<ProcessRunResult> {
   const inputs = validateInputs(run.process, entries, run.workdir.path);
   const called = await callHandler(run, inputs);
   if (!called.ok) return called;
-  return { ok: true, produced: await storeOutputs(run.outputs, run.selections, called.values, run.jobId, run.workdir.dir) };
+  // Only a workdir that was made can hold the run's own files.
+  const workdir = run.workdir.made ? run.workdir.dir : undefined;
+  return { ok: true, produced: await storeOutputs(run.outputs, run.selections, called.values, run.jobId, workdir) };
 }
 
 type Called = { ok: true; values: OutputValue[] } | { ok: false; error: OwsException };

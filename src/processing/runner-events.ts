@@ -1,6 +1,5 @@
 import type { JobLifecycle } from './job-lifecycle.js';
 
-
 /**
  * Applies one report from a runner. Anything malformed is refused (returns false);
  * a report the state machine no longer accepts (a late one) changes nothing.

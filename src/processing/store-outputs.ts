@@ -5,6 +5,10 @@ import type { OutputSelection, OutputValue } from '../process/outputs.js';
 import { ComplexData } from '../process/complex-data.js';
 import type { OutputStore } from '../storage/output-store.js';
 
+/** Whether a complex output is carried as base64 text: only when the client asked so. */
+const inBase64 = (selection: OutputSelection, value: OutputValue): boolean =>
+  value.type === 'complex' && value.encoding?.toLowerCase() === 'base64' && selection.encoding === 'base64';
+
 /** The bytes of an output as a file or a raw response carries them, with their media type. */
 export function outputBytes(selection: OutputSelection, value: OutputValue): { data: Buffer; mimeType: string } {
   switch (value.type) {
@@ -12,10 +16,8 @@ export function outputBytes(selection: OutputSelection, value: OutputValue): { d
       const dataType = selection.output.type === 'literal' ? selection.output.dataType : 'string';
       return { data: Buffer.from(formatLiteral(dataType, value.value), 'utf8'), mimeType: 'text/plain' };
     }
-    case 'complex': {
-      const base64 = value.encoding?.toLowerCase() === 'base64' && selection.encoding === 'base64';
-      return { data: base64 ? Buffer.from(value.data.toString('base64')) : value.data, mimeType: value.mimeType };
-    }
+    case 'complex':
+      return { data: inBase64(selection, value) ? Buffer.from(value.data.toString('base64')) : value.data, mimeType: value.mimeType };
     case 'bbox':
       return { data: Buffer.from(boundingBoxXml(value), 'utf8'), mimeType: 'text/xml' };
   }
@@ -41,8 +43,9 @@ export async function storeOutputs(
   /** The run's working directory: files in it are moved into storage, others copied. */
   workdir?: string,
 ): Promise<ProducedOutput[]> {
+  const fileOf = (value: OutputValue) => (value instanceof ComplexData ? value.file : undefined);
   const byReference = (selection: OutputSelection, value: OutputValue) =>
-    selection.asReference || (value.type === 'complex' && value instanceof ComplexData && value.file !== undefined && value.size > LARGEST_INLINE_FILE);
+    selection.asReference || (fileOf(value) !== undefined && (value as ComplexData).size > LARGEST_INLINE_FILE);
   if (!selections.some((s, i) => byReference(s, values[i]!))) return selections.map((selection, i) => ({ selection, value: values[i]! }));
   let id = jobId;
   return Promise.all(
@@ -50,16 +53,15 @@ export async function storeOutputs(
       const value = values[i]!;
       if (!byReference(selection, value)) return { selection, value };
       id ??= randomUUID();
-      const file = value instanceof ComplexData && !(value.encoding?.toLowerCase() === 'base64' && selection.encoding === 'base64') ? value.file : undefined;
-      const href = file
-        ? await store.storeFile(id, selection.output.identifier, file, (value as ComplexData).mimeType, workdir !== undefined && file.startsWith(`${workdir}/`))
-        : await store.writeOutput(id, selection.output.identifier, ...bytesAndType(selection, value));
-      return { selection, value, href };
+      // A file goes as it is (never read), unless the client asked for it in base64.
+      const file = inBase64(selection, value) ? undefined : fileOf(value);
+      const outputId = selection.output.identifier;
+      if (file) {
+        const move = workdir !== undefined && file.startsWith(`${workdir}/`);
+        return { selection, value, href: await store.storeFile(id, outputId, file, (value as ComplexData).mimeType, move) };
+      }
+      const { data, mimeType } = outputBytes(selection, value);
+      return { selection, value, href: await store.writeOutput(id, outputId, data, mimeType) };
     }),
   );
 }
-
-const bytesAndType = (selection: OutputSelection, value: OutputValue): [Buffer, string] => {
-  const { data, mimeType } = outputBytes(selection, value);
-  return [data, mimeType];
-};

@@ -10,12 +10,18 @@ import { dirname, join } from 'node:path';
  * directory, which only the dispatcher makes).
  */
 export class Workdir {
+  #dir: string | undefined;
   #made = false;
 
+  /** `where` names the directory when it is first needed (a synchronous run's name costs a UUID). */
   constructor(
-    readonly dir: string,
+    private readonly where: () => string,
     private readonly makeParent: boolean,
   ) {}
+
+  get dir(): string {
+    return (this.#dir ??= this.where());
+  }
 
   path = (): string => {
     if (!this.#made) {
@@ -44,4 +50,4 @@ export class Workdir {
 export const syncWorkdirs = (jobsDir: string): string => join(jobsDir, 'sync');
 
 /** A synchronous run's working directory: its own, removed when the run has answered. */
-export const syncWorkdir = (jobsDir: string): Workdir => new Workdir(join(syncWorkdirs(jobsDir), randomUUID()), true);
+export const syncWorkdir = (jobsDir: string): Workdir => new Workdir(() => join(syncWorkdirs(jobsDir), randomUUID()), true);

@@ -34,12 +34,13 @@ export async function runJobDirectory(
   await files.writeRunner(id, { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, host: hostname() });
   reporter.started();
   let result: JobResult;
+  const logFields = { jobId: id, role: 'runner' };
   try {
     const proc = await findProcess(spec.processId, spec.processSource, spec.cwl);
     if (!proc) throw new OwsException('NoApplicableCode', `Process ${spec.processId} is not installed where the job ran`);
     const form = spec.request.responseForm;
     // In the job's directory, which the dispatcher made; kept with the job.
-    const workdir = new Workdir(join(files.dir(id), 'work'), false);
+    const workdir = new Workdir(() => join(files.dir(id), 'work'), false);
     const run = await runProcess({
       process: proc,
       inputs: spec.request.inputs,
@@ -59,7 +60,7 @@ export async function runJobDirectory(
       signal: stop,
       progress: (percent, message) => reporter.progress(percent, message),
       log: jsonLog,
-      logFields: { jobId: id, role: 'runner' },
+      logFields,
       workdir,
     });
     if (!run.ok) throw run.error;
@@ -69,7 +70,7 @@ export async function runJobDirectory(
       outputs: run.produced.map((p) => toStoredOutput(p.selection.output.identifier, p.value, p.href)),
     };
   } catch (err) {
-    const ex = failureOf(err, spec.processId, jsonLog, { jobId: id, role: 'runner' });
+    const ex = failureOf(err, spec.processId, jsonLog, logFields);
     result = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
     if (stop.aborted) result.stopped = true;
   }

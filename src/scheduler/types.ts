@@ -1,4 +1,5 @@
 import { isJobId } from '../job-id.js';
+
 /**
  * The scheduler interface, shaped after DRMAA 1.0: a job template goes in, the batch
  * system's job id comes out, and the job's state is asked for by id. Adapters build

@@ -27,9 +27,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, { cre
       await writeFile(tmp, data);
     } catch (err) {
       if (!createDirectory || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw e;
-      });
+      await makeOwnDirectory(path);
       await writeFile(tmp, data);
     }
     await rename(tmp, path);
@@ -46,14 +44,10 @@ export async function writeFileAtomic(path: string, data: string | Buffer, { cre
  * the original is removed.
  */
 export async function moveFileInto(file: string, path: string, { keepOriginal = false } = {}): Promise<void> {
-  const makeDirectory = () =>
-    mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
   if (keepOriginal) {
     await copyInto(file, path).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
-      await makeDirectory();
+      await makeOwnDirectory(path);
       await copyInto(file, path);
     });
     return;
@@ -64,7 +58,7 @@ export async function moveFileInto(file: string, path: string, { keepOriginal = 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      await makeDirectory();
+      await makeOwnDirectory(path);
       try {
         await rename(file, path);
         return;
@@ -89,4 +83,11 @@ async function copyInto(file: string, path: string): Promise<void> {
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** Makes the directory `path` goes in, never its parents (a tree removed on purpose stays removed). */
+async function makeOwnDirectory(path: string): Promise<void> {
+  await mkdir(dirname(path)).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
 }

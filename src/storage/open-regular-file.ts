@@ -9,15 +9,17 @@ import { dirname } from 'node:path';
  * not the file. Undefined for anything else, missing files included.
  */
 export async function openRegularFile(root: string, path: string): Promise<FileHandle | undefined> {
-  const dir = dirname(path);
-  if (dir !== root) {
-    const info = await lstat(dir).catch(() => undefined);
-    if (!info?.isDirectory()) return undefined;
-  }
+  if (!(await directoryReachedWithoutLink(root, path))) return undefined;
   const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined);
   if (!handle) return undefined;
   const info = await handle.stat().catch(() => undefined);
   if (info?.isFile()) return handle;
   await handle.close();
   return undefined;
+}
+
+/** Whether `path`'s directory is `root` itself, or a real directory below it (not a link). */
+export async function directoryReachedWithoutLink(root: string, path: string): Promise<boolean> {
+  const dir = dirname(path);
+  return dir === root || (await lstat(dir).then((s) => s.isDirectory(), () => false));
 }

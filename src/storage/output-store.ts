@@ -1,7 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
-import { moveFileInto } from './atomic-write.js';
+import { moveFileInto, writeFileAtomic } from './atomic-write.js';
 import { extensionFor } from './media-types.js';
 import { storageFailure } from './storage-failure.js';
 

@@ -44,7 +44,6 @@ interface LocalJob {
   timer?: NodeJS.Timeout;
 }
 
-
 export class LocalScheduler implements Scheduler {
   readonly name = 'local';
   readonly idIsJobId = true;
