@@ -146,6 +146,7 @@ describe('hostile input', () => {
     const ex = exceptionOf(huge.text);
     expect({ code: ex.code, locator: ex.locator, status: huge.status }).toEqual({ code: 'InvalidParameterValue', locator: 'request', status: 400 });
     expect(ex.text).toMatch(/more than 10000 elements/);
+    await expectSchemaValid(huge.text);
     const k = await raw('GET', `/wps?service=WPS&request=DescribeProcess&version=1.0.0&identifier=${'inout,hello,'.repeat(500)}inout`);
     expect(parseXml(k.text).ProcessDescriptions.ProcessDescription.map((p: { Identifier: string }) => p.Identifier)).toEqual(['inout', 'hello']);
   });
@@ -233,7 +234,13 @@ describe('slow uploads', () => {
       await expectRefused(busy, 'ServerBusy', undefined, 503);
       expect((await fetch(`${s.wps}?service=WPS&request=GetCapabilities`)).status).toBe(200);
       // The server ends the stalled uploads itself (408), and their memory is free again.
-      for (const text of await Promise.all(answers)) expect(text).toMatch(/^HTTP\/1\.1 408/);
+      for (const text of await Promise.all(answers)) {
+        expect(text).toMatch(/^HTTP\/1\.1 408/);
+        // The answer is an ExceptionReport, schema-valid, for a client that can read it.
+        const report = text.slice(text.indexOf('\r\n\r\n') + 4);
+        expect(exceptionOf(report)).toMatchObject({ code: 'NoApplicableCode', text: 'The request did not arrive whole within 2 s' });
+        await expectSchemaValid(report);
+      }
       // The server's side of each connection closes just after the client's.
       for (let i = 0; i < 200 && s.services.requestMemory.inUse > 0; i++) await wait(10);
       expect(s.services.requestMemory.inUse).toBe(0);
