@@ -13,10 +13,12 @@ export type ExceptionCode =
   | 'ServerBusy'
   | 'FileSizeExceeded'
   | 'NotEnoughStorage'
-  | 'StorageNotSupported';
+  | 'StorageNotSupported'
+  | 'InvalidUpdateSequence';
 
 /**
- * HTTP status per exception code. OWS Common 1.1 (06-121r9, 8.6) fixes the first five;
+ * HTTP status per exception code. OWS Common 1.1 (06-121r9, 8.6) fixes the first five and
+ * InvalidUpdateSequence;
  * the WPS-specific ones take the HTTP status that names the same condition, so that
  * proxies and generic HTTP clients react sensibly (retry on 503, no retry on 413).
  */
@@ -31,6 +33,7 @@ export const HTTP_STATUS: Readonly<Record<ExceptionCode, number>> = {
   FileSizeExceeded: 413,
   NotEnoughStorage: 507,
   StorageNotSupported: 400,
+  InvalidUpdateSequence: 400,
 };
 
 export class OwsException extends Error {

@@ -6,7 +6,8 @@ import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { clientGone, SECURITY_HEADERS, send } from './http/send.js';
-import { wpsEndpoint } from './http/wps-endpoint.js';
+import { overflowedInRequestLine } from './http/oversized-head.js';
+import { queryTooLong, wpsEndpoint } from './http/wps-endpoint.js';
 import { exceptionReportXml } from './ows/exception-report.js';
 import type { Services } from './services.js';
 
@@ -114,8 +115,8 @@ function createApp(services: Services): Koa {
 }
 
 /**
- * Starts listening. Requests whose head (the KVP query string) outgrows Node's parser
- * still get an ExceptionReport instead of a bare 431.
+ * Starts listening. Requests whose head outgrows Node's parser still get an
+ * ExceptionReport: 414 for a long query, 431 for long headers.
  */
 export function startServer(services: Services, port = services.config.port, host = services.config.host): Promise<Server> {
   const ops = services;
@@ -135,7 +136,9 @@ export function startServer(services: Services, port = services.config.port, hos
     if (!socket.writable) return socket.destroy();
     const [ex, reason] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [new OwsException('FileSizeExceeded', 'The request line and headers are too large', undefined, 431), 'Request Header Fields Too Large']
+        ? overflowedInRequestLine(err)
+          ? [queryTooLong(limits.maxQueryLength), 'URI Too Long']
+          : [new OwsException('FileSizeExceeded', 'The request headers are too large', undefined, 431), 'Request Header Fields Too Large']
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [new OwsException('NoApplicableCode', `The request did not arrive whole within ${limits.requestTimeoutMs / 1000} s`, undefined, 408), 'Request Timeout']
           : [new OwsException('NoApplicableCode', 'Malformed HTTP request', undefined, 400), 'Bad Request'];

@@ -5,6 +5,8 @@ import { JOB_STATES } from './jobs/states.js';
 import { Gauge, Metrics } from './metrics.js';
 import { metered } from './scheduler/metered.js';
 import { JobStore } from './jobs/store.js';
+import { offeringSequence } from './jobs/offerings.js';
+import { offeringDigest } from './operations/get-capabilities.js';
 import { jsonLog, type Log } from './log.js';
 import type { OperationContext } from './operations/context.js';
 import { ProcessRegistry } from './process/registry.js';
@@ -78,6 +80,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const events = new JobEvents(config.redisUrl, config.queueName);
   const files = new JobFiles(config.jobsDir);
   const endpoint = `${config.baseUrl}/wps`;
+  const updateSequence = await offeringSequence(db, offeringDigest(config, registry, endpoint));
   const writer = new FileWriter(config.writerThreads);
   // Without Redis, jobs live in this process's queue: no other server writes their documents.
   const singleWriter = !config.redisUrl;
@@ -163,6 +166,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     registry,
     outputs,
     endpoint,
+    updateSequence,
     syncSlots: new Slots(config.limits.maxSyncExecutions),
     requestMemory: new ByteBudget(config.limits.requestMemory),
     jobs: { store, queue, publisher, lifecycle, maxWaiting: config.jobs.maxWaiting },

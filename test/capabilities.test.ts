@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
+import { processes as defaultProcesses } from '../processes/index.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
@@ -108,6 +109,59 @@ describe('GetCapabilities', () => {
     // A fragment sent as is (fetch would drop it) is not part of the request.
     const fragment = await rawHttp('/wps?service=WPS&request=GetCapabilities#section');
     expect(fragment.slice(fragment.indexOf('\r\n\r\n') + 4)).toBe(full.text);
+  });
+});
+
+describe('updateSequence (OWS Common 1.1, 7.3.4)', () => {
+  const caps = () => `${s.wps}?service=WPS&request=GetCapabilities`;
+  const sequenceOf = async (server: TestServer) => parseXml((await get(`${server.wps}?service=WPS&request=GetCapabilities`)).text).Capabilities['@updateSequence'] as string;
+
+  it('is in the document, and the value a client holds decides the answer', async () => {
+    const full = await get(caps());
+    const current = parseXml(full.text).Capabilities['@updateSequence'];
+    expect(current).toMatch(/^[1-9]\d*$/);
+    // The current value: nothing new to send.
+    const same = await fetch(`${caps()}&updateSequence=${current}`);
+    expect(same.status).toBe(304);
+    expect(await same.text()).toBe('');
+    // A value this server never gave.
+    await expectException(await get(`${caps()}&UPDATESEQUENCE=${BigInt(current) + 1n}`), 'InvalidUpdateSequence', 'updateSequence', 400);
+    // An earlier or unreadable value: the whole document.
+    for (const held of ['0', 'yesterday', '', '-1']) {
+      const r = await get(`${caps()}&updateSequence=${held}`);
+      expect(r.status).toBe(200);
+      expect(r.text).toBe(full.text);
+    }
+    const post304 = await fetch(s.wps, {
+      method: 'POST',
+      headers: { 'content-type': 'text/xml' },
+      body: `<wps:GetCapabilities xmlns:wps="http://www.opengis.net/wps/1.0.0" service="WPS" updateSequence="${current}"/>`,
+    });
+    expect(post304.status).toBe(304);
+  });
+
+  it('grows when the offered processes change, on every server sharing the database, and stays while they do not', async () => {
+    // One public address for all: it is part of the document, as behind a load balancer.
+    const shared = { database: { schema: `wps_test_sequence_${Date.now()}` }, server: { baseUrl: 'https://wps.example.org' } };
+    const first = await startTestServer(shared);
+    const started = [first];
+    try {
+      const fewer = await startTestServer(shared, defaultProcesses.filter((p) => p.identifier !== 'sleep'));
+      started.push(fewer);
+      const again = await startTestServer(shared);
+      started.push(again);
+      const same = await startTestServer(shared);
+      started.push(same);
+      const [a, b, c, d] = await Promise.all(started.map(sequenceOf));
+      expect(BigInt(b!)).toBeGreaterThan(BigInt(a!));
+      // The first set offered again is a change from the newest: the number never goes back.
+      expect(BigInt(c!)).toBeGreaterThan(BigInt(b!));
+      expect(d).toBe(c);
+      // A server still offering the old set answers by its own sequence.
+      await expectException(await get(`${first.url}/wps?service=WPS&request=GetCapabilities&updateSequence=${c}`), 'InvalidUpdateSequence', 'updateSequence', 400);
+    } finally {
+      for (const server of started.reverse()) await server.close();
+    }
   });
 });
 

@@ -141,10 +141,15 @@ describe('exceptions: every code with its locator and HTTP status', () => {
     await expectException(await post(s.wps, over), 'FileSizeExceeded', 'data', 413);
   });
 
-  it('FileSizeExceeded for a KVP query over the limit (414), and over what the HTTP parser holds (431)', async () => {
+  it('FileSizeExceeded for a KVP query over the limit (414), even past what the HTTP parser holds, and for long headers (431)', async () => {
     await expectException(await kvp(`identifier=hello&DataInputs=name=${'z'.repeat(9000)}`), 'FileSizeExceeded', undefined, 414);
-    const r = await rawGet(`/wps?service=WPS&request=GetCapabilities&x=${'z'.repeat(64 * 1024)}`);
-    await expectException(r, 'FileSizeExceeded', undefined, 431);
+    const caps = '/wps?service=WPS&request=GetCapabilities';
+    await expectException(await rawGet(`${caps}&x=${'z'.repeat(64 * 1024)}`), 'FileSizeExceeded', undefined, 414);
+    await expectException(await rawGet(`${caps}&x=${'%20'.repeat(200 * 1024)}`), 'FileSizeExceeded', undefined, 414);
+    const cookie = Array.from({ length: 8000 }, (_, i) => `c${i}=v${i}`).join('; ');
+    await expectException(await rawGet(caps, { cookie }), 'FileSizeExceeded', undefined, 431);
+    const many = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`x-header-${i}`, 'a value of some length']));
+    await expectException(await rawGet(caps, many), 'FileSizeExceeded', undefined, 431);
   });
 
   it('ServerBusy (503) when every synchronous slot is taken', async () => {
@@ -214,10 +219,10 @@ describe('outputs URL', () => {
 });
 
 /** A GET sent as written (fetch would normalize the path). */
-function rawGet(path: string): Promise<{ status: number; statusLine: string; contentType: string; text: string; headers: Headers }> {
+function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; statusLine: string; contentType: string; text: string; headers: Headers }> {
   const { hostname, port } = new URL(s.url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path, method: 'GET' }, (res) => {
+    const req = request({ host: hostname, port, path, method: 'GET', headers }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => (text += c));

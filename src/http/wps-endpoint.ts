@@ -104,14 +104,7 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
     if (method !== 'GET' && method !== 'HEAD') {
       throw new OwsException('OperationNotSupported', `HTTP method ${method} is not supported`, method, 405);
     }
-    if (query.length > limits.maxQueryLength) {
-      throw new OwsException(
-        'FileSizeExceeded',
-        `The query string is longer than the limit of ${limits.maxQueryLength} bytes; POST large requests as XML`,
-        undefined,
-        414,
-      );
-    }
+    if (query.length > limits.maxQueryLength) throw queryTooLong(limits.maxQueryLength);
     return parseKvp(query, languages);
   }
 
@@ -138,3 +131,7 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
     return parseXmlRequest(text, languages, limits.maxXmlDepth, limits.maxXmlElements);
   }
 }
+
+/** A KVP query over the limit, here or already in Node's parser (server.ts). */
+export const queryTooLong = (maxQueryLength: number): OwsException =>
+  new OwsException('FileSizeExceeded', `The query string is longer than the limit of ${maxQueryLength} bytes; POST large requests as XML`, undefined, 414);

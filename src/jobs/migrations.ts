@@ -147,6 +147,21 @@ const migrations: Migration[] = [
       await db.raw('DROP INDEX jobs_newest_first');
     },
   },
+  {
+    // GetCapabilities' updateSequence: a number that grows whenever the offered documents
+    // change, shared by every server on the database (see jobs/offerings.ts).
+    name: '005_offerings',
+    async up(db) {
+      await db.schema.createTable('offerings', (t) => {
+        t.bigIncrements('sequence');
+        t.text('digest').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(db.fn.now());
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('offerings');
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

@@ -13,6 +13,8 @@ export interface OperationContext {
   outputs: OutputStore;
   /** The WPS endpoint URL as clients reach it. */
   endpoint: string;
+  /** GetCapabilities' updateSequence: grows whenever the offered documents change. */
+  updateSequence: string;
   /** Synchronous Executes in progress, bounded by limits.maxSyncExecutions. */
   syncSlots: Slots;
   /** Bytes held for requests in progress (bodies, references of synchronous runs), bounded by limits.requestMemory. */

@@ -10,6 +10,8 @@ export interface CapabilitiesInput {
   endpoint: string;
   languages: readonly string[];
   language: string;
+  /** Grows whenever the offered documents change (see operations/get-capabilities.ts). */
+  updateSequence?: string;
 }
 
 // Dismiss is WPS 2.0's operation, offered here as an extension (clients ignore unknown operations).
@@ -20,6 +22,7 @@ export function capabilitiesXml(input: CapabilitiesInput): string {
     .att('service', 'WPS')
     .att('version', WPS_VERSION)
     .att(NS.xml, 'xml:lang', input.language);
+  if (input.updateSequence !== undefined) root.att('updateSequence', input.updateSequence);
   serviceIdentification(root, input.metadata);
   serviceProvider(root, input.metadata);
   operationsMetadata(root, input.endpoint);

@@ -75,8 +75,8 @@ export function parseKvp(query: string, languages: readonly string[]): WpsReques
       const accept = p.get('acceptversions');
       const acceptVersions = accept === undefined ? undefined : accept.split(',').map((v) => v.trim());
       negotiateVersion(acceptVersions);
-      // AcceptFormats, Sections and updateSequence are optional; unknown values are ignored.
-      return { operation, acceptVersions, language };
+      // AcceptFormats and Sections are optional; unknown values are ignored.
+      return { operation, acceptVersions, updateSequence: p.get('updatesequence'), language };
     }
     case 'DescribeProcess': {
       checkVersion(p.get('version'));

@@ -15,6 +15,8 @@ interface BaseRequest {
 export interface GetCapabilitiesRequest extends BaseRequest {
   operation: 'GetCapabilities';
   acceptVersions: string[] | undefined;
+  /** The updateSequence the client holds (OWS Common 1.1, 7.3.4), as sent. */
+  updateSequence: string | undefined;
 }
 
 export interface DescribeProcessRequest extends BaseRequest {

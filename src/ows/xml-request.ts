@@ -59,7 +59,8 @@ export function parseXmlRequest(body: string, languages: readonly string[], maxD
       const accept = element(root, NS.wps, 'AcceptVersions');
       const acceptVersions = accept ? elements(accept, NS.ows, 'Version').map((v) => textContent(v).trim()) : undefined;
       negotiateVersion(acceptVersions);
-      return { operation, acceptVersions, language };
+      // Not in WPS 1.0.0's request schema, but OWS Common's GetCapabilities has it.
+      return { operation, acceptVersions, updateSequence: attribute(root, 'updateSequence'), language };
     }
     case 'DescribeProcess': {
       checkVersion(attribute(root, 'version'));
