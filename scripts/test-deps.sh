@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-deps.sh — what `npm test` needs besides node_modules, made present on this
 # machine kind (Debian, root): the packages the tests drive (xmllint, OWSLib, PyWPS with
-# gunicorn, tmux, wrk, Chromium, cwltool, GDAL, CDO, Docker with a busybox image), Postgres
+# gunicorn, tmux, wrk, Chromium, cwltool, GDAL, CDO, Docker and rootless Podman (for the
+# user wps-podman) with a busybox image), Postgres
 # and Redis running, GridEngine, Slurm and the test sshd
 # (scripts/schedulers/start.sh). Idempotent; a second run takes a few seconds.
 # Without root it only says what is missing.
@@ -22,8 +23,11 @@ command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v cwltool >/dev/null 2>&1 || need="$need cwltool"
 command -v gdal_translate >/dev/null 2>&1 || need="$need gdal-bin"
 command -v cdo >/dev/null 2>&1 || need="$need cdo"
-# A CWL tool's DockerRequirement runs under Docker, in a busybox image made here (no registry is reached).
+# A CWL tool's DockerRequirement runs under Docker, and under rootless Podman for a service
+# account, in a busybox image made here (no registry is reached).
 command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
+command -v podman >/dev/null 2>&1 || need="$need podman"
+command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 
 if [ "$(id -u)" != 0 ]; then
@@ -48,13 +52,35 @@ if ! docker info >/dev/null 2>&1; then
   (dockerd >/var/log/wps-test-dockerd.log 2>&1 &)
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-if ! docker image inspect wps-test-busybox:latest >/dev/null 2>&1; then
+# The test image: busybox and a few of its links, readable by any user (a rootless
+# container runs as its caller's id).
+image=localhost/wps-test-busybox:latest
+busybox_tar() {
+  local root
   root=$(mktemp -d)
+  chmod 755 "$root"
   mkdir -p "$root/bin"
   cp /bin/busybox "$root/bin/busybox"
   for c in sh ls cat echo printf wc; do ln -s busybox "$root/bin/$c"; done
-  tar -C "$root" -c . | docker import - wps-test-busybox:latest >/dev/null
+  tar -C "$root" -c .
   rm -rf "$root"
+}
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+  busybox_tar | docker import - "$image" >/dev/null
+fi
+# Rootless Podman: the way a server running as a service account runs containers (Debian
+# bookworm's cwltool passes --userns=keep-id, which its Podman allows only rootless).
+podman_user=wps-podman
+podman_home=/var/lib/wps-test-podman
+if ! id "$podman_user" >/dev/null 2>&1; then
+  useradd --system --home-dir "$podman_home" --create-home --shell /usr/sbin/nologin "$podman_user"
+fi
+for f in /etc/subuid /etc/subgid; do
+  grep -q "^$podman_user:" "$f" 2>/dev/null || echo "$podman_user:300000:65536" >>"$f"
+done
+as_podman_user() { (cd / && runuser -u "$podman_user" -- env HOME="$podman_home" "$@"); }
+if ! as_podman_user podman image exists "$image" 2>/dev/null; then
+  busybox_tar | as_podman_user podman import - "$image" >/dev/null
 fi
 
 scripts/schedulers/start.sh

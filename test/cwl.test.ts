@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { loadProcesses } from '../src/packages/load-processes.js';
 import { expectAllValid, followStatus, statusLocationOf } from './helpers/async.js';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
 import { complex, executeXml, literal } from './helpers/requests.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { spawnCli } from './helpers/child-server.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 /**
@@ -154,24 +155,59 @@ describe.runIf(missing.length === 0)('CWL command-line tools as processes', () =
 });
 
 describe.runIf(missing.length === 0)('a tool with a DockerRequirement', () => {
-  let docker: TestServer;
-  beforeAll(async () => {
-    const answers = await run('docker', ['image', 'inspect', 'wps-test-busybox:latest']).then(() => true, () => false);
-    if (!answers) throw new Error('Docker or the wps-test-busybox image is missing (scripts/test-deps.sh starts dockerd and makes it)');
-    docker = await startTestServer({ cwl: { containers: 'docker' } }, await loadProcesses([resolve('test/cwl-containers')], { containers: 'docker' }));
-  });
-  afterAll(() => docker?.close());
+  const IMAGE = 'localhost/wps-test-busybox:latest';
+  const PODMAN_USER = 'wps-podman';
 
-  it('runs in the container the tool names (cwl.containers: docker), values still one argument each', async () => {
+  /** The tool lists its container's /bin and echoes a crafted message. */
+  async function expectRunInImage(wps: string): Promise<void> {
     const message = 'inside $(id) ; ../x';
-    const r = await post(docker.wps, executeXml('in_container', literal('message', message), asyncForm('listing')));
+    const r = await post(wps, executeXml('in_container', literal('message', message), asyncForm('listing')));
     const views = await followStatus(statusLocationOf(r.text), { timeoutMs: 60_000 });
     await expectAllValid(views);
     const doc = parseXml(views.at(-1)!.xml).ExecuteResponse;
     expect(doc.Status.ProcessSucceeded, views.at(-1)!.xml).toBeDefined();
     const listing = await (await fetch(doc.ProcessOutputs.Output[0].Reference['@href'])).text();
-    // The image's /bin, not the host's: busybox and its links only.
+    // The image's /bin, not the host's: busybox and its links only; the message one argument.
     expect(listing).toBe(['busybox', 'cat', 'echo', 'ls', 'printf', 'sh', 'wc', message, ''].join('\n'));
+  }
+
+  it('runs in the image the tool names under Docker (cwl.containers: docker)', async () => {
+    const answers = await run('docker', ['image', 'inspect', IMAGE]).then(() => true, () => false);
+    if (!answers) throw new Error(`Docker or the image ${IMAGE} is missing (scripts/test-deps.sh starts dockerd and makes it)`);
+    const docker = await startTestServer({ cwl: { containers: 'docker' } }, await loadProcesses([resolve('test/cwl-containers')], { containers: 'docker' }));
+    try {
+      await expectRunInImage(docker.wps);
+    } finally {
+      await docker.close();
+    }
+  });
+
+  it('runs in it under rootless Podman, for a server running as a service account (cwl.containers: podman)', async () => {
+    const account = await run('getent', ['passwd', PODMAN_USER]).then((r) => r.stdout.split(':'), () => undefined);
+    if (!account) throw new Error(`no account ${PODMAN_USER} (scripts/test-deps.sh makes it and its Podman image)`);
+    const [uid, gid, home] = [Number(account[2]), Number(account[3]), account[5]!];
+    const dataDir = tempDir('wps-cwl-podman-');
+    chownSync(dataDir, uid, gid);
+    const port = await freePort();
+    const server = await spawnCli(
+      ['serve'],
+      {
+        PORT: String(port),
+        WPS_BASE_URL: `http://127.0.0.1:${port}`,
+        WPS_DATA_DIR: dataDir,
+        WPS_PROCESSES: resolve('test/cwl-containers'),
+        WPS_CWL_CONTAINERS: 'podman',
+        HOME: home,
+        USER: PODMAN_USER,
+        LOGNAME: PODMAN_USER,
+      },
+      '"listening"',
+      { uid, gid },
+    );
+    try {
+      await expectRunInImage(`http://127.0.0.1:${port}/wps`);
+    } finally {
+      await server.stop();
+    }
   });
 });
-

@@ -4,7 +4,7 @@ label: In a container
 doc: Lists the container's /bin (a busybox image imported locally), and prints a message.
 requirements:
   DockerRequirement:
-    dockerPull: wps-test-busybox:latest
+    dockerPull: localhost/wps-test-busybox:latest
 baseCommand: [sh, -c, 'ls /bin; echo "$0"']
 inputs:
   message:

@@ -9,11 +9,13 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export async function spawnCli(args: string[], env: Record<string, string>, readyLine: string): Promise<ChildServer> {
+/** `as`: the account to run it under (a service account rather than root). */
+export async function spawnCli(args: string[], env: Record<string, string>, readyLine: string, as?: { uid: number; gid: number }): Promise<ChildServer> {
   const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], {
     // It announces itself in its log ("listening", "dispatching"): at info level.
     env: { ...process.env, WPS_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
