@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import ipaddr from 'ipaddr.js';
+import { hashSecret } from './secrets.js';
 import { dirname, resolve } from 'node:path';
 
 /**
@@ -135,7 +137,52 @@ export interface SchedulersConfig {
   runner: { node: string; script: string | undefined };
 }
 
+/** A static API token: its user, groups and rights; the token itself only as its SHA-256. */
+export interface TokenEntry {
+  user: string;
+  /** Hex SHA-256 of the token (`wps-server token new` prints an entry). */
+  sha256: string;
+  groups: string[];
+  admin: boolean;
+}
+
+/** Who may see and execute a process: these users and members of these groups (and admins). */
+export interface ProcessAccess {
+  users: string[];
+  groups: string[];
+}
+
+/** Who callers are (auth/), and what that allows. */
+export interface AuthConfig {
+  /** OpenID Connect issuer whose access tokens (JWT) are accepted; its keys come by discovery. */
+  issuer: string | undefined;
+  /** Accepted `aud` values of access tokens (one is needed with an issuer). */
+  audience: string[];
+  /** The claim naming the user (falls back to `sub`). */
+  userClaim: string;
+  /** The claim listing the user's groups. */
+  groupsClaim: string;
+  tokens: TokenEntry[];
+  /** A front end's header naming the user (e.g. X-Forwarded-User), believed only from trustedProxies. */
+  userHeader: string | undefined;
+  /** The front end's header listing the user's groups, comma-separated. */
+  groupsHeader: string | undefined;
+  /** Addresses or CIDR ranges of the front ends whose headers are believed. */
+  trustedProxies: string[];
+  /** Users and groups who see and manage every user's jobs. */
+  admins: ProcessAccess;
+  /** Status documents and outputs only for their job's owner (else capability URLs). */
+  protectOutputs: boolean;
+  /** Per process identifier: who may see and execute it (over the process's own declaration). */
+  processes: Record<string, ProcessAccess>;
+}
+
 export interface Config {
+  /**
+   * Who callers are; undefined when authentication is off (`auth: "none"`, or unset on a
+   * loopback address): every caller may then do everything, as one user.
+   */
+  auth: AuthConfig | undefined;
   /** CWL processes: with which engine cwltool runs a tool's DockerRequirement ('none': on the host). */
   cwl: { containers: CwlContainers };
   /**
@@ -176,9 +223,26 @@ export interface Config {
   schedulers: SchedulersConfig;
 }
 
+export type TokenFileEntry = { user?: string; token?: string; sha256?: string; groups?: string[]; admin?: boolean };
+
 export type ConfigFile = {
   /** Paths relative to the file's own directory. */
   processes?: string[];
+  auth?:
+    | 'none'
+    | {
+        issuer?: string;
+        audience?: string | string[];
+        userClaim?: string;
+        groupsClaim?: string;
+        tokens?: TokenFileEntry[];
+        userHeader?: string;
+        groupsHeader?: string;
+        trustedProxies?: string[];
+        admins?: Partial<ProcessAccess>;
+        protectOutputs?: boolean;
+        processes?: Record<string, Partial<ProcessAccess>>;
+      };
   cwl?: { containers?: string };
   server?: { port?: number; host?: string; baseUrl?: string; languages?: string[] };
   storage?: { dir?: string; url?: string; writerThreads?: number };
@@ -329,6 +393,88 @@ function parseSchedulers(env: NodeJS.ProcessEnv, f: NonNullable<ConfigFile['sche
   };
 }
 
+const NAME = /^[^\s,\u0000-\u001f\u007f]{1,256}$/;
+
+function parseNames(value: unknown, name: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && NAME.test(v))) {
+    throw new ConfigError(`${name}: must be a list of names (no spaces or commas)`);
+  }
+  return value as string[];
+}
+
+function parseAccess(value: Partial<ProcessAccess> | undefined, name: string): ProcessAccess {
+  return { users: parseNames(value?.users, `${name}.users`), groups: parseNames(value?.groups, `${name}.groups`) };
+}
+
+function parseToken(entry: TokenFileEntry, i: number): TokenEntry {
+  const name = `auth.tokens[${i}]`;
+  if (typeof entry.user !== 'string' || !NAME.test(entry.user)) throw new ConfigError(`${name}.user: a user name is needed`);
+  if ((entry.token === undefined) === (entry.sha256 === undefined)) throw new ConfigError(`${name}: give either token or sha256`);
+  if (entry.sha256 !== undefined && !/^[0-9a-f]{64}$/i.test(entry.sha256)) throw new ConfigError(`${name}.sha256: not a hex SHA-256`);
+  if (entry.token !== undefined && (typeof entry.token !== 'string' || entry.token.length < 16)) throw new ConfigError(`${name}.token: at least 16 characters`);
+  return {
+    user: entry.user,
+    sha256: entry.sha256?.toLowerCase() ?? hashSecret(entry.token!),
+    groups: parseNames(entry.groups, `${name}.groups`),
+    admin: entry.admin === true,
+  };
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  return ipaddr.isValid(host) && ipaddr.process(host).range() === 'loopback';
+}
+
+/**
+ * Unset means off on a loopback address only: a server other machines can reach refuses
+ * to start without `auth`, unless it says "none" (as Redis's protected mode does).
+ */
+function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth'], host: string): AuthConfig | undefined {
+  const issuer = env.WPS_AUTH_ISSUER ?? (f === 'none' ? undefined : f?.issuer);
+  if (f === 'none' && issuer === undefined) return undefined;
+  if (f === undefined && issuer === undefined) {
+    if (isLoopback(host)) return undefined;
+    throw new ConfigError(
+      `server.host ${host} is reachable from other machines and no auth is configured: configure auth, or set it to "none" (WPS_AUTH=none) to serve without it`,
+    );
+  }
+  const a = f === 'none' || f === undefined ? {} : f;
+  const audienceValue = env.WPS_AUTH_AUDIENCE ?? a.audience;
+  const audience = audienceValue === undefined ? [] : typeof audienceValue === 'string' ? list(audienceValue) : parseNames(audienceValue, 'auth.audience');
+  if (issuer !== undefined) {
+    stripSlash(issuer, 'auth.issuer');
+    if (audience.length === 0) throw new ConfigError('auth.audience: an issuer needs the audience its tokens must name (WPS_AUTH_AUDIENCE)');
+  }
+  const tokens = (a.tokens ?? []).map(parseToken);
+  const seen = new Set<string>();
+  for (const t of tokens) {
+    if (seen.has(t.sha256)) throw new ConfigError(`auth.tokens: the same token is given twice (user ${t.user})`);
+    seen.add(t.sha256);
+  }
+  const userHeader = env.WPS_AUTH_USER_HEADER ?? a.userHeader;
+  const trustedProxies = env.WPS_AUTH_TRUSTED_PROXIES !== undefined ? list(env.WPS_AUTH_TRUSTED_PROXIES) : parseNames(a.trustedProxies, 'auth.trustedProxies');
+  if (userHeader !== undefined && trustedProxies.length === 0) throw new ConfigError('auth.userHeader needs auth.trustedProxies: the front ends whose header is believed');
+  for (const p of trustedProxies) {
+    if (!ipaddr.isValid(p) && !ipaddr.isValidCIDR(p)) throw new ConfigError(`auth.trustedProxies: not an address or CIDR range: ${p}`);
+  }
+  const processes: Record<string, ProcessAccess> = {};
+  for (const [id, access] of Object.entries(a.processes ?? {})) processes[id] = parseAccess(access, `auth.processes.${id}`);
+  return {
+    issuer: issuer?.replace(/\/+$/, ''),
+    audience,
+    userClaim: a.userClaim ?? 'preferred_username',
+    groupsClaim: a.groupsClaim ?? 'groups',
+    tokens,
+    userHeader: userHeader?.toLowerCase(),
+    groupsHeader: a.groupsHeader?.toLowerCase(),
+    trustedProxies,
+    admins: parseAccess(a.admins, 'auth.admins'),
+    protectOutputs: parseFlag(env.WPS_AUTH_PROTECT_OUTPUTS ?? a.protectOutputs ?? false, 'auth.protectOutputs'),
+    processes,
+  };
+}
+
 function parsePort(value: string | number, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name}: not a port: ${value}`);
@@ -406,6 +552,7 @@ export function loadConfig(
     throw new ConfigError(`cwl.containers: ${CWL_CONTAINER_ENGINES.join(', ')}, not ${JSON.stringify(containers)}`);
   }
   const config: Config = {
+    auth: parseAuth(env, env.WPS_AUTH === 'none' ? 'none' : o.auth ?? file.auth, host),
     cwl: { containers: containers as CwlContainers },
     processes,
     port,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { CwlContainers } from './config.js';
 import type { ExecuteRequest } from './ows/request.js';
 import type { OutputValue } from './process/outputs.js';
@@ -85,4 +84,4 @@ export type RunnerCommand = { type: 'run'; jobId: string; stdout: string; stderr
 export const reportPath = (id: string): string => `/internal/jobs/${id}/report`;
 
 /** The secret's form at rest: runners send the secret, the store keeps this. */
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+export { hashSecret } from './secrets.js';

@@ -5,6 +5,7 @@ import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
+import { callerOf, identifyCaller } from './http/problem.js';
 import { clientGone, SECURITY_HEADERS, send } from './http/send.js';
 import { overflowedInRequestLine } from './http/oversized-head.js';
 import { queryTooLong, wpsEndpoint } from './http/wps-endpoint.js';
@@ -21,7 +22,7 @@ import type { Services } from './services.js';
  */
 function requestListener(services: Services): RequestListener {
   const koa = createApp(services).callback();
-  const wps = wpsEndpoint(services, services.metrics, (err) => logError(services, err));
+  const wps = wpsEndpoint(services, services.auth, services.metrics, (err) => logError(services, err));
   const outputs = outputsEndpoint(services.outputs);
   return (req: IncomingMessage, res: ServerResponse) => {
     try {
@@ -83,13 +84,14 @@ function createApp(services: Services): Koa {
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
   const jobs = jobsApi(services);
   const health = healthEndpoints(services);
+  const identified = identifyCaller(services.auth);
   app.use((ctx) => {
     ctx.set(SECURITY_HEADERS);
     const path = ctx.path;
     const report = REPORT_PATH.exec(path);
     if (report) return reports(ctx, report[1]!);
     const job = JOBS_PATH.exec(path);
-    if (job) return jobs(ctx, job[1], job[2]);
+    if (job) return identified(ctx, () => jobs(ctx, callerOf(ctx), job[1], job[2]));
     if (path === '/health') return health.health(ctx);
     if (path === '/ready') return health.ready(ctx);
     if (path === '/metrics') {

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { authenticator, type Authenticator } from './auth/authenticate.js';
 import type { Config } from './config.js';
 import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
 import { JOB_STATES } from './jobs/states.js';
@@ -45,6 +46,8 @@ const STALE_MS = 10 * 60_000;
 
 /** Everything a server or dispatcher process runs on, opened in order and closed in reverse. */
 export interface Services extends OperationContext {
+  /** Who sent a request (auth/). */
+  auth: Authenticator;
   db: Knex;
   store: JobStore;
   queue: JobQueue;
@@ -68,7 +71,7 @@ export interface OpenOptions {
 export async function openServices(config: Config, processes: readonly ProcessDefinition[], opts: OpenOptions = {}): Promise<Services> {
   const startedAt = new Date();
   const log = opts.log ?? jsonLog;
-  const registry = new ProcessRegistry(processes);
+  const registry = new ProcessRegistry(processes, config.auth?.processes);
   const { db, applied } = await openMigratedDatabase(databaseOptions(config), log);
   if (applied.length > 0) log({ level: 'info', msg: 'migrated', migrations: applied });
   const store = new JobStore(db);
@@ -167,6 +170,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     outputs,
     endpoint,
     updateSequence,
+    auth: authenticator(config.auth),
     syncSlots: new Slots(config.limits.maxSyncExecutions),
     requestMemory: new ByteBudget(config.limits.requestMemory),
     jobs: { store, queue, publisher, lifecycle, maxWaiting: config.jobs.maxWaiting },

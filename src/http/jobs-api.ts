@@ -1,5 +1,7 @@
 import type { Context } from 'koa';
+import { isAnonymous, mayManage, needsIdentity, type Caller } from '../auth/caller.js';
 import { JOB_ID_PATTERN } from '../job-id.js';
+import { problem } from './problem.js';
 import { isTerminal, type JobState } from '../jobs/states.js';
 import type { Job } from '../jobs/store.js';
 import { isTextMimeType } from '../process/formats.js';
@@ -23,18 +25,11 @@ const STATUS: Record<JobState, string> = {
   dismissed: 'dismissed',
 };
 const STATE_OF = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as JobState]));
-const EXCEPTIONS = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0';
 const LOG_TAIL = 256 * 1024;
 
 export function jobsApi(services: Services) {
   const { store, files, publisher, lifecycle, config } = services;
   const base = config.baseUrl;
-
-  const problem = (ctx: Context, status: number, type: string, detail: string) => {
-    ctx.status = status;
-    ctx.type = 'application/problem+json';
-    ctx.body = { type: `${EXCEPTIONS}/${type}`, title: type.replace(/-/g, ' '), status, detail };
-  };
 
   const statusInfo = (job: Job) => {
     const info: Record<string, unknown> = {
@@ -65,7 +60,7 @@ export function jobsApi(services: Services) {
     return info;
   };
 
-  const list = async (ctx: Context) => {
+  const list = async (ctx: Context, caller: Caller) => {
     const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit ?? 100) || 100));
     const offset = Math.max(0, Number(ctx.query.offset ?? 0) || 0);
     const statuses = ([] as string[]).concat(ctx.query.status ?? []).flatMap((s) => s.split(','));
@@ -74,7 +69,11 @@ export function jobsApi(services: Services) {
       return problem(ctx, 400, 'invalid-parameter', `status must be one of ${Object.values(STATUS).join(', ')}, not ${unknown.join(', ')}`);
     }
     const processId = typeof ctx.query.processID === 'string' ? ctx.query.processID : undefined;
+    // Each user sees their own jobs; an admin everyone's, or one user's with ?user=.
+    const user = typeof ctx.query.user === 'string' ? ctx.query.user : undefined;
+    const owner = caller.admin ? user : caller.user;
     const { jobs, total } = await store.list({
+      ...(owner !== undefined ? { owner } : {}),
       ...(processId ? { processId } : {}),
       states: statuses.map((s) => STATE_OF[s]!),
       limit,
@@ -109,13 +108,15 @@ export function jobsApi(services: Services) {
     };
   };
 
-  return async (ctx: Context, id: string | undefined, part: string | undefined): Promise<void> => {
+  return async (ctx: Context, caller: Caller, id: string | undefined, part: string | undefined): Promise<void> => {
+    if (isAnonymous(caller)) throw needsIdentity();
     if (!id) {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', 'GET /jobs');
-      return list(ctx);
+      return list(ctx, caller);
     }
     const job = await store.get(id);
-    if (!job) return problem(ctx, 404, 'no-such-job', `there is no job ${id}`);
+    // Another user's job is answered like one that does not exist: ids do not leak.
+    if (!job || !mayManage(job.owner, caller)) return problem(ctx, 404, 'no-such-job', `there is no job ${id}`);
     if (ctx.method === 'DELETE' && !part) {
       if (isTerminal(job.state)) return problem(ctx, 409, 'job-finished', `job ${id} is ${STATUS[job.state]}; only accepted or running jobs can be dismissed`);
       const dismissed = await lifecycle.dismiss(id);

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticator } from '../auth/authenticate.js';
+import { AuthRefusal, type Caller } from '../auth/caller.js';
 import type { Metrics } from '../metrics.js';
 import { asOwsException, invalidParameter, missingParameter, OwsException } from '../exceptions.js';
 import { handleRequest, type OperationContext, type WpsResponse } from '../operations/index.js';
@@ -22,12 +24,31 @@ import { clientGone, send as sendAnswer } from './send.js';
  *
  * `logError` hears of what went wrong inside; it knows a client that hung up from a fault.
  */
-export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (err: unknown) => void) {
+export function wpsEndpoint(ops: OperationContext, auth: Authenticator, metrics: Metrics, logError: (err: unknown) => void) {
   const { limits, languages } = ops.config;
 
-  /** A promise only when the answer is not ready at once; it never rejects on a client's account. */
+  /**
+   * A promise only when the answer is not ready at once; it never rejects on a client's
+   * account. Credentials are judged first: a bad token is refused before a body is read.
+   */
   return (req: IncomingMessage, res: ServerResponse, query: string): Promise<void> | undefined => {
     const started = performance.now();
+    let caller: Caller | Promise<Caller>;
+    try {
+      caller = auth.identify(req);
+    } catch (err) {
+      return send(req, res, started, 'unparsed', failure(err));
+    }
+    if (caller instanceof Promise) {
+      return caller.then(
+        (c) => parse(req, res, query, started, c),
+        (err: unknown) => send(req, res, started, 'unparsed', failure(err)),
+      );
+    }
+    return parse(req, res, query, started, caller);
+  };
+
+  function parse(req: IncomingMessage, res: ServerResponse, query: string, started: number, caller: Caller): Promise<void> | undefined {
     let request: WpsRequest | Promise<WpsRequest>;
     try {
       request = req.method === 'POST' ? parsePost(req) : parseGet(req.method!, query);
@@ -36,19 +57,19 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
     }
     if (request instanceof Promise) {
       return request.then(
-        (r) => answer(req, res, started, r),
+        (r) => answer(req, res, started, r, caller),
         (err: unknown) => (clientGone(err) ? hungUp(res, started) : send(req, res, started, 'unparsed', failure(err))),
       );
     }
-    return answer(req, res, started, request);
-  };
+    return answer(req, res, started, request, caller);
+  }
 
-  function answer(req: IncomingMessage, res: ServerResponse, started: number, request: WpsRequest): Promise<void> | undefined {
+  function answer(req: IncomingMessage, res: ServerResponse, started: number, request: WpsRequest, caller: Caller): Promise<void> | undefined {
     let response: WpsResponse | Promise<WpsResponse>;
     try {
       const refused = crossSiteRefusal(req, request);
       if (refused) throw refused;
-      response = handleRequest(request, ops);
+      response = handleRequest(request, ops, caller);
     } catch (err) {
       return send(req, res, started, request.operation, failure(err));
     }
@@ -93,6 +114,13 @@ export function wpsEndpoint(ops: OperationContext, metrics: Metrics, logError: (
   }
 
   function failure(err: unknown): WpsResponse {
+    if (err instanceof AuthRefusal) {
+      // OWS has no exception code of its own for credentials: the HTTP status says it.
+      const ex = new OwsException('NoApplicableCode', err.message, undefined, err.status);
+      const response: WpsResponse = { status: err.status, contentType: XML_CONTENT_TYPE, body: exceptionReportXml(ex, languages[0]!) };
+      if (err.challenge) response.headers = { 'www-authenticate': err.challenge };
+      return response;
+    }
     const ex = asOwsException(err);
     if (!(err instanceof OwsException)) logError(err);
     const response: WpsResponse = { status: ex.httpStatus, contentType: XML_CONTENT_TYPE, body: exceptionReportXml(ex, languages[0]!) };

@@ -114,3 +114,15 @@ export function refusalReason(ip: string, hostname: string, policy: AddressPolic
   if (policy.allow.length === 0 || hasAddress(policy.allow, forms) || hasName(policy.allow)) return undefined;
   return `${hostname} is not on the allow list`;
 }
+
+/** Whether `ip` (or the IPv4 address it carries) is one of the addresses or CIDR ranges given. */
+export function addressIn(ip: string, entries: readonly string[]): boolean {
+  const given = parse(ip);
+  if (!given) return false;
+  const carried = given.kind() === 'ipv6' ? embeddedIPv4(given as ipaddr.IPv6) : undefined;
+  const forms = carried ? [carried, given] : [given];
+  return entries.some((e) => {
+    const cidr = cidrOf(e);
+    return cidr !== undefined && forms.some((a) => inCidr(a, cidr));
+  });
+}

@@ -162,6 +162,24 @@ const migrations: Migration[] = [
       await db.schema.dropTable('offerings');
     },
   },
+  {
+    // Who submitted a job: the jobs list shows each user their own, newest first.
+    name: '006_job_owners',
+    async up(db) {
+      await db.schema.alterTable('jobs', (t) => {
+        t.text('owner');
+        t.jsonb('owner_groups');
+      });
+      await db.raw('CREATE INDEX jobs_of_owner_newest_first ON jobs (owner, created_at DESC, id)');
+    },
+    async down(db) {
+      await db.raw('DROP INDEX jobs_of_owner_newest_first');
+      await db.schema.alterTable('jobs', (t) => {
+        t.dropColumn('owner_groups');
+        t.dropColumn('owner');
+      });
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

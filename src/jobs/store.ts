@@ -5,6 +5,9 @@ import { fromStates, TERMINAL, type JobState } from './states.js';
 export interface Job {
   id: string;
   processId: string;
+  /** Who submitted it (null: authentication was off), and their groups then. */
+  owner: string | null;
+  ownerGroups: string[];
   request: unknown;
   state: JobState;
   percent: number;
@@ -26,6 +29,9 @@ export interface Job {
 export interface NewJob {
   id: string;
   processId: string;
+  /** Unset: nobody's (authentication is off). */
+  owner?: string | null;
+  ownerGroups?: string[];
   request: unknown;
   message: string;
 }
@@ -38,12 +44,20 @@ export interface Failure {
 
 type Row = Record<string, unknown>;
 
+export interface JobFilter {
+  owner?: string;
+  processId?: string;
+  states?: readonly JobState[];
+}
+
 const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
 
 function toJob(r: Row): Job {
   return {
     id: String(r.id),
     processId: String(r.process_id),
+    owner: (r.owner as string | null) ?? null,
+    ownerGroups: r.owner_groups == null ? [] : typeof r.owner_groups === 'string' ? JSON.parse(r.owner_groups) : (r.owner_groups as string[]),
     request: typeof r.request === 'string' ? JSON.parse(r.request) : r.request,
     state: r.state as JobState,
     percent: Number(r.percent),
@@ -116,14 +130,22 @@ export class JobStore {
     if (batch.length === 0) return;
     this.inFlight++;
     try {
-      const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?::int)').join(', ');
-      const bindings = batch.flatMap((p, i) => [p.job.id, p.job.processId, JSON.stringify(p.job.request), p.job.message, i + 1]);
+      const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::int)').join(', ');
+      const bindings = batch.flatMap((p, i) => [
+        p.job.id,
+        p.job.processId,
+        JSON.stringify(p.job.request),
+        p.job.message,
+        p.job.owner ?? null,
+        JSON.stringify(p.job.ownerGroups ?? []),
+        i + 1,
+      ]);
       const max = batch[0]!.maxWaiting;
       const result = await this.db.raw(
         `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
-              batch (id, process_id, request, message, ord) AS (VALUES ${values})
-         INSERT INTO jobs (id, process_id, request, state, message)
-         SELECT b.id, b.process_id, b.request, 'accepted', b.message FROM batch b, waiting w
+              batch (id, process_id, request, message, owner, owner_groups, ord) AS (VALUES ${values})
+         INSERT INTO jobs (id, process_id, request, state, message, owner, owner_groups)
+         SELECT b.id, b.process_id, b.request, 'accepted', b.message, b.owner, b.owner_groups FROM batch b, waiting w
          WHERE w.n + b.ord <= ?
          RETURNING id`,
         [...bindings, max],
@@ -228,9 +250,10 @@ export class JobStore {
     return new Set(rows.map((r) => String(r.id)));
   }
 
-  /** A page of jobs, newest first, optionally of one process and some states. */
-  async list(filter: { processId?: string; states?: readonly JobState[]; limit: number; offset: number }): Promise<{ jobs: Job[]; total: number }> {
+  /** A page of jobs, newest first, optionally of one owner, one process and some states. */
+  async list(filter: JobFilter & { limit: number; offset: number }): Promise<{ jobs: Job[]; total: number }> {
     const where = (q: Knex.QueryBuilder) => {
+      if (filter.owner !== undefined) q.where('owner', filter.owner);
       if (filter.processId) q.where('process_id', filter.processId);
       if (filter.states && filter.states.length > 0) q.whereIn('state', filter.states as JobState[]);
       return q;
@@ -239,9 +262,9 @@ export class JobStore {
     return { jobs: rows.map(toJob), total: await this.countMatching(filter, where) };
   }
 
-  /** Of all processes, from the counts by state (the table may hold a million jobs); of one, counted. */
-  private async countMatching(filter: { processId?: string; states?: readonly JobState[] }, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
-    if (filter.processId) {
+  /** Of everyone's jobs of all processes, from the counts by state (the table may hold a million jobs); else counted. */
+  private async countMatching(filter: JobFilter, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
+    if (filter.processId || filter.owner !== undefined) {
       const [count] = (await where(this.db('jobs')).count({ n: '*' })) as Row[];
       return Number(count?.n ?? 0);
     }

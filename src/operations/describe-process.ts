@@ -1,3 +1,4 @@
+import type { Caller } from '../auth/caller.js';
 import { invalidParameter } from '../exceptions.js';
 import { clip } from '../process/formats.js';
 import { processDescriptionsXml } from '../ows/process-description.js';
@@ -15,18 +16,23 @@ interface Documents {
 }
 const cache = new WeakMap<OperationContext, Map<string, Documents>>();
 
-export function describeProcess(req: DescribeProcessRequest, ctx: OperationContext): WpsResponse {
+export function describeProcess(req: DescribeProcessRequest, ctx: OperationContext, caller: Caller): WpsResponse {
   const language = languageOf(ctx, req.language);
   let byLanguage = cache.get(ctx);
   if (!byLanguage) cache.set(ctx, (byLanguage = new Map()));
   let docs = byLanguage.get(language);
   if (!docs) byLanguage.set(language, (docs = { one: new Map(), lists: new Map() }));
   const write = (processes: readonly ProcessDefinition[]) => Buffer.from(processDescriptionsXml(processes, language));
-  if (req.identifiers === 'ALL') return xmlResponse((docs.all ??= write(ctx.registry.all())));
+  if (req.identifiers === 'ALL') {
+    const visible = ctx.registry.visibleTo(caller);
+    if (visible !== ctx.registry.all()) return xmlResponse(list(docs, visible, write));
+    return xmlResponse((docs.all ??= write(visible)));
+  }
   // Each process once, in the order first asked: a request naming one process many
   // times gets one description, so the answer is never larger than DescribeProcess ALL.
   const processes = [...new Set(req.identifiers)].map((id) => {
-    const p = ctx.registry.get(id);
+    // A process the caller may not use is answered like one that does not exist.
+    const p = ctx.registry.getFor(id, caller);
     if (!p) throw invalidParameter('identifier', `No process with identifier "${clip(id)}"`);
     return p;
   });
@@ -35,6 +41,10 @@ export function describeProcess(req: DescribeProcessRequest, ctx: OperationConte
     if (xml === undefined) docs.one.set(processes[0]!, (xml = write(processes)));
     return xmlResponse(xml);
   }
+  return xmlResponse(list(docs, processes, write));
+}
+
+function list(docs: Documents, processes: readonly ProcessDefinition[], write: (processes: readonly ProcessDefinition[]) => Buffer): Buffer {
   const key = processes.map((p) => p.identifier).join(',');
   let xml = docs.lists.get(key);
   if (xml === undefined) {
@@ -43,5 +53,5 @@ export function describeProcess(req: DescribeProcessRequest, ctx: OperationConte
     if (docs.lists.size >= MAX_CACHED) docs.lists.clear();
     docs.lists.set(key, xml);
   }
-  return xmlResponse(xml);
+  return xml;
 }

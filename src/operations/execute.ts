@@ -1,3 +1,4 @@
+import { isAnonymous, needsIdentity, type Caller } from '../auth/caller.js';
 import { invalidParameter, OwsException } from '../exceptions.js';
 import { clip } from '../process/formats.js';
 import { executeResponseXml, type ExecuteResponseInput } from '../ows/execute-response.js';
@@ -12,14 +13,11 @@ import { syncWorkdir } from '../processing/workdir.js';
 import { extensionFor } from '../storage/media-types.js';
 import { languageOf, xmlResponse, type OperationContext, type WpsResponse } from './context.js';
 
-export function findProcess(ctx: OperationContext, identifier: string): ProcessDefinition {
-  const process = ctx.registry.get(identifier);
-  if (!process) throw invalidParameter('identifier', `No process with identifier "${clip(identifier)}"`);
-  return process;
-}
-
-export async function execute(req: ExecuteRequest, ctx: OperationContext): Promise<WpsResponse> {
-  const process = findProcess(ctx, req.identifier);
+export async function execute(req: ExecuteRequest, ctx: OperationContext, caller: Caller): Promise<WpsResponse> {
+  if (isAnonymous(caller)) throw needsIdentity();
+  // A process the caller may not use is answered like one that does not exist.
+  const process = ctx.registry.getFor(req.identifier, caller);
+  if (!process) throw invalidParameter('identifier', `No process with identifier "${clip(req.identifier)}"`);
   const form = req.responseForm;
   const asks: readonly OutputRequest[] = form.kind === 'raw' ? [form.output] : form.outputs;
   if (form.kind === 'document' && form.storeExecuteResponse) {
@@ -35,7 +33,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext): Promi
     }
     selectOutputs(process, asks);
     checkInputsBeforeFetching(process, req.inputs, ctx.config.limits);
-    return xmlResponse(await submitJob(ctx.jobs, req, process));
+    return xmlResponse(await submitJob(ctx.jobs, req, process, caller));
   }
   const selections = selectOutputs(process, asks);
   if (!ctx.syncSlots.tryTake()) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
+import type { Caller } from '../auth/caller.js';
 import { OwsException } from '../exceptions.js';
 import { capabilitiesXml } from '../ows/capabilities.js';
 import { processDescriptionsXml } from '../ows/process-description.js';
@@ -19,7 +20,7 @@ const cache = new WeakMap<OperationContext, Map<string, Buffer>>();
  * same in HTTP's words. A later one is InvalidUpdateSequence; an earlier or unreadable one
  * gets the whole document.
  */
-export function getCapabilities(req: GetCapabilitiesRequest, ctx: OperationContext): WpsResponse {
+export function getCapabilities(req: GetCapabilitiesRequest, ctx: OperationContext, caller: Caller): WpsResponse {
   const held = req.updateSequence === undefined || !/^\d{1,30}$/.test(req.updateSequence) ? undefined : BigInt(req.updateSequence);
   if (held !== undefined) {
     const current = BigInt(ctx.updateSequence);
@@ -33,15 +34,21 @@ export function getCapabilities(req: GetCapabilitiesRequest, ctx: OperationConte
     }
   }
   const language = languageOf(ctx, req.language);
-  let byLanguage = cache.get(ctx);
-  if (!byLanguage) cache.set(ctx, (byLanguage = new Map()));
-  let xml = byLanguage.get(language);
+  const processes = ctx.registry.visibleTo(caller);
+  // One document per language and set of visible processes (few: they follow the access rules).
+  const key = processes === ctx.registry.all() ? language : `${language} ${processes.map((p) => p.identifier).join(',')}`;
+  let documents = cache.get(ctx);
+  if (!documents) cache.set(ctx, (documents = new Map()));
+  let xml = documents.get(key);
   if (xml === undefined) {
-    xml = Buffer.from(capabilitiesXml({ ...documentInput(ctx, language), updateSequence: ctx.updateSequence }));
-    byLanguage.set(language, xml);
+    xml = Buffer.from(capabilitiesXml({ ...documentInput(ctx, language), processes, updateSequence: ctx.updateSequence }));
+    if (documents.size >= MAX_CACHED) documents.clear();
+    documents.set(key, xml);
   }
   return xmlResponse(xml);
 }
+
+const MAX_CACHED = 256;
 
 type Offering = Pick<OperationContext, 'config' | 'registry' | 'endpoint'>;
 

@@ -1,3 +1,4 @@
+import type { Caller } from '../auth/caller.js';
 import type { WpsRequest } from '../ows/request.js';
 import type { OperationContext, WpsResponse } from './context.js';
 import { describeProcess } from './describe-process.js';
@@ -7,16 +8,19 @@ import { getCapabilities } from './get-capabilities.js';
 
 export type { OperationContext, WpsResponse } from './context.js';
 
-/** A promise only where the operation waits for something (Execute, Dismiss). */
-export function handleRequest(req: WpsRequest, ctx: OperationContext): WpsResponse | Promise<WpsResponse> {
+/**
+ * A promise only where the operation waits for something (Execute, Dismiss). `caller`
+ * decides which processes exist for the request and whose jobs it may touch.
+ */
+export function handleRequest(req: WpsRequest, ctx: OperationContext, caller: Caller): WpsResponse | Promise<WpsResponse> {
   switch (req.operation) {
     case 'GetCapabilities':
-      return getCapabilities(req, ctx);
+      return getCapabilities(req, ctx, caller);
     case 'DescribeProcess':
-      return describeProcess(req, ctx);
+      return describeProcess(req, ctx, caller);
     case 'Execute':
-      return execute(req, ctx);
+      return execute(req, ctx, caller);
     case 'Dismiss':
-      return dismiss(req, ctx);
+      return dismiss(req, ctx, caller);
   }
 }

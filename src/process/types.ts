@@ -219,5 +219,10 @@ export interface ProcessDefinition {
   statusSupported: boolean;
   /** What an asynchronous run needs from the scheduler. */
   resources?: ProcessResources;
+  /**
+   * Who may see and execute it when authentication is on: these users and members of
+   * these groups (and admins). Unset: anyone. The config's auth.processes overrides it.
+   */
+  access?: { users?: string[]; groups?: string[] };
   handler(ctx: ProcessContext): Promise<OutputResults> | OutputResults;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { Config } from '../config.js';
 import { OwsException } from '../exceptions.js';
@@ -14,6 +13,7 @@ import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
 import type { JobInfo, JobTemplate } from '../scheduler/types.js';
 import { hashSecret, reportPath, type JobSpec } from '../runner-contract.js';
+import { newSecret } from '../secrets.js';
 import type { JobFiles } from '../storage/job-files.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
@@ -177,7 +177,7 @@ export class Dispatcher {
   /** Writes the job's spec (with a fresh secret) and hands it to the scheduler. */
   private async submit(job: Job, template: JobTemplate, monitor: SchedulerMonitor): Promise<string | undefined> {
     const scheduler = monitor.scheduler;
-    const secret = randomBytes(32).toString('base64url');
+    const secret = newSecret();
     // A scheduler whose ids are ours gets it recorded now: one write less per job.
     const ownId = scheduler.idIsJobId ? job.id : undefined;
     const prepared = await this.d.store.prepareDispatch(job.id, scheduler.name, hashSecret(secret), ownId);
@@ -297,7 +297,7 @@ export class Dispatcher {
     if (template && monitor && info.state === 'undetermined' && !(await this.d.files.hasAttempts(job.id))) {
       // Its spec may never have been written (a crash right after the dispatch was
       // recorded): write it anew, with a new secret, before handing the job over again.
-      const secret = randomBytes(32).toString('base64url');
+      const secret = newSecret();
       if (!(await this.d.store.renewSecret(job.id, hashSecret(secret)))) return undefined;
       await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
       const again = await monitor.scheduler.submit(template);

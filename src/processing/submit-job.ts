@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Caller } from '../auth/caller.js';
 import { OwsException } from '../exceptions.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
@@ -26,9 +27,12 @@ export interface JobsContext {
  * document without a row, which nobody has been told of; `removeOrphanDocuments`
  * takes those away.
  */
-export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition): Promise<string> {
-  const job = acceptedJob(randomUUID(), req, process);
-  const insert = d.store.insertIfRoom({ id: job.id, processId: job.processId, request: req, message: job.message! }, d.maxWaiting);
+export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition, caller: Caller): Promise<string> {
+  const job = acceptedJob(randomUUID(), req, process, caller);
+  const insert = d.store.insertIfRoom(
+    { id: job.id, processId: job.processId, request: req, message: job.message!, owner: job.owner, ownerGroups: job.ownerGroups },
+    d.maxWaiting,
+  );
   // While the waiting limit turns submissions away, a document is written only for a job
   // that got in: a refusal, the answer to overload, then costs no file.
   const write = d.store.refusing
@@ -58,11 +62,13 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
 }
 
 /** The row an accepted job gets, as the store will hold it. */
-function acceptedJob(id: string, request: ExecuteRequest, process: ProcessDefinition): Job {
+function acceptedJob(id: string, request: ExecuteRequest, process: ProcessDefinition, caller: Caller): Job {
   const now = new Date();
   return {
     id,
     processId: process.identifier,
+    owner: caller.user ?? null,
+    ownerGroups: caller.user === undefined ? [] : [...caller.groups],
     request,
     state: 'accepted',
     percent: 0,

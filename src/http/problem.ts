@@ -1,0 +1,32 @@
+import type { Context } from 'koa';
+import type { Authenticator } from '../auth/authenticate.js';
+import { AuthRefusal, type Caller } from '../auth/caller.js';
+
+const EXCEPTIONS = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0';
+
+/** An RFC 7807 problem document, typed in OGC API - Processes' exception namespace. */
+export function problem(ctx: Context, status: number, type: string, detail: string): void {
+  ctx.status = status;
+  ctx.type = 'application/problem+json';
+  ctx.body = { type: `${EXCEPTIONS}/${type}`, title: type.replace(/-/g, ' '), status, detail };
+}
+
+/**
+ * Koa middleware for the JSON routes: who sent the request goes into `ctx.state.caller`;
+ * credentials that do not hold, and refusals further in, are answered as problems with
+ * the challenge of a 401.
+ */
+export function identifyCaller(auth: Authenticator) {
+  return async (ctx: Context, next: () => Promise<unknown>): Promise<void> => {
+    try {
+      (ctx.state as { caller: Caller }).caller = await auth.identify(ctx.req);
+      await next();
+    } catch (err) {
+      if (!(err instanceof AuthRefusal)) throw err;
+      problem(ctx, err.status, err.status === 403 ? 'forbidden' : err.status === 503 ? 'identity-provider-unavailable' : 'unauthorized', err.message);
+      if (err.challenge) ctx.set('www-authenticate', err.challenge);
+    }
+  };
+}
+
+export const callerOf = (ctx: Context): Caller => (ctx.state as { caller: Caller }).caller;
