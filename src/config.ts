@@ -162,6 +162,8 @@ export interface AuthConfig {
   userClaim: string;
   /** The claim listing the user's groups. */
   groupsClaim: string;
+  /** A token signed with a key not in the cached key set fetches it again, at most this often (ms). */
+  jwksCooldownMs: number;
   tokens: TokenEntry[];
   /** A front end's header naming the user (e.g. X-Forwarded-User), believed only from trustedProxies. */
   userHeader: string | undefined;
@@ -235,6 +237,7 @@ export type ConfigFile = {
         audience?: string | string[];
         userClaim?: string;
         groupsClaim?: string;
+        jwksCooldown?: number;
         tokens?: TokenFileEntry[];
         userHeader?: string;
         groupsHeader?: string;
@@ -431,7 +434,8 @@ function isLoopback(host: string): boolean {
  * to start without `auth`, unless it says "none" (as Redis's protected mode does).
  */
 function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth'], host: string): AuthConfig | undefined {
-  const issuer = env.WPS_AUTH_ISSUER ?? (f === 'none' ? undefined : f?.issuer);
+  // Empty variables count as unset (compose files pass them through empty).
+  const issuer = (env.WPS_AUTH_ISSUER || undefined) ?? (f === 'none' ? undefined : f?.issuer);
   if (f === 'none' && issuer === undefined) return undefined;
   if (f === undefined && issuer === undefined) {
     if (isLoopback(host)) return undefined;
@@ -440,7 +444,7 @@ function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth'], host: string):
     );
   }
   const a = f === 'none' || f === undefined ? {} : f;
-  const audienceValue = env.WPS_AUTH_AUDIENCE ?? a.audience;
+  const audienceValue = (env.WPS_AUTH_AUDIENCE || undefined) ?? a.audience;
   const audience = audienceValue === undefined ? [] : typeof audienceValue === 'string' ? list(audienceValue) : parseNames(audienceValue, 'auth.audience');
   if (issuer !== undefined) {
     stripSlash(issuer, 'auth.issuer');
@@ -465,6 +469,7 @@ function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth'], host: string):
     audience,
     userClaim: a.userClaim ?? 'preferred_username',
     groupsClaim: a.groupsClaim ?? 'groups',
+    jwksCooldownMs: a.jwksCooldown === 0 ? 0 : parseDuration(a.jwksCooldown ?? 30, 'auth.jwksCooldown'),
     tokens,
     userHeader: userHeader?.toLowerCase(),
     groupsHeader: a.groupsHeader?.toLowerCase(),

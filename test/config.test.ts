@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseSize } from '../src/config.js';
+import { ConfigError, loadConfig, parseSize, type ConfigFile } from '../src/config.js';
+import { hashSecret } from '../src/secrets.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 describe('configuration', () => {
@@ -44,6 +45,32 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { WPS_BASE_URL: 'ftp://x' } })).toThrow(/WPS_BASE_URL/);
     expect(() => loadConfig({ env: { WPS_MAX_REQUEST_SIZE: 'lots' } })).toThrow(/maxRequestSize/);
     expect(() => loadConfig({ env: { WPS_CONFIG: '/nonexistent/wps.json' } })).toThrow(/cannot read config file/);
+  });
+
+  it('refuses to serve other machines without auth, unless auth is "none"; loopback needs none', () => {
+    expect(loadConfig({ env: {} }).auth).toBeUndefined();
+    expect(loadConfig({ env: { HOST: '::1' } }).auth).toBeUndefined();
+    for (const host of ['0.0.0.0', '::', '192.168.1.10', 'wps.example.org']) {
+      expect(() => loadConfig({ env: { HOST: host } })).toThrow(/reachable from other machines and no auth is configured/);
+      expect(loadConfig({ env: { HOST: host, WPS_AUTH: 'none' } }).auth).toBeUndefined();
+      expect(loadConfig({ env: { HOST: host }, overrides: { auth: 'none' } }).auth).toBeUndefined();
+    }
+    const on = loadConfig({ env: { HOST: '0.0.0.0', WPS_AUTH_ISSUER: 'https://id.example.org/realms/hpc/', WPS_AUTH_AUDIENCE: 'wps' } }).auth!;
+    expect(on).toMatchObject({ issuer: 'https://id.example.org/realms/hpc', audience: ['wps'], userClaim: 'preferred_username', groupsClaim: 'groups' });
+  });
+
+  it('keeps static tokens as their SHA-256 only, and refuses auth settings that cannot work', () => {
+    const auth = loadConfig({ env: {}, overrides: { auth: { tokens: [{ user: 'ci', token: 'wps_0123456789abcdef', groups: ['ci'] }] } } }).auth!;
+    expect(auth.tokens).toEqual([{ user: 'ci', sha256: hashSecret('wps_0123456789abcdef'), groups: ['ci'], admin: false }]);
+    expect(JSON.stringify(auth)).not.toContain('wps_0123456789abcdef');
+    const refused = (auth: ConfigFile['auth']) => () => loadConfig({ env: {}, overrides: { auth } });
+    expect(refused({ issuer: 'https://id.example.org' })).toThrow(/auth.audience/);
+    expect(refused({ tokens: [{ user: 'ci' }] })).toThrow(/auth.tokens\[0\]: give either token or sha256/);
+    expect(refused({ tokens: [{ user: 'ci', sha256: 'abc' }] })).toThrow(/not a hex SHA-256/);
+    expect(refused({ tokens: [{ user: 'ci', token: 'short' }] })).toThrow(/at least 16/);
+    expect(refused({ tokens: [{ user: 'a', token: 'wps_0123456789abcdef' }, { user: 'b', token: 'wps_0123456789abcdef' }] })).toThrow(/twice/);
+    expect(refused({ userHeader: 'X-Forwarded-User' })).toThrow(/trustedProxies/);
+    expect(refused({ userHeader: 'X-Forwarded-User', trustedProxies: ['proxy.example.org'] })).toThrow(/not an address or CIDR/);
   });
 
   it('parses sizes', () => {

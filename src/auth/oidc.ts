@@ -13,12 +13,13 @@ const FETCH_TIMEOUT_MS = 5_000;
 /**
  * OpenID Connect access tokens (JWT) of one issuer, verified with jose against the keys
  * its discovery document names. jose keeps the key set and fetches it again when a
- * token names a key it does not know (at most every 30 s).
+ * token names a key it does not know (at most every auth.jwksCooldown).
  */
 export class OidcVerifier {
   private keys: Promise<JWTVerifyGetKey> | undefined;
 
   constructor(private readonly auth: AuthConfig & { issuer: string }) {}
+
 
   async verify(token: string): Promise<{ user: string; groups: string[] }> {
     const keys = await this.keySet();
@@ -43,7 +44,7 @@ export class OidcVerifier {
 
   private keySet(): Promise<JWTVerifyGetKey> {
     if (!this.keys) {
-      const found = discover(this.auth.issuer);
+      const found = discover(this.auth.issuer, this.auth.jwksCooldownMs);
       this.keys = found;
       found.catch(() => setTimeout(() => this.keys === found && (this.keys = undefined), RETRY_DISCOVERY_MS).unref());
     }
@@ -52,7 +53,7 @@ export class OidcVerifier {
 }
 
 /** The issuer's key set, from its discovery document (OpenID Connect Discovery 1.0, 4). */
-async function discover(issuer: string): Promise<JWTVerifyGetKey> {
+async function discover(issuer: string, cooldownMs: number): Promise<JWTVerifyGetKey> {
   let jwksUri: string;
   try {
     const res = await fetch(`${issuer}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
@@ -65,7 +66,7 @@ async function discover(issuer: string): Promise<JWTVerifyGetKey> {
   } catch (err) {
     throw new AuthRefusal(503, `the identity provider's discovery document could not be read (${(err as Error).message}); try again later`);
   }
-  return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: FETCH_TIMEOUT_MS, cooldownDuration: cooldownMs, cacheMaxAge: 600_000 });
 }
 
 function refusalOf(err: unknown): AuthRefusal {

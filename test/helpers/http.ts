@@ -13,12 +13,12 @@ async function reply(res: Response): Promise<Reply> {
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text(), headers: res.headers };
 }
 
-export async function get(url: string): Promise<Reply> {
-  return reply(await fetch(url));
+export async function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return reply(await fetch(url, { headers }));
 }
 
-export async function post(url: string, body: string | Uint8Array, contentType = 'text/xml'): Promise<Reply> {
-  return reply(await fetch(url, { method: 'POST', body, headers: { 'content-type': contentType } }));
+export async function post(url: string, body: string | Uint8Array, contentType = 'text/xml', headers: Record<string, string> = {}): Promise<Reply> {
+  return reply(await fetch(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } }));
 }
 
 /** Asserts the document validates against the official OGC schemas. */

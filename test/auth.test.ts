@@ -1,0 +1,220 @@
+import { request } from 'node:http';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashSecret } from '../src/secrets.js';
+import { followStatus, statusLocationOf } from './helpers/async.js';
+import { expectException, expectSchemaValid, get, parseXml, post, type Reply } from './helpers/http.js';
+import { startTestIssuer, type TestIssuer } from './helpers/oidc-issuer.js';
+import { executeXml, literal } from './helpers/requests.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Who callers are and what that allows: OpenID Connect access tokens of an issuer the
+ * test serves on loopback (discovery and key set), static API tokens, a front end's user
+ * header from a trusted proxy; jobs owned by their submitters; processes for some only.
+ */
+const CI_TOKEN = 'wps_ci-bot-token-0123456789abcdef';
+const OPERATOR_TOKEN = 'wps_operator-token-0123456789abcdef';
+
+let iss: TestIssuer;
+let s: TestServer;
+beforeAll(async () => {
+  iss = await startTestIssuer('wps');
+  s = await startTestServer({
+    auth: {
+      issuer: iss.issuer,
+      audience: 'wps',
+      // Every unknown key fetches the key set again (30 s apart by default).
+      jwksCooldown: 0,
+      tokens: [
+        { user: 'ci-bot', token: CI_TOKEN, groups: ['ci'] },
+        { user: 'operator', sha256: hashSecret(OPERATOR_TOKEN), admin: true },
+      ],
+      admins: { groups: ['wps-admins'] },
+      processes: { ultimate_question: { users: [], groups: ['deep-thought'] } },
+      userHeader: 'X-Forwarded-User',
+      groupsHeader: 'X-Forwarded-Groups',
+      trustedProxies: ['127.0.0.2'],
+    },
+  });
+});
+afterAll(async () => {
+  await s?.close();
+  await iss?.close();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const caps = () => `${s.wps}?service=WPS&request=GetCapabilities`;
+const hello = (name: string) => `${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=${name}`;
+const sleeper = (seconds: number) =>
+  `${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=${seconds}`;
+const offered = (r: Reply) => (parseXml(r.text).Capabilities.ProcessOfferings.Process as { Identifier: string }[]).map((p) => p.Identifier);
+const idOf = (location: string) => /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
+const json = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
+  const res = await fetch(`${s.url}${path}`, { method, headers });
+  return { status: res.status, type: res.headers.get('content-type'), challenge: res.headers.get('www-authenticate'), body: (await res.json()) as Record<string, any> };
+};
+
+async function expectRefused(r: Reply, status: number, error?: string): Promise<void> {
+  await expectException(r, 'NoApplicableCode', undefined, status);
+  if (status === 401) {
+    const challenge = r.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer realm="wps"/);
+    if (error) expect(challenge).toContain(`error="${error}"`);
+  }
+}
+
+describe('identity from OpenID Connect access tokens', () => {
+  it('accepts a token the issuer signed (RS256 or ES256) and runs the process for its user', async () => {
+    for (const alg of ['RS256', 'ES256'] as const) {
+      const r = await get(hello('oidc'), bearer(await iss.token({ user: 'alice' }, { alg })));
+      expect(r.status, r.text).toBe(200);
+      expect(r.text).toContain('Hello oidc');
+    }
+  });
+
+  it('refuses forged, expired, not yet valid, wrong-audience, wrong-issuer, alg none, HS256-with-the-public-key and unknown-key tokens', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const claims = { iss: iss.issuer, aud: 'wps', sub: 'mallory', preferred_username: 'mallory', exp: now + 3600, iat: now };
+    const bad: Record<string, string> = {
+      forged: await iss.token({ user: 'mallory' }, { key: iss.foreign.privateKey, kid: 'rsa-1' }),
+      expired: await iss.token({ user: 'mallory', exp: now - 600 }),
+      'not yet valid': await iss.token({ user: 'mallory', nbf: now + 600 }),
+      'wrong audience': await iss.token({ user: 'mallory', aud: 'another-service' }),
+      'wrong issuer': await iss.token({ user: 'mallory', iss: 'http://127.0.0.1:1/realms/other' }),
+      'alg none': `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`,
+      'HS256 with the public key': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: 'rsa-1' }).sign(new TextEncoder().encode(iss.publicPem)),
+      'unknown key': await iss.token({ user: 'mallory' }, { key: iss.foreign.privateKey, kid: 'not-published' }),
+      'not a JWT': 'abc.def.ghi',
+    };
+    for (const [what, token] of Object.entries(bad)) {
+      const r = await get(hello('x'), bearer(token));
+      expect(r.status, what).toBe(401);
+      await expectRefused(r, 401, 'invalid_token');
+      expect(r.text, what).not.toContain(token);
+      // Discovery documents are open, but not with a token that does not hold.
+      expect((await get(caps(), bearer(token))).status, what).toBe(401);
+    }
+  });
+
+  it('takes a key the issuer publishes later (a rotation), fetching the key set again', async () => {
+    const { kid, privateKey } = await iss.rotate();
+    const before = iss.jwksRequests;
+    const r = await get(hello('rotated'), bearer(await iss.token({ user: 'alice' }, { key: privateKey, kid })));
+    expect(r.status, r.text).toBe(200);
+    expect(iss.jwksRequests).toBe(before + 1);
+  });
+});
+
+describe('static tokens and a front end’s header', () => {
+  it('knows a static token by its hash, and refuses unknown tokens and other schemes', async () => {
+    expect((await get(hello('ci'), bearer(CI_TOKEN))).status).toBe(200);
+    await expectRefused(await get(hello('x'), bearer('wps_not-a-token-anybody-has-0123')), 401, 'invalid_token');
+    await expectRefused(await get(hello('x'), { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }), 401, 'invalid_request');
+  });
+
+  it('believes X-Forwarded-User only from a trusted proxy', async () => {
+    const fromProxy = await rawGet(hello('proxied'), { 'x-forwarded-user': 'carol', 'x-forwarded-groups': 'deep-thought, other' }, '127.0.0.2');
+    expect(fromProxy.status, fromProxy.text).toBe(200);
+    const spoofed = await rawGet(hello('spoofed'), { 'x-forwarded-user': 'carol' }, '127.0.0.1');
+    expect(spoofed.status).toBe(401);
+    await expectSchemaValid(spoofed.text);
+    // The groups the proxy names count: carol is in deep-thought.
+    const theirs = await rawGet(caps(), { 'x-forwarded-user': 'carol', 'x-forwarded-groups': 'deep-thought, other' }, '127.0.0.2');
+    expect(offered(theirs)).toContain('ultimate_question');
+  });
+});
+
+describe('what anonymous callers may do', () => {
+  it('read the capabilities and descriptions of unrestricted processes; Execute, Dismiss and /jobs need credentials', async () => {
+    const c = await get(caps());
+    expect(c.status).toBe(200);
+    await expectSchemaValid(c.text);
+    expect(offered(c)).toContain('hello');
+    expect(offered(c)).not.toContain('ultimate_question');
+    await expectRefused(await get(hello('anon')), 401);
+    await expectRefused(await post(s.wps, executeXml('hello', literal('name', 'anon'))), 401);
+    await expectRefused(await get(`${s.wps}?service=WPS&request=Dismiss&version=1.0.0&jobId=00000000-0000-0000-0000-000000000000`), 401);
+    const jobs = await json('/jobs');
+    expect(jobs.status).toBe(401);
+    expect(jobs.type).toBe('application/problem+json');
+    expect(jobs.challenge).toMatch(/^Bearer realm="wps"/);
+  });
+});
+
+describe('processes for some users only', () => {
+  it('is invisible to others: not offered, not described, not executable; its group sees and runs it', async () => {
+    const alice = bearer(await iss.token({ user: 'alice', groups: ['climate'] }));
+    const arthur = bearer(await iss.token({ user: 'arthur', groups: ['deep-thought'] }));
+    expect(offered(await get(caps(), alice))).not.toContain('ultimate_question');
+    expect(offered(await get(caps(), arthur))).toContain('ultimate_question');
+    const describe = (all: boolean) => `${s.wps}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=${all ? 'all' : 'ultimate_question'}`;
+    await expectException(await get(describe(false), alice), 'InvalidParameterValue', 'identifier', 400);
+    const allForAlice = await get(describe(true), alice);
+    await expectSchemaValid(allForAlice.text);
+    expect(allForAlice.text).not.toContain('ultimate_question');
+    expect((await get(describe(false), arthur)).status).toBe(200);
+    const run = `${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=ultimate_question`;
+    await expectException(await get(run, alice), 'InvalidParameterValue', 'identifier', 400);
+    const answer = await get(run, arthur);
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.text).toContain('42');
+  });
+});
+
+describe('jobs belong to their submitters', () => {
+  it('user B can neither list, read, fetch the results or logs of, nor dismiss user A’s jobs; an admin can', async () => {
+    const alice = bearer(await iss.token({ user: 'alice' }));
+    const bob = bearer(await iss.token({ user: 'bob' }));
+    const admin = bearer(await iss.token({ user: 'zaphod', groups: ['wps-admins'] }));
+    const done = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=hello&storeExecuteResponse=true&status=true&DataInputs=name=mine`, alice)).text);
+    await followStatus(done);
+    const running = statusLocationOf((await get(sleeper(30), alice)).text);
+    const ofBob = statusLocationOf((await get(sleeper(0), bob)).text);
+
+    const aliceList = await json('/jobs', alice);
+    expect(aliceList.body.jobs.map((j: { jobID: string }) => j.jobID).sort()).toEqual([idOf(done), idOf(running)].sort());
+    const bobList = await json('/jobs', bob);
+    expect(bobList.body.jobs.map((j: { jobID: string }) => j.jobID)).toEqual([idOf(ofBob)]);
+    // ?user= is for admins; anyone else still sees only their own.
+    expect((await json('/jobs?user=alice', bob)).body.jobs.map((j: { jobID: string }) => j.jobID)).toEqual([idOf(ofBob)]);
+
+    for (const path of [`/jobs/${idOf(done)}`, `/jobs/${idOf(done)}/results`, `/jobs/${idOf(done)}/logs`]) {
+      const r = await json(path, bob);
+      expect(r.status, path).toBe(404);
+      expect(r.body.detail).toBe(`there is no job ${idOf(done)}`);
+    }
+    expect((await json(`/jobs/${idOf(running)}`, bob, 'DELETE')).status).toBe(404);
+    const dismiss = (id: string) => `${s.wps}?service=WPS&request=Dismiss&version=1.0.0&jobId=${id}`;
+    const refused = await expectException(await get(dismiss(idOf(running)), bob), 'InvalidParameterValue', 'jobId', 400);
+    expect(refused.text).toBe(`There is no job ${idOf(running)}`);
+
+    expect((await json(`/jobs/${idOf(done)}/results`, alice)).body).toEqual({ output: 'Hello mine' });
+    const everyone = (await json('/jobs', admin)).body.jobs.map((j: { jobID: string }) => j.jobID);
+    expect(everyone).toEqual(expect.arrayContaining([idOf(done), idOf(running), idOf(ofBob)]));
+    expect((await json('/jobs?user=bob', admin)).body.jobs.map((j: { jobID: string }) => j.jobID)).toEqual([idOf(ofBob)]);
+    const byAdmin = await get(dismiss(idOf(running)), admin);
+    expect(byAdmin.status, byAdmin.text).toBe(200);
+    expect(byAdmin.text).toContain('ProcessFailed');
+    // A static token marked admin is one too.
+    expect((await json(`/jobs/${idOf(ofBob)}`, bearer(OPERATOR_TOKEN))).status).toBe(200);
+  });
+});
+
+/** A GET from a chosen loopback source address (as a front end on 127.0.0.2 would send it). */
+function rawGet(url: string, headers: Record<string, string>, localAddress: string): Promise<Reply> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname + u.search, headers, localAddress }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, contentType: String(res.headers['content-type'] ?? ''), text, headers: new Headers(res.headers as Record<string, string>) }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
