@@ -185,6 +185,11 @@ export interface Config {
    * loopback address): every caller may then do everything, as one user.
    */
   auth: AuthConfig | undefined;
+  /**
+   * Why this server may not listen: its host is reachable from other machines and `auth`
+   * is unset (not even "none"), as Redis's protected mode refuses. Undefined: it may.
+   */
+  unprotected: string | undefined;
   /** CWL processes: with which engine cwltool runs a tool's DockerRequirement ('none': on the host). */
   cwl: { containers: CwlContainers };
   /**
@@ -429,20 +434,11 @@ function isLoopback(host: string): boolean {
   return ipaddr.isValid(host) && ipaddr.process(host).range() === 'loopback';
 }
 
-/**
- * Unset means off on a loopback address only: a server other machines can reach refuses
- * to start without `auth`, unless it says "none" (as Redis's protected mode does).
- */
-function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth'], host: string): AuthConfig | undefined {
+/** Unset or "none": off (a server other machines can reach then refuses to start unless it says "none"; see `unprotected`). */
+function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth']): AuthConfig | undefined {
   // Empty variables count as unset (compose files pass them through empty).
   const issuer = (env.WPS_AUTH_ISSUER || undefined) ?? (f === 'none' ? undefined : f?.issuer);
-  if (f === 'none' && issuer === undefined) return undefined;
-  if (f === undefined && issuer === undefined) {
-    if (isLoopback(host)) return undefined;
-    throw new ConfigError(
-      `server.host ${host} is reachable from other machines and no auth is configured: configure auth, or set it to "none" (WPS_AUTH=none) to serve without it`,
-    );
-  }
+  if ((f === 'none' || f === undefined) && issuer === undefined) return undefined;
   const a = f === 'none' || f === undefined ? {} : f;
   const audienceValue = (env.WPS_AUTH_AUDIENCE || undefined) ?? a.audience;
   const audience = audienceValue === undefined ? [] : typeof audienceValue === 'string' ? list(audienceValue) : parseNames(audienceValue, 'auth.audience');
@@ -556,8 +552,13 @@ export function loadConfig(
   if (!(CWL_CONTAINER_ENGINES as readonly string[]).includes(containers)) {
     throw new ConfigError(`cwl.containers: ${CWL_CONTAINER_ENGINES.join(', ')}, not ${JSON.stringify(containers)}`);
   }
+  const authSetting = env.WPS_AUTH === 'none' ? 'none' : o.auth ?? file.auth;
   const config: Config = {
-    auth: parseAuth(env, env.WPS_AUTH === 'none' ? 'none' : o.auth ?? file.auth, host),
+    auth: parseAuth(env, authSetting),
+    unprotected:
+      authSetting === undefined && !env.WPS_AUTH_ISSUER && !isLoopback(host)
+        ? `server.host ${host} is reachable from other machines and no auth is configured: configure auth, or set it to "none" (WPS_AUTH=none) to serve without it`
+        : undefined,
     cwl: { containers: containers as CwlContainers },
     processes,
     port,

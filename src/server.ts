@@ -6,6 +6,7 @@ import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { callerOf, identifyCaller } from './http/problem.js';
+import { usersApi, USERS_ME_PATH } from './http/users-api.js';
 import { clientGone, SECURITY_HEADERS, send } from './http/send.js';
 import { overflowedInRequestLine } from './http/oversized-head.js';
 import { queryTooLong, wpsEndpoint } from './http/wps-endpoint.js';
@@ -85,6 +86,7 @@ function createApp(services: Services): Koa {
   const jobs = jobsApi(services);
   const health = healthEndpoints(services);
   const identified = identifyCaller(services.auth);
+  const users = usersApi(services.auth);
   app.use((ctx) => {
     ctx.set(SECURITY_HEADERS);
     const path = ctx.path;
@@ -92,6 +94,7 @@ function createApp(services: Services): Koa {
     if (report) return reports(ctx, report[1]!);
     const job = JOBS_PATH.exec(path);
     if (job) return identified(ctx, () => jobs(ctx, callerOf(ctx), job[1], job[2]));
+    if (path === USERS_ME_PATH) return identified(ctx, async () => users(ctx, callerOf(ctx)));
     if (path === '/health') return health.health(ctx);
     if (path === '/ready') return health.ready(ctx);
     if (path === '/metrics') {

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,9 @@ import { followStatus, statusLocationOf } from './helpers/async.js';
 import { expectException, expectSchemaValid, get, parseXml, post, type Reply } from './helpers/http.js';
 import { startTestIssuer, type TestIssuer } from './helpers/oidc-issuer.js';
 import { executeXml, literal } from './helpers/requests.js';
+import { runPython } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /**
  * Who callers are and what that allows: OpenID Connect access tokens of an issuer the
@@ -199,6 +202,43 @@ describe('jobs belong to their submitters', () => {
     expect(byAdmin.text).toContain('ProcessFailed');
     // A static token marked admin is one too.
     expect((await json(`/jobs/${idOf(ofBob)}`, bearer(OPERATOR_TOKEN))).status).toBe(200);
+  });
+});
+
+describe('real clients with a token', () => {
+  it('OWSLib with headers= (what birdy sends for --token) reads, runs hello and follows an async job', async () => {
+    const token = await iss.token({ user: 'dana', groups: ['deep-thought'] });
+    const out = JSON.parse((await runPython('test/interop/owslib_token.py', [s.wps, token])).trim().split('\n').pop()!);
+    expect(out.processes).toContain('ultimate_question');
+    expect(out.hello).toEqual({ status: 'ProcessSucceeded', outputs: { output: ['Hello token'] } });
+    expect(out.sleep).toMatchObject({ status: 'ProcessSucceeded', outputs: { sleep_output: ['done sleeping'] } });
+    // The job is dana's.
+    expect((await json(`/jobs/${idOf(out.sleep.statusLocation)}`, bearer(token))).status).toBe(200);
+    expect((await json(`/jobs/${idOf(out.sleep.statusLocation)}`, bearer(await iss.token({ user: 'eve' })))).status).toBe(404);
+  });
+
+  it('the wps command sends --token or $WPS_TOKEN: whoami, a process, an async job, its own jobs only; without a token the server refuses', async () => {
+    const cacheHome = tempDir('wps-auth-cli-');
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(process.execPath, ['dist/src/cli/wps.js', ...args], { env: { ...process.env, WPS_SERVICE: s.wps, XDG_CACHE_HOME: cacheHome, ...env } }, (err, stdout, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        ),
+      );
+    expect(await cli(['--token', CI_TOKEN, 'whoami'])).toMatchObject({ code: 0, stdout: 'ci-bot, groups: ci\n' });
+    expect(await cli(['whoami'], { WPS_TOKEN: OPERATOR_TOKEN })).toMatchObject({ code: 0, stdout: 'operator (admin)\n' });
+    expect(await cli(['hello', '--name', 'cli'], { WPS_TOKEN: CI_TOKEN })).toMatchObject({ code: 0, stdout: 'output: Hello cli\n' });
+    const job = await cli(['--json', '--async', 'sleep', '--delay', '0'], { WPS_TOKEN: CI_TOKEN });
+    expect(job.code, job.stderr).toBe(0);
+    const jobId = JSON.parse(job.stdout.trim().split('\n').at(-1)!).jobID as string;
+    const mine = await cli(['--json', 'jobs'], { WPS_TOKEN: CI_TOKEN });
+    expect(JSON.parse(mine.stdout).jobs.map((j: { jobID: string }) => j.jobID)).toEqual([jobId]);
+    const stranger = await cli(['status', jobId], { WPS_TOKEN: await iss.token({ user: 'eve' }) });
+    expect(stranger.code).toBe(3);
+    expect(stranger.stderr).toContain(`there is no job ${jobId}`);
+    const anonymous = await cli(['hello', '--name', 'x']);
+    expect(anonymous.code).toBe(3);
+    expect(anonymous.stderr).toBe('wps: the server refused: NoApplicableCode: This needs credentials: send Authorization: Bearer <token>\n');
   });
 });
 

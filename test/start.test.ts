@@ -83,4 +83,13 @@ describe('the server command', () => {
     expect(code).toBe(1);
     expect(err).toBe('configuration error: PORT: not a port: nope\n');
   });
+
+  it('refuses to listen beyond loopback without auth, and listens there with auth "none"', async () => {
+    const p = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], { env: { ...process.env, HOST: '0.0.0.0', PORT: String(await freePort()) } });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    expect(await new Promise((r) => p.once('exit', r))).toBe(1);
+    expect(err).toMatch(/^configuration error: server.host 0.0.0.0 is reachable from other machines and no auth is configured: configure auth, or set it to "none" \(WPS_AUTH=none\) to serve without it\n$/);
+    await serve({ HOST: '0.0.0.0', PORT: String(await freePort()), WPS_AUTH: 'none' });
+  });
 });

@@ -14,6 +14,8 @@ commands:
   migrate          bring the job store's schema up to date
   job run DIR      run the job whose directory is DIR (what schedulers call)
   runner           a warm runner for the local scheduler (started by the server)
+  token new --user NAME [--groups A,B] [--admin]
+                   print a new API token, and the auth.tokens entry (its hash) to add
   embedded-db DIR SOCKET
                    serve the embedded database (started by the server)
 
@@ -31,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const takesArguments = command === 'job' || command === 'embedded-db';
+  const takesArguments = command === 'job' || command === 'embedded-db' || command === 'token';
   if (!takesArguments && rest.length > 0) {
     process.stderr.write(`unexpected argument: ${rest[0]}\n${USAGE}`);
     return 2;
@@ -39,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       const c = config();
+      if (c.unprotected) throw new ConfigError(c.unprotected);
       const { openServices } = await import('../services.js');
       const { startServer } = await import('../server.js');
       const services = await openServices(c, await loadProcesses(c.processes, c.cwl));
@@ -79,6 +82,25 @@ async function main(argv: string[]): Promise<number> {
       const { startWarmRunner } = await import('../runner/warm-runner.js');
       startWarmRunner(processFinder(() => config().processes));
       return -1;
+    }
+    case 'token': {
+      if (rest[0] !== 'new') break;
+      const opts = new Map<string, string | true>();
+      for (let i = 1; i < rest.length; i++) {
+        const name = rest[i]!;
+        if (name === '--admin') opts.set(name, true);
+        else if (name === '--user' || name === '--groups') opts.set(name, rest[++i] ?? '');
+        else break;
+      }
+      const user = opts.get('--user');
+      if (typeof user !== 'string' || user === '') break;
+      const { hashSecret, newSecret } = await import('../secrets.js');
+      const token = newSecret('wps_');
+      const groups = typeof opts.get('--groups') === 'string' ? String(opts.get('--groups')).split(',').map((g) => g.trim()).filter(Boolean) : [];
+      const entry = { user, sha256: hashSecret(token), groups, admin: opts.has('--admin') };
+      // The token once, for its holder; the entry (no token in it) for the config file.
+      process.stdout.write(`token: ${token}\nentry for auth.tokens: ${JSON.stringify(entry)}\n`);
+      return 0;
     }
     case 'embedded-db': {
       if (!rest[0] || !rest[1]) break;

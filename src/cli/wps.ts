@@ -21,8 +21,10 @@ import { describeInput, inputValues, optionName, UsageError } from './wps-inputs
 const GLOBAL_HELP = `usage: wps [--url URL] [options] <process> [--input value ...]
        wps [--url URL] jobs [--process ID] [--status S] [--limit N]
        wps [--url URL] status|logs|dismiss JOB_ID
+       wps [--url URL] whoami
 
 The server is --url or $WPS_SERVICE. Options:
+  --token TOKEN     send Authorization: Bearer TOKEN to the server (or $WPS_TOKEN)
   --async           run asynchronously and follow the job (progress on a terminal)
   --no-wait         with --async: print the status URL and return at once
   --output-dir DIR  save complex outputs (and download references) into DIR
@@ -39,9 +41,10 @@ interface Globals {
   json: boolean;
   help: boolean;
   language?: string;
+  token?: string;
 }
 
-const VALUE_OPTIONS = new Set(['--url', '--output-dir', '--language']);
+const VALUE_OPTIONS = new Set(['--url', '--output-dir', '--language', '--token']);
 
 /** Splits global options (anywhere) from the command and its own options. */
 function parseGlobals(argv: string[]): { globals: Globals; command?: string; rest: string[] } {
@@ -55,6 +58,7 @@ function parseGlobals(argv: string[]): { globals: Globals; command?: string; res
       const value = inline ?? argv[++i];
       if (value === undefined) throw new UsageError(`${name} needs a value`);
       if (name === '--url') globals.url = value;
+      else if (name === '--token') globals.token = value;
       else if (name === '--output-dir') globals.outputDir = value;
       else globals.language = value;
     } else if (arg === '--async') globals.async = true;
@@ -114,11 +118,11 @@ function plainValue(d: OutputData): unknown {
   }
 }
 
-async function saveOutput(dir: string, identifier: string, d: OutputData): Promise<string | undefined> {
+async function saveOutput(client: WpsClient, dir: string, identifier: string, d: OutputData): Promise<string | undefined> {
   let bytes: Buffer;
   let mimeType: string | undefined;
   if (d.kind === 'reference') {
-    const res = await fetch(d.href);
+    const res = await client.fetch(d.href);
     if (!res.ok) throw new Error(`downloading ${d.href}: HTTP ${res.status}`);
     bytes = Buffer.from(await res.arrayBuffer());
     mimeType = d.mimeType ?? res.headers.get('content-type') ?? undefined;
@@ -134,7 +138,7 @@ async function saveOutput(dir: string, identifier: string, d: OutputData): Promi
   return file;
 }
 
-async function printResult(status: ExecuteStatus, g: Globals, jobId?: string): Promise<number> {
+async function printResult(client: WpsClient, status: ExecuteStatus, g: Globals, jobId?: string): Promise<number> {
   if (status.status === 'ProcessFailed') {
     const ex = status.exception ?? { code: 'NoApplicableCode', text: status.message };
     if (g.json) process.stdout.write(`${JSON.stringify({ event: 'result', status: 'ProcessFailed', jobID: jobId, exception: ex })}\n`);
@@ -144,7 +148,7 @@ async function printResult(status: ExecuteStatus, g: Globals, jobId?: string): P
   const saved: Record<string, string> = {};
   if (g.outputDir) {
     for (const o of status.outputs) {
-      const file = await saveOutput(g.outputDir, o.identifier, o.data);
+      const file = await saveOutput(client, g.outputDir, o.identifier, o.data);
       if (file) saved[o.identifier] = file;
     }
   }
@@ -235,7 +239,7 @@ async function follow(client: WpsClient, first: ExecuteStatus, g: Globals): Prom
       status = await client.status(location);
     }
     progress.done();
-    return printResult(status, g, jobId);
+    return printResult(client, status, g, jobId);
   } finally {
     process.removeListener('SIGINT', onInterrupt);
   }
@@ -243,9 +247,9 @@ async function follow(client: WpsClient, first: ExecuteStatus, g: Globals): Prom
 
 // ---- job management (/jobs API) ----
 
-async function jobsApi(url: string, path: string, init?: RequestInit): Promise<Record<string, any>> {
-  const base = url.replace(/\/wps\/?$/, '');
-  const res = await fetch(`${base}${path}`, init);
+async function jobsApi(client: WpsClient, path: string, init?: RequestInit): Promise<Record<string, any>> {
+  const base = client.url.replace(/\/wps\/?$/, '');
+  const res = await client.fetch(`${base}${path}`, init);
   const body = (await res.json().catch(() => undefined)) as Record<string, any> | undefined;
   if (!res.ok || !body) {
     throw new ServerError({ code: String(body?.title ?? `HTTP ${res.status}`), text: String(body?.detail ?? `${base}${path} is not a jobs API`) }, res.status);
@@ -253,8 +257,17 @@ async function jobsApi(url: string, path: string, init?: RequestInit): Promise<R
   return body;
 }
 
-async function manage(command: string, rest: string[], url: string, g: Globals): Promise<number> {
+async function manage(command: string, rest: string[], client: WpsClient, g: Globals): Promise<number> {
   const print = (body: unknown, text: () => string) => process.stdout.write(g.json ? `${JSON.stringify(body)}\n` : text());
+  if (command === 'whoami') {
+    const me = await jobsApi(client, '/users/me');
+    print(me, () =>
+      me.user === null
+        ? 'nobody in particular: the server has authentication off\n'
+        : `${me.user}${me.admin ? ' (admin)' : ''}${me.groups.length > 0 ? `, groups: ${me.groups.join(', ')}` : ''}\n`,
+    );
+    return 0;
+  }
   if (command === 'jobs') {
     const q = new URLSearchParams();
     for (let i = 0; i < rest.length; i += 2) {
@@ -265,7 +278,7 @@ async function manage(command: string, rest: string[], url: string, g: Globals):
       else if (name === '--limit') q.set('limit', value);
       else throw new UsageError(`jobs: unknown option ${name}`);
     }
-    const body = await jobsApi(url, `/jobs?${q}`);
+    const body = await jobsApi(client, `/jobs?${q}`);
     print(body, () =>
       (body.jobs as Record<string, any>[])
         .map((j) => `${j.jobID}  ${String(j.status).padEnd(10)} ${String(j.progress).padStart(3)}%  ${String(j.processID).padEnd(18)} ${j.created}`)
@@ -277,16 +290,16 @@ async function manage(command: string, rest: string[], url: string, g: Globals):
   const id = rest[0];
   if (!id) throw new UsageError(`${command} needs a job id`);
   if (command === 'status') {
-    const j = await jobsApi(url, `/jobs/${encodeURIComponent(id)}`);
+    const j = await jobsApi(client, `/jobs/${encodeURIComponent(id)}`);
     print(j, () => `${j.jobID} ${j.processID}: ${j.status} ${j.progress}%${j.message ? ` (${j.message})` : ''}\ncreated ${j.created}${j.started ? `, started ${j.started}` : ''}${j.finished ? `, finished ${j.finished}` : ''}\n`);
     return 0;
   }
   if (command === 'logs') {
-    const l = await jobsApi(url, `/jobs/${encodeURIComponent(id)}/logs`);
+    const l = await jobsApi(client, `/jobs/${encodeURIComponent(id)}/logs`);
     print(l, () => `--- stdout ---\n${l.stdout}${String(l.stdout).endsWith('\n') || !l.stdout ? '' : '\n'}--- stderr ---\n${l.stderr}${String(l.stderr).endsWith('\n') || !l.stderr ? '' : '\n'}`);
     return 0;
   }
-  const dismissed = await new WpsClient(url).dismiss(id);
+  const dismissed = await client.dismiss(id);
   print({ jobID: id, status: 'dismissed', message: dismissed.message }, () => `${id}: ${dismissed.message}\n`);
   return 0;
 }
@@ -303,9 +316,11 @@ async function main(argv: string[]): Promise<number> {
     }
     throw new UsageError('no server: give --url or set WPS_SERVICE');
   }
+  const token = g.token ?? process.env.WPS_TOKEN;
   const client = new WpsClient(url, {
     cacheTtlMs: Number(process.env.WPS_CACHE_TTL ?? 60) * 1000,
     ...(g.language ? { language: g.language } : {}),
+    ...(token ? { token } : {}),
   });
   if (!command) {
     const caps = await client.capabilities();
@@ -314,7 +329,7 @@ async function main(argv: string[]): Promise<number> {
     for (const p of caps.processes) process.stdout.write(`  ${p.identifier.padEnd(width)}  ${p.title}\n`);
     return 0;
   }
-  if (['jobs', 'status', 'logs', 'dismiss'].includes(command)) return manage(command, rest, url, g);
+  if (['jobs', 'status', 'logs', 'dismiss', 'whoami'].includes(command)) return manage(command, rest, client, g);
   const process_ = await client.describe(command).catch((err: unknown) => {
     if (err instanceof ServerError && err.exception.locator === 'identifier') throw new UsageError(`the server offers no process ${command}; see wps -h`);
     throw err;
@@ -326,7 +341,7 @@ async function main(argv: string[]): Promise<number> {
   const inputs = inputValues(process_.inputs, parseProcessOptions(process_, rest));
   if (g.async && !process_.storeSupported) throw new UsageError(`${command} runs synchronously only`);
   const first = await client.execute(command, inputs, { async: g.async, outputs: process_.outputs.map((o) => o.identifier) });
-  if (!g.async || !first.statusLocation) return printResult(first, g);
+  if (!g.async || !first.statusLocation) return printResult(client, first, g);
   if (!g.wait) {
     const jobId = jobIdOf(first.statusLocation);
     process.stdout.write(g.json ? `${JSON.stringify({ event: 'accepted', jobID: jobId, statusLocation: first.statusLocation })}\n` : `${first.statusLocation}\n`);

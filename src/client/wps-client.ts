@@ -42,6 +42,8 @@ export interface ClientOptions {
   cacheTtlMs?: number;
   cacheDir?: string;
   language?: string;
+  /** Sent as `Authorization: Bearer` to this server (its origin) only, never to other hosts. */
+  token?: string;
 }
 
 /**
@@ -52,6 +54,7 @@ export interface ClientOptions {
 export class WpsClient {
   private readonly cacheTtlMs: number;
   private readonly cacheDir: string;
+  private readonly origin: string;
 
   constructor(
     readonly url: string,
@@ -59,6 +62,15 @@ export class WpsClient {
   ) {
     this.cacheTtlMs = options.cacheTtlMs ?? 60_000;
     this.cacheDir = options.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'wps-cli');
+    this.origin = new URL(url).origin;
+  }
+
+  /** fetch, with the token when the URL is on this server (status documents, outputs, /jobs). */
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    if (!this.options.token || new URL(url).origin !== this.origin) return fetch(url, init);
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${this.options.token}`);
+    return fetch(url, { ...init, headers });
   }
 
   async capabilities(): Promise<Capabilities> {
@@ -79,7 +91,7 @@ export class WpsClient {
     opts: { async: boolean; outputs: readonly string[] },
   ): Promise<ExecuteStatus> {
     const body = executeRequest(identifier, inputs, opts, this.options.language);
-    const res = await fetch(this.url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+    const res = await this.fetch(this.url, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
     return this.statusFrom(res);
   }
 
@@ -91,7 +103,7 @@ export class WpsClient {
   async status(location: string): Promise<ExecuteStatus> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.statusFrom(await fetch(location));
+        return await this.statusFrom(await this.fetch(location));
       } catch (err) {
         const transient = err instanceof NotAWpsDocument || err instanceof TypeError;
         if (!transient || attempt >= STATUS_READ_ATTEMPTS) throw err;
@@ -103,7 +115,7 @@ export class WpsClient {
   /** Dismisses a job (WPS 2.0's operation; this server offers it on 1.0.0). */
   async dismiss(jobId: string): Promise<ExecuteStatus> {
     const q = new URLSearchParams({ service: 'WPS', request: 'Dismiss', version: '1.0.0', jobId });
-    return this.statusFrom(await fetch(`${this.url}?${q}`));
+    return this.statusFrom(await this.fetch(`${this.url}?${q}`));
   }
 
   private async statusFrom(res: Response): Promise<ExecuteStatus> {
@@ -117,7 +129,9 @@ export class WpsClient {
   private async cachedGet(params: Record<string, string>): Promise<string> {
     if (this.options.language) params.language = this.options.language;
     const url = `${this.url}?${new URLSearchParams(params)}`;
-    const file = join(this.cacheDir, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.xml`);
+    // What a server offers depends on who asks: one cache entry per URL and token.
+    const key = createHash('sha256').update(url).update('\0').update(this.options.token ?? '').digest('hex');
+    const file = join(this.cacheDir, `${key.slice(0, 32)}.xml`);
     if (this.cacheTtlMs > 0) {
       try {
         const cached = JSON.parse(await readFile(file, 'utf8')) as { at: number; body: string };
@@ -126,7 +140,7 @@ export class WpsClient {
         // no cache yet
       }
     }
-    const res = await fetch(url);
+    const res = await this.fetch(url);
     const body = await res.text();
     const ex = exceptionOf(body);
     if (ex) throw new ServerError(ex, res.status);
