@@ -625,6 +625,9 @@ export function loadConfig(
       contact: meta.contact ?? {},
     },
   };
+  if (config.auth?.protectOutputs && outputUrl !== `${baseUrl}/outputs`) {
+    throw new ConfigError('auth.protectOutputs needs the outputs served by this server: leave storage.url (WPS_OUTPUT_URL) unset');
+  }
   const l = config.limits;
   if (l.requestMemory < l.maxRequestSize) {
     throw new ConfigError(`requestMemory (${l.requestMemory} bytes) must be at least maxRequestSize (${l.maxRequestSize} bytes)`);

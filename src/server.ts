@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import Koa from 'koa';
+import { AuthRefusal } from './auth/caller.js';
 import { OwsException } from './exceptions.js';
+import { outputOwnersGate } from './http/output-owners.js';
 import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
@@ -24,7 +26,18 @@ import type { Services } from './services.js';
 function requestListener(services: Services): RequestListener {
   const koa = createApp(services).callback();
   const wps = wpsEndpoint(services, services.auth, services.metrics, (err) => logError(services, err));
-  const outputs = outputsEndpoint(services.outputs);
+  const owners = outputOwnersGate(services);
+  const outputs = outputsEndpoint(services.outputs, { private: owners !== undefined });
+  const NOT_FOUND = { status: 404, contentType: 'text/plain; charset=utf-8', body: 'Not found\n' };
+  const serveOutput = async (req: IncomingMessage, path: string) => {
+    try {
+      if (owners && !(await owners(req, path))) return NOT_FOUND;
+    } catch (err) {
+      if (!(err instanceof AuthRefusal)) throw err;
+      return { status: err.status, contentType: 'text/plain; charset=utf-8', body: `${err.message}\n`, headers: err.challenge ? { 'www-authenticate': err.challenge } : {} };
+    }
+    return outputs(path, req.headers);
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     try {
       let url = req.url ?? '/';
@@ -41,7 +54,7 @@ function requestListener(services: Services): RequestListener {
         return;
       }
       if (path.startsWith(OUTPUTS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
-        outputs(path, req.headers)
+        serveOutput(req, path)
           .then((answer) => send(req, res, answer, (err) => logError(services, err)))
           .catch((err: unknown) => {
             logError(services, err);

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { request } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import { hashSecret } from '../src/secrets.js';
 import { followStatus, statusLocationOf } from './helpers/async.js';
 import { expectException, expectSchemaValid, get, parseXml, post, type Reply } from './helpers/http.js';
@@ -202,6 +203,40 @@ describe('jobs belong to their submitters', () => {
     expect(byAdmin.text).toContain('ProcessFailed');
     // A static token marked admin is one too.
     expect((await json(`/jobs/${idOf(ofBob)}`, bearer(OPERATOR_TOKEN))).status).toBe(200);
+  });
+});
+
+describe('auth.protectOutputs', () => {
+  it('serves status documents and outputs, of jobs and of synchronous runs, to their owner and admins only', async () => {
+    const kept = await startTestServer({ auth: { tokens: [
+      { user: 'alice', token: 'wps_alice-0123456789abcdef' },
+      { user: 'bob', token: 'wps_bob-0123456789abcdef' },
+      { user: 'root', token: 'wps_root-0123456789abcdef', admin: true },
+    ], protectOutputs: true } });
+    try {
+      const [alice, bob, root] = ['alice', 'bob', 'root'].map((u) => bearer(`wps_${u}-0123456789abcdef`));
+      const asyncRun = await get(`${kept.wps}?service=WPS&request=Execute&version=1.0.0&identifier=hello&storeExecuteResponse=true&status=true&DataInputs=name=kept&ResponseDocument=output@asReference=true`, alice);
+      const location = statusLocationOf(asyncRun.text);
+      const views = await followStatus(location, { headers: alice });
+      const href = parseXml(views.at(-1)!.xml).ExecuteResponse.ProcessOutputs.Output[0].Reference['@href'] as string;
+      const syncRun = await get(`${kept.wps}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=sync&ResponseDocument=output@asReference=true`, alice);
+      const syncHref = parseXml(syncRun.text).ExecuteResponse.ProcessOutputs.Output[0].Reference['@href'] as string;
+      for (const url of [location, href, syncHref]) {
+        const anonymous = await fetch(url);
+        expect(anonymous.status, url).toBe(401);
+        expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer/);
+        expect((await fetch(url, { headers: bob })).status, url).toBe(404);
+        for (const owner of [alice, root]) {
+          const r = await fetch(url, { headers: owner });
+          expect(r.status, url).toBe(200);
+          expect(r.headers.get('cache-control')).toMatch(/^(private|no-cache)/);
+        }
+      }
+      expect(await (await fetch(syncHref, { headers: alice })).text()).toBe('Hello sync');
+    } finally {
+      await kept.close();
+    }
+    expect(() => loadConfig({ env: {}, overrides: { auth: { protectOutputs: true }, storage: { url: 'https://files.example.org/wps' } } })).toThrow(/protectOutputs needs the outputs served by this server/);
   });
 });
 

@@ -32,7 +32,7 @@ const versionOf = (s: BigIntStats): string => `${s.ino}:${s.ctimeNs}:${s.size}`;
  * the version read (inode, change time, size): one stat tells whether the copy is still
  * the current file.
  */
-export function outputsEndpoint(store: OutputStore) {
+export function outputsEndpoint(store: OutputStore, opts: { private: boolean } = { private: false }) {
   const cache = new Map<string, Cached>();
 
   const notFound: HttpAnswer = { status: 404, contentType: 'text/plain; charset=utf-8', body: 'Not found\n' };
@@ -57,8 +57,10 @@ export function outputsEndpoint(store: OutputStore) {
       'last-modified': info.mtime.toUTCString(),
       'accept-ranges': 'bytes',
       // Status documents (one path segment) change while a job runs; outputs never change.
-      'cache-control': rel.includes('/') ? 'public, max-age=3600' : 'no-cache',
+      // Kept for their owners, they are for no shared cache.
+      'cache-control': rel.includes('/') ? `${opts.private ? 'private' : 'public'}, max-age=3600` : 'no-cache',
     };
+    if (opts.private) common.vary = 'authorization';
     const contentType = mediaTypeFor(file);
     const wanted = wantedPart(headers, etag, size);
     switch (wanted.kind) {

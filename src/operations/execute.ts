@@ -63,6 +63,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext, caller
       },
       outputs: ctx.outputs,
       jobId: undefined,
+      owner: ctx.config.auth?.protectOutputs ? caller.user : undefined,
       timeoutMs: limits.syncTimeoutMs,
       signal: undefined,
       progress: undefined,

@@ -23,6 +23,8 @@ export interface ProcessRun {
   outputs: OutputStore;
   /** Outputs by reference go under this id (a job's); a synchronous run's get one of their own. */
   jobId: string | undefined;
+  /** Whom a synchronous run's outputs by reference belong to (when outputs are kept for their owners). */
+  owner: string | undefined;
   /** A synchronous run's time limit, in milliseconds. */
   timeoutMs: number | undefined;
   /** Stops the run from outside (a job dismissed, or past its wall time). */
@@ -51,7 +53,7 @@ export async function runProcess(run: ProcessRun): Promise<ProcessRunResult> {
   if (!called.ok) return called;
   // Only a workdir that was made can hold the run's own files.
   const workdir = run.workdir.made ? run.workdir.dir : undefined;
-  return { ok: true, produced: await storeOutputs(run.outputs, run.selections, called.values, run.jobId, workdir) };
+  return { ok: true, produced: await storeOutputs(run.outputs, run.selections, called.values, run.jobId, workdir, run.owner) };
 }
 
 type Called = { ok: true; values: OutputValue[] } | { ok: false; error: OwsException };

@@ -42,12 +42,18 @@ export async function storeOutputs(
   jobId?: string,
   /** The run's working directory: files in it are moved into storage, others copied. */
   workdir?: string,
+  /** Whom a synchronous run's outputs belong to (a job's belong to its row's owner). */
+  owner?: string,
 ): Promise<ProducedOutput[]> {
   const fileOf = (value: OutputValue) => (value instanceof ComplexData ? value.file : undefined);
   const byReference = (selection: OutputSelection, value: OutputValue) =>
     selection.asReference || (fileOf(value) !== undefined && (value as ComplexData).size > LARGEST_INLINE_FILE);
   if (!selections.some((s, i) => byReference(s, values[i]!))) return selections.map((selection, i) => ({ selection, value: values[i]! }));
   let id = jobId;
+  if (id === undefined && owner !== undefined) {
+    id = randomUUID();
+    await store.markOwner(id, owner);
+  }
   return Promise.all(
     selections.map(async (selection, i): Promise<ProducedOutput> => {
       const value = values[i]!;

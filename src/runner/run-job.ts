@@ -55,6 +55,8 @@ export async function runJobDirectory(
       },
       outputs: new OutputStore(spec.outputDir, spec.outputUrl),
       jobId: id,
+      // A job's outputs belong to its row's owner.
+      owner: undefined,
       // The batch system and the dispatcher enforce the wall time.
       timeoutMs: undefined,
       signal: stop,

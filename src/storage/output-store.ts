@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { moveFileInto, writeFileAtomic } from './atomic-write.js';
 import { extensionFor } from './media-types.js';
@@ -7,6 +7,8 @@ import { storageFailure } from './storage-failure.js';
 // One or two path segments of safe characters, none starting with a dot: no traversal,
 // no hidden temporary files, nothing a client can steer outside the storage directory.
 const SAFE_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(\/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
+
+const OWNER_MARK = '.owner';
 
 /** A job's status document: `<job id>.xml` at the top of the storage directory, beside the job's output folder. */
 export const statusDocumentName = (jobId: string): string => `${jobId}.xml`;
@@ -40,6 +42,23 @@ export class OutputStore {
       throw storageFailure(err, `output ${outputId}`, outputId);
     });
     return this.urlOf(rel);
+  }
+
+  /**
+   * Records who a synchronous run's outputs belong to (a job's owner is its row's), in
+   * its folder: a dot file, which is never served. Outputs then follow the owner when
+   * auth.protectOutputs is on.
+   */
+  async markOwner(id: string, owner: string): Promise<void> {
+    await writeFileAtomic(join(this.pathOf(id)!, OWNER_MARK), Buffer.from(owner), { createDirectory: true }).catch((err: unknown) => {
+      throw storageFailure(err, 'the outputs');
+    });
+  }
+
+  /** The owner a synchronous run's folder records, if any. */
+  async markedOwner(id: string): Promise<string | undefined> {
+    const dir = this.pathOf(id);
+    return dir ? readFile(join(dir, OWNER_MARK), 'utf8').catch(() => undefined) : undefined;
   }
 
   /** Removes every output stored for a job (a dismissed one keeps none). */

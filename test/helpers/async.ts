@@ -35,12 +35,12 @@ export const statusLocationOf = (xml: string): string => parseXml(xml).ExecuteRe
  * every distinct document seen, each checked to be whole and never older than the
  * one before it.
  */
-export async function followStatus(url: string, opts: { intervalMs?: number; timeoutMs?: number } = {}): Promise<StatusView[]> {
+export async function followStatus(url: string, opts: { intervalMs?: number; timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<StatusView[]> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   const seen: StatusView[] = [];
   let last = '';
   for (;;) {
-    const res = await fetch(url);
+    const res = await fetch(url, { headers: opts.headers ?? {} });
     expect(res.status).toBe(200);
     const xml = await res.text();
     if (xml !== last) {
