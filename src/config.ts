@@ -179,7 +179,30 @@ export interface AuthConfig {
   processes: Record<string, ProcessAccess>;
 }
 
+export const QUOTA_PERIODS = ['day', 'week', 'month'] as const;
+export type QuotaPeriod = (typeof QUOTA_PERIODS)[number];
+
+/** What one user may hold: jobs at once and compute in a period (unset: no limit). */
+export interface QuotaLimits {
+  /** Jobs running (handed to a scheduler) at once; more wait their turn. */
+  running?: number;
+  /** Jobs waiting besides those: with `running`, how many unfinished jobs a user may have. */
+  waiting?: number;
+  /** Core-hours per period: declared cores × wall time held while a job is unfinished, what it used once ended. */
+  coreHours?: number;
+  period?: QuotaPeriod;
+}
+
+/** Limits by default, per group (the most generous of a user's groups counts) and per user (over both). */
+export interface QuotasConfig {
+  default: QuotaLimits;
+  groups: Record<string, QuotaLimits>;
+  users: Record<string, QuotaLimits>;
+}
+
 export interface Config {
+  /** Per-user limits on jobs and compute; undefined: none. Applies to callers with a user name. */
+  quotas: QuotasConfig | undefined;
   /**
    * Who callers are; undefined when authentication is off (`auth: "none"`, or unset on a
    * loopback address): every caller may then do everything, as one user.
@@ -235,6 +258,7 @@ export type TokenFileEntry = { user?: string; token?: string; sha256?: string; g
 export type ConfigFile = {
   /** Paths relative to the file's own directory. */
   processes?: string[];
+  quotas?: { default?: QuotaLimits; groups?: Record<string, QuotaLimits>; users?: Record<string, QuotaLimits> };
   auth?:
     | 'none'
     | {
@@ -476,6 +500,37 @@ function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth']): AuthConfig | 
   };
 }
 
+function parseLimits(value: QuotaLimits | undefined, name: string): QuotaLimits {
+  const limits: QuotaLimits = {};
+  if (value === undefined) return limits;
+  if (typeof value !== 'object' || value === null) throw new ConfigError(`${name}: must be an object of running, waiting, coreHours, period`);
+  for (const key of Object.keys(value)) {
+    if (!['running', 'waiting', 'coreHours', 'period'].includes(key)) throw new ConfigError(`${name}.${key}: not a quota (running, waiting, coreHours, period)`);
+  }
+  for (const key of ['running', 'waiting'] as const) {
+    const n = value[key];
+    if (n === undefined) continue;
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name}.${key}: a whole number of jobs, not ${JSON.stringify(n)}`);
+    limits[key] = n;
+  }
+  if (value.coreHours !== undefined) {
+    if (typeof value.coreHours !== 'number' || !(value.coreHours >= 0)) throw new ConfigError(`${name}.coreHours: a number of core-hours, not ${JSON.stringify(value.coreHours)}`);
+    limits.coreHours = value.coreHours;
+  }
+  if (value.period !== undefined) {
+    if (!(QUOTA_PERIODS as readonly string[]).includes(value.period)) throw new ConfigError(`${name}.period: ${QUOTA_PERIODS.join(', ')}, not ${JSON.stringify(value.period)}`);
+    limits.period = value.period;
+  }
+  return limits;
+}
+
+function parseQuotas(q: ConfigFile['quotas']): QuotasConfig | undefined {
+  if (q === undefined) return undefined;
+  const each = (entries: Record<string, QuotaLimits> | undefined, name: string) =>
+    Object.fromEntries(Object.entries(entries ?? {}).map(([k, v]) => [k, parseLimits(v, `${name}.${k}`)]));
+  return { default: parseLimits(q.default, 'quotas.default'), groups: each(q.groups, 'quotas.groups'), users: each(q.users, 'quotas.users') };
+}
+
 function parsePort(value: string | number, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name}: not a port: ${value}`);
@@ -555,6 +610,7 @@ export function loadConfig(
   const authSetting = env.WPS_AUTH === 'none' ? 'none' : o.auth ?? file.auth;
   const config: Config = {
     auth: parseAuth(env, authSetting),
+    quotas: parseQuotas(o.quotas ?? file.quotas),
     unprotected:
       authSetting === undefined && !env.WPS_AUTH_ISSUER && !isLoopback(host)
         ? `server.host ${host} is reachable from other machines and no auth is configured: configure auth, or set it to "none" (WPS_AUTH=none) to serve without it`

@@ -13,6 +13,7 @@ import type { OperationContext } from './operations/context.js';
 import { ProcessRegistry } from './process/registry.js';
 import type { ProcessDefinition } from './process/types.js';
 import { Dispatcher } from './processing/dispatcher.js';
+import { reservationOf } from './processing/placement.js';
 import { MAIN_SCRIPT } from './main-script.js';
 import { JobEvents } from './processing/job-events.js';
 import { JobLifecycle } from './processing/job-lifecycle.js';
@@ -173,7 +174,15 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     auth: authenticator(config.auth),
     syncSlots: new Slots(config.limits.maxSyncExecutions),
     requestMemory: new ByteBudget(config.limits.requestMemory),
-    jobs: { store, queue, publisher, lifecycle, maxWaiting: config.jobs.maxWaiting },
+    jobs: {
+      store,
+      queue,
+      publisher,
+      lifecycle,
+      maxWaiting: config.jobs.maxWaiting,
+      quotas: config.quotas,
+      reservationOf: (process) => reservationOf(process, config),
+    },
     db,
     store,
     queue,

@@ -180,6 +180,27 @@ const migrations: Migration[] = [
       });
     },
   },
+  {
+    // Budgets: what a job holds while unfinished and what it used once ended; admission
+    // counts a user's unfinished jobs and their period's use through these indexes.
+    name: '007_job_charges',
+    async up(db) {
+      await db.schema.alterTable('jobs', (t) => {
+        t.bigInteger('reserved_core_seconds');
+        t.double('charged_core_seconds');
+      });
+      await db.raw(`CREATE INDEX jobs_unfinished_of_owner ON jobs (owner, state) WHERE state IN ('accepted', 'running')`);
+      await db.raw('CREATE INDEX jobs_finished_of_owner ON jobs (owner, finished_at) WHERE finished_at IS NOT NULL');
+    },
+    async down(db) {
+      await db.raw('DROP INDEX jobs_finished_of_owner');
+      await db.raw('DROP INDEX jobs_unfinished_of_owner');
+      await db.schema.alterTable('jobs', (t) => {
+        t.dropColumn('charged_core_seconds');
+        t.dropColumn('reserved_core_seconds');
+      });
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

@@ -8,6 +8,9 @@ export interface Job {
   /** Who submitted it (null: authentication was off), and their groups then. */
   owner: string | null;
   ownerGroups: string[];
+  /** Core-seconds held while unfinished (declared cores × wall time), and what it used once ended. */
+  reservedCoreSeconds: number | null;
+  chargedCoreSeconds: number | null;
   request: unknown;
   state: JobState;
   percent: number;
@@ -32,6 +35,8 @@ export interface NewJob {
   /** Unset: nobody's (authentication is off). */
   owner?: string | null;
   ownerGroups?: string[];
+  /** Declared cores × wall time, held against the owner's budget while the job is unfinished. */
+  reservedCoreSeconds?: number;
   request: unknown;
   message: string;
 }
@@ -58,6 +63,8 @@ function toJob(r: Row): Job {
     processId: String(r.process_id),
     owner: (r.owner as string | null) ?? null,
     ownerGroups: r.owner_groups == null ? [] : typeof r.owner_groups === 'string' ? JSON.parse(r.owner_groups) : (r.owner_groups as string[]),
+    reservedCoreSeconds: r.reserved_core_seconds == null ? null : Number(r.reserved_core_seconds),
+    chargedCoreSeconds: r.charged_core_seconds == null ? null : Number(r.charged_core_seconds),
     request: typeof r.request === 'string' ? JSON.parse(r.request) : r.request,
     state: r.state as JobState,
     percent: Number(r.percent),
@@ -80,9 +87,58 @@ function toJob(r: Row): Job {
 /** Insert statements one store sends at once. */
 const INSERTS_IN_FLIGHT = 2;
 
+/**
+ * What a user may still submit, checked in the statement that inserts the job: their
+ * unfinished jobs, and the core-seconds their unfinished jobs hold plus what their jobs
+ * ended since `periodStart` used (or held, until charged).
+ */
+export interface Admission {
+  maxUnfinished: number | undefined;
+  budget: number | undefined;
+  periodStart: Date;
+}
+
+/** A user's jobs and compute now, as admission counts them. */
+export interface Usage {
+  unfinished: number;
+  running: number;
+  /** Core-seconds held by unfinished jobs. */
+  holding: number;
+  /** Core-seconds of jobs ended since the period began (charged, or held until charged). */
+  spent: number;
+}
+
+/**
+ * Each user's usage, for the users of a CTE named batch (owner, period_start): unfinished
+ * jobs (of them, running), core-seconds they hold, and core-seconds of jobs ended in the
+ * period (charged, or held until the charge is known; nothing for a job that never started).
+ */
+const USAGE_SQL = `usage AS (
+  SELECT o.owner,
+    (SELECT count(*) FROM jobs j WHERE j.owner = o.owner AND j.state IN ('accepted', 'running')) AS unfinished,
+    (SELECT count(*) FROM jobs j WHERE j.owner = o.owner AND j.state = 'running') AS running,
+    (SELECT coalesce(sum(j.reserved_core_seconds), 0) FROM jobs j WHERE j.owner = o.owner AND j.state IN ('accepted', 'running')) AS holding,
+    (SELECT coalesce(sum(coalesce(j.charged_core_seconds, CASE WHEN j.started_at IS NULL THEN 0 ELSE j.reserved_core_seconds END)), 0) FROM jobs j
+      WHERE j.owner = o.owner AND j.finished_at >= o.period_start) AS spent
+  FROM (SELECT owner, min(period_start) AS period_start FROM batch WHERE owner IS NOT NULL AND period_start IS NOT NULL GROUP BY owner) o)`;
+
+/** Advisory lock spaces, one lock per user in each (the second key is the user's hash): admissions, dispatches. */
+const ADMISSION_LOCKS = 17;
+const DISPATCH_LOCKS = 18;
+
+/** A user's jobs handed to schedulers at once (their `running` quota). */
+export interface RunningLimit {
+  owner: string;
+  max: number;
+}
+
+/** prepareDispatch's answer for a job whose owner runs as many jobs as allowed: it waits its turn. */
+export const HELD = Symbol('held');
+
 interface PendingInsert {
   job: NewJob;
   maxWaiting: number;
+  admission: Admission | undefined;
   resolve: (inserted: boolean) => void;
   reject: (err: unknown) => void;
 }
@@ -109,9 +165,9 @@ export class JobStore {
    * until it commits, so concurrent inserts, from this server or others, never pass
    * the limit; two are sent at once, one committing while the next waits its turn.
    */
-  insertIfRoom(job: NewJob, maxWaiting: number): Promise<boolean> {
+  insertIfRoom(job: NewJob, maxWaiting: number, admission?: Admission): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ job, maxWaiting, resolve, reject });
+      this.pending.push({ job, maxWaiting, admission, resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -130,26 +186,14 @@ export class JobStore {
     if (batch.length === 0) return;
     this.inFlight++;
     try {
-      const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::int)').join(', ');
-      const bindings = batch.flatMap((p, i) => [
-        p.job.id,
-        p.job.processId,
-        JSON.stringify(p.job.request),
-        p.job.message,
-        p.job.owner ?? null,
-        JSON.stringify(p.job.ownerGroups ?? []),
-        i + 1,
-      ]);
-      const max = batch[0]!.maxWaiting;
-      const result = await this.db.raw(
-        `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
-              batch (id, process_id, request, message, owner, owner_groups, ord) AS (VALUES ${values})
-         INSERT INTO jobs (id, process_id, request, state, message, owner, owner_groups)
-         SELECT b.id, b.process_id, b.request, 'accepted', b.message, b.owner, b.owner_groups FROM batch b, waiting w
-         WHERE w.n + b.ord <= ?
-         RETURNING id`,
-        [...bindings, max],
-      );
+      const owners = [...new Set(batch.filter((p) => p.admission && p.job.owner).map((p) => p.job.owner!))].sort();
+      const result = owners.length === 0 ? await this.insertBatch(this.db, batch) : await this.db.transaction(async (trx) => {
+        // Submissions of one user, from any server, one statement after another; the
+        // insert then counts their jobs with a snapshot taken after the lock. Locks in
+        // one order (and before the waiting count's): two batches never wait on each other.
+        for (const owner of owners) await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [ADMISSION_LOCKS, owner]);
+        return this.insertBatch(trx, batch);
+      });
       const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
       this.refusing = inserted.size < batch.length;
       for (const p of batch) p.resolve(inserted.has(p.job.id));
@@ -161,13 +205,66 @@ export class JobStore {
     }
   }
 
+  /**
+   * One statement: as many of the batch as the waiting limit and each user's admission
+   * allow, in order of arrival. The waiting count is locked (kept by triggers) until
+   * commit, so concurrent inserts never pass the limit.
+   */
+  private insertBatch(db: Knex | Knex.Transaction, batch: readonly PendingInsert[]): Promise<{ rows: unknown[] }> {
+    const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::bigint, ?::int, ?::bigint, ?::timestamptz, ?::int)').join(', ');
+    const bindings = batch.flatMap((p, i) => [
+      p.job.id,
+      p.job.processId,
+      JSON.stringify(p.job.request),
+      p.job.message,
+      p.job.owner ?? null,
+      JSON.stringify(p.job.ownerGroups ?? []),
+      p.job.reservedCoreSeconds ?? null,
+      p.admission?.maxUnfinished ?? null,
+      p.admission?.budget ?? null,
+      p.admission?.periodStart ?? null,
+      i + 1,
+    ]);
+    const checked = batch.some((p) => p.admission);
+    return db.raw(
+      `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
+            batch (id, process_id, request, message, owner, owner_groups, reserved, max_unfinished, budget, period_start, ord) AS (VALUES ${values})
+            ${checked ? `, ${USAGE_SQL}, ranked AS (
+              SELECT b.*, row_number() OVER w AS rank, sum(coalesce(b.reserved, 0)) OVER w AS reserving
+              FROM batch b WINDOW w AS (PARTITION BY b.owner ORDER BY b.ord))` : ''}
+       INSERT INTO jobs (id, process_id, request, state, message, owner, owner_groups, reserved_core_seconds)
+       SELECT b.id, b.process_id, b.request, 'accepted', b.message, b.owner, b.owner_groups, b.reserved
+       FROM ${checked ? 'ranked b LEFT JOIN usage u ON u.owner = b.owner' : 'batch b'}, waiting w
+       WHERE w.n + b.ord <= ?
+       ${checked ? `AND (b.max_unfinished IS NULL OR coalesce(u.unfinished, 0) + b.rank <= b.max_unfinished)
+                    AND (b.budget IS NULL OR coalesce(u.holding, 0) + coalesce(u.spent, 0) + b.reserving <= b.budget)` : ''}
+       RETURNING id`,
+      [...bindings, batch[0]!.maxWaiting],
+    ) as Promise<{ rows: unknown[] }>;
+  }
+
+  /** Records what an ended job used; once only (the first figure stands). */
+  async setCharge(id: string, coreSeconds: number): Promise<void> {
+    await this.db('jobs').where({ id }).whereNull('charged_core_seconds').whereIn('state', TERMINAL as JobState[]).update({ charged_core_seconds: coreSeconds });
+  }
+
+  /** A user's jobs and compute now (the figures a refusal and GET /users/me give). */
+  async usageOf(owner: string, periodStart: Date): Promise<Usage> {
+    const result = await this.db.raw(
+      `WITH batch (owner, period_start) AS (VALUES (?, ?::timestamptz)), ${USAGE_SQL} SELECT * FROM usage`,
+      [owner, periodStart],
+    );
+    const r = (result.rows as Row[])[0] ?? {};
+    return { unfinished: Number(r.unfinished ?? 0), running: Number(r.running ?? 0), holding: Number(r.holding ?? 0), spent: Number(r.spent ?? 0) };
+  }
+
   async get(id: string): Promise<Job | undefined> {
     const row = (await this.db('jobs').where({ id }).first()) as Row | undefined;
     return row ? toJob(row) : undefined;
   }
 
-  private async update(id: string, allowed: readonly JobState[], fields: Row, extra?: (q: Knex.QueryBuilder) => void): Promise<Job | undefined> {
-    const q = this.db('jobs')
+  private async update(id: string, allowed: readonly JobState[], fields: Row, extra?: (q: Knex.QueryBuilder) => void, db: Knex | Knex.Transaction = this.db): Promise<Job | undefined> {
+    const q = db('jobs')
       .where({ id })
       .whereIn('state', allowed as JobState[])
       .update({ ...fields, version: this.db.raw('version + 1'), updated_at: this.db.fn.now() })
@@ -180,12 +277,27 @@ export class JobStore {
   /**
    * Records, before the scheduler is asked, which scheduler will run the job and the
    * hash of the secret its runner will report with (so a restart knows where to look).
-   * Only a job not yet handed to a scheduler can be prepared.
+   * Only a job not yet handed to a scheduler can be prepared. With `running`, a job whose
+   * owner has that many jobs handed over already is HELD: it waits its turn.
    */
-  prepareDispatch(id: string, scheduler: string, secretHash: string, schedulerJobId?: string): Promise<Job | undefined> {
+  prepareDispatch(id: string, scheduler: string, secretHash: string, schedulerJobId?: string): Promise<Job | undefined>;
+  prepareDispatch(id: string, scheduler: string, secretHash: string, schedulerJobId: string | undefined, running: RunningLimit | undefined): Promise<Job | undefined | typeof HELD>;
+  prepareDispatch(id: string, scheduler: string, secretHash: string, schedulerJobId?: string, running?: RunningLimit): Promise<Job | undefined | typeof HELD> {
     const fields: Row = { scheduler, secret_hash: secretHash, dispatched_at: this.db.raw('coalesce(dispatched_at, now())') };
     if (schedulerJobId) fields.scheduler_job_id = schedulerJobId;
-    return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
+    if (!running) return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
+    // Dispatchers decide for one user one after another, each counting after the lock.
+    return this.db.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [DISPATCH_LOCKS, running.owner]);
+      const [row] = (await trx('jobs')
+        .where({ owner: running.owner })
+        .whereIn('state', ['accepted', 'running'])
+        .whereNotNull('dispatched_at')
+        .whereNot({ id })
+        .count({ n: '*' })) as Row[];
+      if (Number(row?.n ?? 0) >= running.max) return HELD;
+      return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'), trx);
+    });
   }
 
   /** A new runner secret for a job handed over again (only while it has not ended). */

@@ -6,12 +6,13 @@ import type { Log } from '../log.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { ProcessRegistry } from '../process/registry.js';
 import type { ProcessDefinition } from '../process/types.js';
-import type { Job, JobStore } from '../jobs/store.js';
+import { HELD, type Job, type JobStore, type RunningLimit } from '../jobs/store.js';
+import { quotaOf } from '../auth/quotas.js';
 import { isTerminal, type JobState } from '../jobs/states.js';
 import type { JobQueue } from '../queue/types.js';
 import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
-import type { JobInfo, JobTemplate } from '../scheduler/types.js';
+import type { JobInfo, JobTemplate, Scheduler } from '../scheduler/types.js';
 import { hashSecret, reportPath, type JobSpec } from '../runner-contract.js';
 import { newSecret } from '../secrets.js';
 import type { JobFiles } from '../storage/job-files.js';
@@ -38,6 +39,8 @@ export interface DispatcherDeps {
 
 /** Pauses between tries of a submission that failed for a reason that may pass. */
 const SUBMIT_BACKOFF_MS = [1000, 2000, 4000, 8000, 15_000, 30_000];
+/** Pauses while a batch system's accounting does not have an ended job yet. */
+const CHARGE_RETRY_MS = [1000, 2000, 4000, 8000, 15_000];
 const TRANSIENT = /unable to contact|cannot connect|connection (refused|reset|timed out)|temporarily|try again|timed out|Socket timed out/i;
 
 /**
@@ -60,9 +63,22 @@ export class Dispatcher {
   }
 
   private sweeper: NodeJS.Timeout | undefined;
+  /** Jobs waiting for one of their owner's running jobs to end (their `running` quota), by owner. */
+  private readonly held = new Map<string, Set<string>>();
+  /** Owners of the jobs this dispatcher handed over under a running quota, by job. */
+  private readonly runningOf = new Map<string, string>();
 
   async start(): Promise<void> {
-    this.unsubscribe.push(this.d.events.onFinished((id, state) => this.wakers.get(id)?.(state)));
+    this.unsubscribe.push(
+      this.d.events.onFinished((id, state) => {
+        this.wakers.get(id)?.(state);
+        const owner = this.runningOf.get(id);
+        if (owner !== undefined) {
+          this.runningOf.delete(id);
+          this.release(owner);
+        }
+      }),
+    );
     // A scheduler that keeps jobs ready (the local one) is handed that many more, so a
     // runner that ends a job starts the next at once, while the dispatcher records the end.
     const ahead = Math.max(0, ...[...this.d.monitors.values()].map((m) => m.scheduler.holdsAhead ?? 0));
@@ -146,6 +162,56 @@ export class Dispatcher {
       if (limited) this.batchSlots.give();
     }
     if (lookAgain) await this.dispatch(id);
+    else void this.charge(id, monitor.scheduler, placement.cores ?? 1);
+  }
+
+  /** A user's `running` quota, if the job's owner has one. */
+  private runningLimitOf(job: Job): RunningLimit | undefined {
+    if (job.owner === null) return undefined;
+    const max = quotaOf(this.d.config.quotas, job.owner, job.ownerGroups)?.running;
+    return max === undefined ? undefined : { owner: job.owner, max };
+  }
+
+  /**
+   * A job waits its turn: queued again when one of its owner's jobs ends here, or at the
+   * next requeue of unfinished jobs (when it ends under another dispatcher).
+   */
+  private hold(job: Job): void {
+    const owner = job.owner!;
+    let ids = this.held.get(owner);
+    if (!ids) this.held.set(owner, (ids = new Set()));
+    ids.add(job.id);
+  }
+
+  private release(owner: string): void {
+    const ids = this.held.get(owner);
+    if (!ids) return;
+    this.held.delete(owner);
+    for (const id of ids) void this.d.queue.add(id).catch(() => undefined);
+  }
+
+  /**
+   * Records what an ended job used, for its owner's budget: the batch system's
+   * accounting where it keeps one (asked a few times: it may lag the job's end), else the
+   * runner's own start and end times × the declared cores. Until then the job counts
+   * what it held.
+   */
+  private async charge(id: string, scheduler: Scheduler, cores: number): Promise<void> {
+    try {
+      for (let attempt = 0; !this.stopped; attempt++) {
+        const job = await this.d.store.get(id);
+        if (!job || !isTerminal(job.state) || job.chargedCoreSeconds !== null) return;
+        const accounted = job.schedulerJobId && scheduler.usedCoreSeconds ? await scheduler.usedCoreSeconds(job.schedulerJobId).catch(() => undefined) : undefined;
+        if (accounted !== undefined) return await this.d.store.setCharge(id, accounted);
+        if (!scheduler.usedCoreSeconds || attempt >= CHARGE_RETRY_MS.length) {
+          const ran = job.startedAt && job.finishedAt ? Math.max(0, job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : 0;
+          return await this.d.store.setCharge(id, ran * cores);
+        }
+        await wait(CHARGE_RETRY_MS[attempt]!);
+      }
+    } catch (err) {
+      this.d.log({ level: 'warn', msg: 'could not record what the job used; it counts what it held', jobId: id, error: (err as Error).message });
+    }
   }
 
   /** Returns true when the job should be looked at again from the store (a stale `known`). */
@@ -164,7 +230,12 @@ export class Dispatcher {
       }
     }
     if (!schedulerId) {
-      schedulerId = await this.submit(job, template, monitor);
+      const submitted = await this.submit(job, template, monitor);
+      if (submitted === HELD) {
+        this.hold(job);
+        return false;
+      }
+      schedulerId = submitted;
       // Not preparable: dismissed meanwhile, or (a stale hint) dispatched before: look again.
       if (!schedulerId) return known !== undefined;
       await this.watch(job, schedulerId, template, monitor, true);
@@ -174,14 +245,17 @@ export class Dispatcher {
     return false;
   }
 
-  /** Writes the job's spec (with a fresh secret) and hands it to the scheduler. */
-  private async submit(job: Job, template: JobTemplate, monitor: SchedulerMonitor): Promise<string | undefined> {
+  /** Writes the job's spec (with a fresh secret) and hands it to the scheduler; HELD while its owner runs as many as allowed. */
+  private async submit(job: Job, template: JobTemplate, monitor: SchedulerMonitor): Promise<string | undefined | typeof HELD> {
     const scheduler = monitor.scheduler;
     const secret = newSecret();
     // A scheduler whose ids are ours gets it recorded now: one write less per job.
     const ownId = scheduler.idIsJobId ? job.id : undefined;
-    const prepared = await this.d.store.prepareDispatch(job.id, scheduler.name, hashSecret(secret), ownId);
+    const running = this.runningLimitOf(job);
+    const prepared = await this.d.store.prepareDispatch(job.id, scheduler.name, hashSecret(secret), ownId, running);
+    if (prepared === HELD) return HELD;
     if (!prepared) return undefined; // dismissed or taken meanwhile
+    if (running) this.runningOf.set(job.id, running.owner);
     await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
     for (let attempt = 0; ; attempt++) {
       try {

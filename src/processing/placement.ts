@@ -1,4 +1,5 @@
-import type { SchedulerName, SchedulersConfig } from '../config.js';
+import type { Config, SchedulerName, SchedulersConfig } from '../config.js';
+import type { Reservation } from './admission.js';
 import type { ProcessDefinition } from '../process/types.js';
 
 /** Where one process's jobs go, and with what the scheduler is asked for. */
@@ -36,4 +37,10 @@ export function placementOf(process: ProcessDefinition, config: SchedulersConfig
   if (process.resources?.memoryMb) placement.memoryMb = process.resources.memoryMb;
   if (process.resources?.cores) placement.cores = process.resources.cores;
   return placement;
+}
+
+/** What a job of the process holds against its owner's budget: its cores (1 unless declared) for its wall time. */
+export function reservationOf(process: ProcessDefinition, config: Config): Reservation {
+  const placement = placementOf(process, config.schedulers);
+  return { cores: placement.cores ?? 1, wallTimeSeconds: placement.wallTimeSeconds ?? config.jobs.wallTimeSeconds };
 }

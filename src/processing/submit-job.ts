@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Caller } from '../auth/caller.js';
+import { quotaOf } from '../auth/quotas.js';
+import type { QuotasConfig } from '../config.js';
+import { admissionOf, coreSeconds, quotaRefusal, type Reservation } from './admission.js';
 import { OwsException } from '../exceptions.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
@@ -16,6 +19,9 @@ export interface JobsContext {
   publisher: StatusPublisher;
   lifecycle: JobLifecycle;
   maxWaiting: number;
+  quotas: QuotasConfig | undefined;
+  /** What a job of the process holds against its owner's budget (its placement's cores and wall time). */
+  reservationOf(process: ProcessDefinition): Reservation;
 }
 
 /**
@@ -28,10 +34,22 @@ export interface JobsContext {
  * takes those away.
  */
 export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition, caller: Caller): Promise<string> {
-  const job = acceptedJob(randomUUID(), req, process, caller);
+  const quota = quotaOf(d.quotas, caller.user, caller.groups);
+  const admission = admissionOf(quota);
+  const reservation = d.reservationOf(process);
+  const job = acceptedJob(randomUUID(), req, process, caller, coreSeconds(reservation));
   const insert = d.store.insertIfRoom(
-    { id: job.id, processId: job.processId, request: req, message: job.message!, owner: job.owner, ownerGroups: job.ownerGroups },
+    {
+      id: job.id,
+      processId: job.processId,
+      request: req,
+      message: job.message!,
+      owner: job.owner,
+      ownerGroups: job.ownerGroups,
+      reservedCoreSeconds: job.reservedCoreSeconds!,
+    },
     d.maxWaiting,
+    admission,
   );
   // While the waiting limit turns submissions away, a document is written only for a job
   // that got in: a refusal, the answer to overload, then costs no file.
@@ -42,6 +60,11 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
   if (stored.status === 'rejected' || !stored.value) {
     if (written.status === 'fulfilled' && written.value !== undefined) await d.publisher.withdraw(job.id).catch(() => undefined);
     if (stored.status === 'rejected') throw new OwsException('NoApplicableCode', 'The job store is not available; try again later');
+    if (admission && quota && caller.user !== undefined) {
+      const usage = await d.store.usageOf(caller.user, admission.periodStart).catch(() => undefined);
+      const refused = usage && quotaRefusal(caller.user, quota, usage, reservation);
+      if (refused) throw refused;
+    }
     throw new OwsException('ServerBusy', `${d.maxWaiting} jobs are waiting already; try again later`);
   }
   const undo = async () => {
@@ -62,13 +85,15 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
 }
 
 /** The row an accepted job gets, as the store will hold it. */
-function acceptedJob(id: string, request: ExecuteRequest, process: ProcessDefinition, caller: Caller): Job {
+function acceptedJob(id: string, request: ExecuteRequest, process: ProcessDefinition, caller: Caller, reservedCoreSeconds: number): Job {
   const now = new Date();
   return {
     id,
     processId: process.identifier,
     owner: caller.user ?? null,
     ownerGroups: caller.user === undefined ? [] : [...caller.groups],
+    reservedCoreSeconds,
+    chargedCoreSeconds: null,
     request,
     state: 'accepted',
     percent: 0,

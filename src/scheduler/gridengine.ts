@@ -82,6 +82,15 @@ export class GridEngineScheduler implements Scheduler {
     return undefined;
   }
 
+  async usedCoreSeconds(id: string): Promise<number | undefined> {
+    if (!/^\d+$/.test(id)) return undefined;
+    const r = await this.transport.run('qacct', ['-j', id]);
+    if (r.code !== 0) return undefined;
+    const number = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.]+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
+    const used = number('ru_wallclock') * number('slots');
+    return Number.isFinite(used) ? used : undefined;
+  }
+
   async close(): Promise<void> {}
 
   private async jobList(): Promise<JobList[]> {

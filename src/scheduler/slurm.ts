@@ -93,6 +93,18 @@ export class SlurmScheduler implements Scheduler {
     return info;
   }
 
+  /** CPUTimeRAW: elapsed seconds × allocated CPUs, once accounting has the job. */
+  async usedCoreSeconds(id: string): Promise<number | undefined> {
+    if (!/^\d+$/.test(id)) return undefined;
+    const r = await this.transport.run('sacct', ['-n', '-X', '-P', '-j', id, '-o', 'JobID,State,CPUTimeRAW']);
+    if (r.code !== 0) return undefined;
+    const [, state, used] = r.stdout.split('\n').find((l) => l.startsWith(`${id}|`))?.split('|') ?? [];
+    // A job accounting still sees running has no final figure yet.
+    if (!state || /^(PENDING|RUNNING|REQUEUED|RESIZING|SUSPENDED)/.test(state)) return undefined;
+    const n = Number(used);
+    return Number.isFinite(n) ? n : undefined;
+  }
+
   /** A job squeue no longer shows: scontrol while Slurm remembers it, then accounting. */
   private async finished(id: string): Promise<JobInfo> {
     const sc = await this.transport.run('scontrol', ['-o', 'show', 'job', id]);

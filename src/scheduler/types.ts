@@ -61,6 +61,12 @@ export interface Scheduler {
    * after a submission whose answer was lost, or a crash right after one.
    */
   find(template: JobTemplate): Promise<string | undefined>;
+  /**
+   * What an ended job used, in core-seconds, from the batch system's accounting (Slurm's
+   * CPUTimeRAW, GridEngine's ru_wallclock × slots); undefined while it does not know yet
+   * or keeps no accounting. Without it, the dispatcher charges the runner's own times.
+   */
+  usedCoreSeconds?(id: string): Promise<number | undefined>;
   /** Called back when a job it runs ends, where the batch system can tell at once. */
   onFinished?(listener: (id: string) => void): void;
   /** Runner reports that arrive through the scheduler itself (the local one's IPC). */

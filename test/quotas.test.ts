@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followStatus, statusLocationOf } from './helpers/async.js';
+import { exceptionOf, expectException, expectSchemaValid, get } from './helpers/http.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Per-user limits: jobs running and waiting, checked in the statement that inserts the
+ * job (never over-admitting, from any number of concurrent submissions), and core-hour
+ * budgets that hold what a job may use and charge what it used.
+ */
+const tokens = ['alice', 'bob', 'carol', 'student'].map((user) => ({ user, token: `wps_${user}-token-0123456789`, groups: user === 'student' ? ['students'] : [] }));
+const as = (user: string) => ({ authorization: `Bearer wps_${user}-token-0123456789` });
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer({
+    auth: { tokens },
+    jobs: { parallel: 4, wallTime: 600 },
+    quotas: {
+      default: { running: 2, waiting: 3 },
+      groups: { students: { running: 1, waiting: 0, coreHours: 0.5, period: 'day' } },
+      users: { carol: { coreHours: 0.75, running: 10, waiting: 10 } },
+    },
+  });
+});
+afterAll(() => s?.close());
+
+const submit = (user: string, delay: number) =>
+  get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=${delay}`, as(user));
+/** The user's unfinished jobs handed to a scheduler. */
+const handedOver = async (user: string) =>
+  (await s.services.store.list({ owner: user, states: ['accepted', 'running'], limit: 100, offset: 0 })).jobs.filter((j) => j.dispatchedAt !== null);
+async function until(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+const dismissAll = async (user: string) => {
+  const { jobs } = (await (await fetch(`${s.url}/jobs?status=accepted,running`, { headers: as(user) })).json()) as { jobs: { jobID: string }[] };
+  for (const j of jobs) await fetch(`${s.url}/jobs/${j.jobID}`, { method: 'DELETE', headers: as(user) });
+};
+
+describe('running and waiting limits', () => {
+  it('200 concurrent submissions by one user against running + waiting = 5 admit exactly 5; the rest are ServerBusy with the figures', async () => {
+    const answers = await Promise.all(Array.from({ length: 200 }, () => submit('alice', 30)));
+    const accepted = answers.filter((r) => r.status === 200);
+    expect(accepted.length).toBe(5);
+    for (const r of accepted) expect(r.text).toContain('ProcessAccepted');
+    const refused = answers.filter((r) => r.status !== 200);
+    expect(refused.length).toBe(195);
+    await expectException(refused[0]!, 'ServerBusy', undefined, 503);
+    expect(exceptionOf(refused[0]!.text).text).toBe('5 of 5 jobs running or waiting for alice (at most 2 running and 3 waiting); try again when one has ended');
+    // Other users are not held up by alice's limit.
+    expect((await submit('bob', 0)).status).toBe(200);
+    const { jobs } = (await (await fetch(`${s.url}/jobs`, { headers: as('alice') })).json()) as { jobs: unknown[] };
+    expect(jobs.length).toBe(5);
+    // Of the five, two are handed to the scheduler (running: 2), though it has room for four.
+    await until(async () => (await handedOver('alice')).length === 2);
+    expect((await handedOver('alice')).length).toBe(2);
+    // When one ends, the next takes its place.
+    const [first] = await handedOver('alice');
+    await fetch(`${s.url}/jobs/${first!.id}`, { method: 'DELETE', headers: as('alice') });
+    await until(async () => (await handedOver('alice')).length === 2 && !(await handedOver('alice')).some((j) => j.id === first!.id));
+    const unfinished = (await s.services.store.list({ owner: 'alice', states: ['accepted', 'running'], limit: 10, offset: 0 })).jobs;
+    expect(unfinished.length).toBe(4);
+    await dismissAll('alice');
+    // Dismissed jobs free their places at once.
+    expect((await submit('alice', 0)).status).toBe(200);
+  });
+});
+
+describe('core-hour budgets', () => {
+  it('holds declared cores × wall time while a job is unfinished, refuses with 403 and the figures beyond the budget', async () => {
+    // carol: 0.75 core-hours; a sleep job holds 1 core × 600 s = 0.167 core-hours.
+    try {
+      const held = [];
+      for (let i = 0; i < 4; i++) held.push(await submit('carol', 30));
+      expect(held.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      const over = await submit('carol', 30);
+      expect(over.status).toBe(403);
+      await expectSchemaValid(over.text);
+      expect(exceptionOf(over.text)).toMatchObject({
+        code: 'NoApplicableCode',
+        text: 'carol has used 0.67 of 0.75 core-hours this month (0 by ended jobs, 0.67 held by unfinished ones); this job would hold 0.17 (1 cores × 600 s)',
+      });
+    } finally {
+      await dismissAll('carol');
+    }
+  });
+
+  it('charges what an ended job used, so that the budget is free again', async () => {
+    // student: 0.5 core-hours a day, one job at a time.
+    for (let i = 0; i < 4; i++) {
+      const next = await submit('student', 0);
+      expect(next.status, next.text).toBe(200);
+      const id = /([0-9a-f-]{36})\.xml$/.exec(statusLocationOf(next.text))![1]!;
+      await followStatus(statusLocationOf(next.text), { headers: as('student') });
+      // The charge follows the job's end (a batch system's accounting may lag it).
+      await until(async () => (await s.services.store.get(id))!.chargedCoreSeconds !== null);
+    }
+    const job = await s.services.store.list({ owner: 'student', limit: 10, offset: 0 });
+    for (const j of job.jobs) {
+      expect(j.reservedCoreSeconds).toBe(600);
+      expect(j.chargedCoreSeconds).not.toBeNull();
+      expect(j.chargedCoreSeconds!).toBeLessThan(60);
+    }
+  });
+});
