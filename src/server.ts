@@ -99,7 +99,7 @@ function createApp(services: Services): Koa {
   const jobs = jobsApi(services);
   const health = healthEndpoints(services);
   const identified = identifyCaller(services.auth);
-  const users = usersApi(services.auth);
+  const users = usersApi(services.auth, services.config.quotas, services.store);
   app.use((ctx) => {
     ctx.set(SECURITY_HEADERS);
     const path = ctx.path;
@@ -107,7 +107,7 @@ function createApp(services: Services): Koa {
     if (report) return reports(ctx, report[1]!);
     const job = JOBS_PATH.exec(path);
     if (job) return identified(ctx, () => jobs(ctx, callerOf(ctx), job[1], job[2]));
-    if (path === USERS_ME_PATH) return identified(ctx, async () => users(ctx, callerOf(ctx)));
+    if (path === USERS_ME_PATH) return identified(ctx, () => users(ctx, callerOf(ctx)));
     if (path === '/health') return health.health(ctx);
     if (path === '/ready') return health.ready(ctx);
     if (path === '/metrics') {

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followStatus, statusLocationOf } from './helpers/async.js';
 import { exceptionOf, expectException, expectSchemaValid, get } from './helpers/http.js';
@@ -105,6 +106,32 @@ describe('core-hour budgets', () => {
       expect(j.reservedCoreSeconds).toBe(600);
       expect(j.chargedCoreSeconds).not.toBeNull();
       expect(j.chargedCoreSeconds!).toBeLessThan(60);
+    }
+  });
+});
+
+describe('usage anyone can see for themselves', () => {
+  it('GET /users/me and `wps usage` give the limits and what the user uses now', async () => {
+    const r = await submit('carol', 30);
+    expect(r.status).toBe(200);
+    try {
+      await until(async () => (await s.services.store.list({ owner: 'carol', states: ['running'], limit: 10, offset: 0 })).jobs.length === 1);
+      const me = (await (await fetch(`${s.url}/users/me`, { headers: as('carol') })).json()) as Record<string, any>;
+      expect(me).toMatchObject({
+        user: 'carol',
+        groups: [],
+        admin: false,
+        authentication: true,
+        quota: { running: 10, waiting: 10, coreHours: 0.75, period: 'month' },
+        usage: { jobsUnfinished: 1, jobsRunning: 1, coreHoursHeld: 0.167 },
+      });
+      const cli = await new Promise<{ code: number; stdout: string }>((resolve) =>
+        execFile(process.execPath, ['dist/src/cli/wps.js', '--url', s.wps, '--token', 'wps_carol-token-0123456789', 'usage'], (err, stdout) => resolve({ code: err ? 1 : 0, stdout })),
+      );
+      expect(cli.code).toBe(0);
+      expect(cli.stdout).toMatch(/^carol: 1 jobs running \(10\), 0 waiting \(10\)\ncore-hours since \d{4}-\d\d-01T00:00:00.000Z: [\d.]+ used, 0.167 held by unfinished jobs, of 0.75 per month\n$/);
+    } finally {
+      await dismissAll('carol');
     }
   });
 });

@@ -21,7 +21,7 @@ import { describeInput, inputValues, optionName, UsageError } from './wps-inputs
 const GLOBAL_HELP = `usage: wps [--url URL] [options] <process> [--input value ...]
        wps [--url URL] jobs [--process ID] [--status S] [--limit N]
        wps [--url URL] status|logs|dismiss JOB_ID
-       wps [--url URL] whoami
+       wps [--url URL] whoami|usage
 
 The server is --url or $WPS_SERVICE. Options:
   --token TOKEN     send Authorization: Bearer TOKEN to the server (or $WPS_TOKEN)
@@ -268,6 +268,20 @@ async function manage(command: string, rest: string[], client: WpsClient, g: Glo
     );
     return 0;
   }
+  if (command === 'usage') {
+    const me = await jobsApi(client, '/users/me');
+    const limit = (n: number | null | undefined) => (n === null || n === undefined ? 'no limit' : String(n));
+    print(me, () => {
+      if (me.user === null) return 'nobody in particular: the server has authentication off\n';
+      const u = me.usage;
+      const q = me.quota;
+      return (
+        `${me.user}: ${u.jobsRunning} jobs running (${limit(q?.running)}), ${u.jobsUnfinished - u.jobsRunning} waiting (${limit(q?.waiting)})\n` +
+        `core-hours since ${u.since}: ${u.coreHoursUsed} used, ${u.coreHoursHeld} held by unfinished jobs, of ${limit(q?.coreHours)}${q ? ` per ${q.period}` : ''}\n`
+      );
+    });
+    return 0;
+  }
   if (command === 'jobs') {
     const q = new URLSearchParams();
     for (let i = 0; i < rest.length; i += 2) {
@@ -329,7 +343,7 @@ async function main(argv: string[]): Promise<number> {
     for (const p of caps.processes) process.stdout.write(`  ${p.identifier.padEnd(width)}  ${p.title}\n`);
     return 0;
   }
-  if (['jobs', 'status', 'logs', 'dismiss', 'whoami'].includes(command)) return manage(command, rest, client, g);
+  if (['jobs', 'status', 'logs', 'dismiss', 'whoami', 'usage'].includes(command)) return manage(command, rest, client, g);
   const process_ = await client.describe(command).catch((err: unknown) => {
     if (err instanceof ServerError && err.exception.locator === 'identifier') throw new UsageError(`the server offers no process ${command}; see wps -h`);
     throw err;
