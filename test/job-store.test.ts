@@ -184,7 +184,7 @@ describe('upgrading a database with jobs in it', () => {
       await db('jobs').insert([row('accepted'), row('accepted'), row('accepted'), row('running'), row('succeeded')]);
       expect(await migrate(db, '002_waiting_count')).toEqual(['002_waiting_count']);
       await db('jobs').insert(row('accepted'));
-      expect(await migrate(db)).toEqual(['003_job_counts', '004_jobs_newest_first', '005_offerings', '006_job_owners', '007_job_charges']);
+      expect(await migrate(db)).toEqual(['003_job_counts', '004_jobs_newest_first', '005_offerings', '006_job_owners', '007_user_usage']);
       const store = new JobStore(db);
       expect(await store.countWaiting()).toBe(4);
       expect(await store.countByState()).toEqual(new Map([['accepted', 4], ['running', 1], ['succeeded', 1], ['failed', 0], ['dismissed', 0]]));

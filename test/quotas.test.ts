@@ -107,6 +107,12 @@ describe('core-hour budgets', () => {
       expect(j.chargedCoreSeconds).not.toBeNull();
       expect(j.chargedCoreSeconds!).toBeLessThan(60);
     }
+    // What the period used outlives the jobs (retention removes them after days).
+    const today = new Date(new Date().toISOString().slice(0, 10));
+    const before = await s.services.store.usageOf('student', today);
+    expect(before.spent).toBeCloseTo(job.jobs.reduce((sum, j) => sum + j.chargedCoreSeconds!, 0), 6);
+    await s.services.store.removeMany(job.jobs.map((j) => j.id));
+    expect((await s.services.store.usageOf('student', today)).spent).toBeCloseTo(before.spent, 6);
   });
 });
 

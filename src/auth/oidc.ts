@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config.js';
+import { hashSecret } from '../secrets.js';
 import { AuthRefusal } from './caller.js';
 
 /** Signatures with a public key only: `none` and HMAC (which a public key could forge) never. */
@@ -9,6 +10,8 @@ const CLOCK_TOLERANCE = 30;
 /** A discovery that failed is tried again after this long, not on every request. */
 const RETRY_DISCOVERY_MS = 5_000;
 const FETCH_TIMEOUT_MS = 5_000;
+/** Verified tokens remembered at most (the oldest goes first). */
+const VERIFIED_KEPT = 10_000;
 
 /**
  * OpenID Connect access tokens (JWT) of one issuer, verified with jose against the keys
@@ -17,11 +20,25 @@ const FETCH_TIMEOUT_MS = 5_000;
  */
 export class OidcVerifier {
   private keys: Promise<JWTVerifyGetKey> | undefined;
+  /**
+   * Tokens verified, by their hash, until they expire: a client sends the same token with
+   * every request, and a signature check cost as much as the rest of a submission.
+   */
+  private readonly verified = new Map<string, { user: string; groups: string[]; expiresAt: number }>();
 
   constructor(private readonly auth: AuthConfig & { issuer: string }) {}
 
-
   async verify(token: string): Promise<{ user: string; groups: string[] }> {
+    const key = hashSecret(token);
+    const known = this.verified.get(key);
+    if (known && known.expiresAt > Date.now()) return known;
+    const found = await this.check(token);
+    if (this.verified.size >= VERIFIED_KEPT) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(key, found);
+    return found;
+  }
+
+  private async check(token: string): Promise<{ user: string; groups: string[]; expiresAt: number }> {
     const keys = await this.keySet();
     let payload: JWTPayload;
     try {
@@ -39,7 +56,8 @@ export class OidcVerifier {
     if (typeof named !== 'string' || named === '') throw new AuthRefusal(401, `the token names no user (${this.auth.userClaim} or sub)`, 'invalid_token');
     const claimed = payload[this.auth.groupsClaim];
     const groups = typeof claimed === 'string' ? [claimed] : Array.isArray(claimed) ? claimed.filter((g): g is string => typeof g === 'string') : [];
-    return { user: named, groups };
+    // Kept no longer than the token is valid (exp is required), clock tolerance not counted.
+    return { user: named, groups, expiresAt: payload.exp! * 1000 };
   }
 
   private keySet(): Promise<JWTVerifyGetKey> {

@@ -181,19 +181,83 @@ const migrations: Migration[] = [
     },
   },
   {
-    // Budgets: what a job holds while unfinished and what it used once ended; admission
-    // counts a user's unfinished jobs and their period's use through these indexes.
-    name: '007_job_charges',
+    // Quotas: what each user's jobs hold and have used, kept as they change (admission
+    // locks the user's row and reads it, as the insert does the waiting count), and
+    // what they used per day (a period's use is the total less the days before it; it
+    // outlives the jobs retention removes).
+    name: '007_user_usage',
     async up(db) {
       await db.schema.alterTable('jobs', (t) => {
         t.bigInteger('reserved_core_seconds');
         t.double('charged_core_seconds');
       });
       await db.raw(`CREATE INDEX jobs_unfinished_of_owner ON jobs (owner, state) WHERE state IN ('accepted', 'running')`);
-      await db.raw('CREATE INDEX jobs_finished_of_owner ON jobs (owner, finished_at) WHERE finished_at IS NOT NULL');
+      await db.raw(`CREATE TABLE user_jobs (
+        owner text PRIMARY KEY,
+        unfinished integer NOT NULL DEFAULT 0,
+        holding bigint NOT NULL DEFAULT 0,
+        spent double precision NOT NULL DEFAULT 0)`);
+      await db.raw(`CREATE TABLE user_spending (
+        owner text NOT NULL,
+        day date NOT NULL,
+        core_seconds double precision NOT NULL DEFAULT 0,
+        PRIMARY KEY (owner, day))`);
+      // A job holds its reservation while unfinished; once ended it has used its charge,
+      // or (until charged) its reservation if it started, nothing if it never did.
+      await db.raw(`
+        CREATE FUNCTION count_jobs_by_owner() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+        DECLARE
+          r record;
+        BEGIN
+          IF TG_OP = 'INSERT' THEN
+            FOR r IN SELECT owner, count(*) AS u, sum(coalesce(reserved_core_seconds, 0)) AS h FROM new_rows
+                     WHERE owner IS NOT NULL AND state IN ('accepted', 'running') GROUP BY owner ORDER BY owner LOOP
+              INSERT INTO user_jobs AS uj (owner, unfinished, holding) VALUES (r.owner, r.u, r.h)
+              ON CONFLICT (owner) DO UPDATE SET unfinished = uj.unfinished + r.u, holding = uj.holding + r.h;
+            END LOOP;
+          ELSIF TG_OP = 'DELETE' THEN
+            FOR r IN SELECT owner, count(*) AS u, sum(coalesce(reserved_core_seconds, 0)) AS h FROM old_rows
+                     WHERE owner IS NOT NULL AND state IN ('accepted', 'running') GROUP BY owner ORDER BY owner LOOP
+              UPDATE user_jobs SET unfinished = unfinished - r.u, holding = holding - r.h WHERE owner = r.owner;
+            END LOOP;
+          ELSE
+            FOR r IN
+              WITH change AS (
+                SELECT n.owner, (n.finished_at AT TIME ZONE 'UTC')::date AS day,
+                  (CASE WHEN n.state IN ('accepted', 'running') THEN 1 ELSE 0 END) - (CASE WHEN o.state IN ('accepted', 'running') THEN 1 ELSE 0 END) AS u,
+                  (CASE WHEN n.state IN ('accepted', 'running') THEN coalesce(n.reserved_core_seconds, 0) ELSE 0 END)
+                    - (CASE WHEN o.state IN ('accepted', 'running') THEN coalesce(o.reserved_core_seconds, 0) ELSE 0 END) AS h,
+                  (CASE WHEN n.state IN ('accepted', 'running') OR n.started_at IS NULL THEN 0
+                        ELSE coalesce(n.charged_core_seconds, n.reserved_core_seconds, 0) END)
+                    - (CASE WHEN o.state IN ('accepted', 'running') OR o.started_at IS NULL THEN 0
+                        ELSE coalesce(o.charged_core_seconds, o.reserved_core_seconds, 0) END) AS s
+                FROM new_rows n JOIN old_rows o ON o.id = n.id
+                WHERE n.owner IS NOT NULL)
+              SELECT owner, day, sum(u) AS u, sum(h) AS h, sum(s) AS s FROM change
+              GROUP BY owner, day HAVING sum(u) <> 0 OR sum(h) <> 0 OR sum(s) <> 0 ORDER BY owner, day
+            LOOP
+              UPDATE user_jobs SET unfinished = unfinished + r.u, holding = holding + r.h, spent = spent + r.s WHERE owner = r.owner;
+              IF r.s <> 0 AND r.day IS NOT NULL THEN
+                INSERT INTO user_spending AS us (owner, day, core_seconds) VALUES (r.owner, r.day, r.s)
+                ON CONFLICT (owner, day) DO UPDATE SET core_seconds = us.core_seconds + r.s;
+              END IF;
+            END LOOP;
+          END IF;
+          RETURN NULL;
+        END $$`);
+      // Named to fire after jobs_count_*: both lock job_counts before user_jobs, as admission does.
+      await db.raw(`CREATE TRIGGER jobs_owner_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_owner()`);
+      await db.raw(`CREATE TRIGGER jobs_owner_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_owner()`);
+      await db.raw(`CREATE TRIGGER jobs_owner_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_owner()`);
     },
     async down(db) {
-      await db.raw('DROP INDEX jobs_finished_of_owner');
+      for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_owner_${t} ON jobs`);
+      await db.raw('DROP FUNCTION count_jobs_by_owner()');
+      await db.schema.dropTable('user_spending');
+      await db.schema.dropTable('user_jobs');
       await db.raw('DROP INDEX jobs_unfinished_of_owner');
       await db.schema.alterTable('jobs', (t) => {
         t.dropColumn('charged_core_seconds');

@@ -109,21 +109,24 @@ export interface Usage {
 }
 
 /**
- * Each user's usage, for the users of a CTE named batch (owner, period_start): unfinished
- * jobs (of them, running), core-seconds they hold, and core-seconds of jobs ended in the
- * period (charged, or held until the charge is known; nothing for a job that never started).
+ * Each user's usage, for the users of the batch under quotas: unfinished jobs, the
+ * core-seconds they hold, and what ended jobs used since the period began (the total
+ * less the days before). Their rows are locked, after the waiting count, as the triggers
+ * lock them: the insert reads them as current, and concurrent inserts wait their turn.
  */
-const USAGE_SQL = `usage AS (
-  SELECT o.owner,
-    (SELECT count(*) FROM jobs j WHERE j.owner = o.owner AND j.state IN ('accepted', 'running')) AS unfinished,
-    (SELECT count(*) FROM jobs j WHERE j.owner = o.owner AND j.state = 'running') AS running,
-    (SELECT coalesce(sum(j.reserved_core_seconds), 0) FROM jobs j WHERE j.owner = o.owner AND j.state IN ('accepted', 'running')) AS holding,
-    (SELECT coalesce(sum(coalesce(j.charged_core_seconds, CASE WHEN j.started_at IS NULL THEN 0 ELSE j.reserved_core_seconds END)), 0) FROM jobs j
-      WHERE j.owner = o.owner AND j.finished_at >= o.period_start) AS spent
-  FROM (SELECT owner, min(period_start) AS period_start FROM batch WHERE owner IS NOT NULL AND period_start IS NOT NULL GROUP BY owner) o)`;
+const USAGE_SQL = `quota_users AS (
+    SELECT owner, min(period_start) AS period_start FROM batch WHERE owner IS NOT NULL AND period_start IS NOT NULL GROUP BY owner),
+  users AS (
+    SELECT uj.owner, uj.unfinished, uj.holding, uj.spent FROM user_jobs uj
+    WHERE uj.owner IN (SELECT owner FROM quota_users) AND (SELECT n FROM waiting) IS NOT NULL
+    ORDER BY uj.owner FOR UPDATE),
+  usage AS (
+    SELECT u.owner, u.unfinished, u.holding,
+      u.spent - coalesce((SELECT sum(s.core_seconds) FROM user_spending s JOIN quota_users q ON q.owner = s.owner
+                          WHERE s.owner = u.owner AND s.day < (q.period_start AT TIME ZONE 'UTC')::date), 0) AS spent
+    FROM users u)`;
 
-/** Advisory lock spaces, one lock per user in each (the second key is the user's hash): admissions, dispatches. */
-const ADMISSION_LOCKS = 17;
+/** Advisory lock space of dispatches under a running quota: one lock per user (the second key is the user's hash). */
 const DISPATCH_LOCKS = 18;
 
 /** A user's jobs handed to schedulers at once (their `running` quota). */
@@ -155,6 +158,8 @@ export class JobStore {
   private flushScheduled = false;
   /** The last insert turned some submissions away: the waiting limit is reached. */
   refusing = false;
+  /** Users whose usage row exists (made before their first checked insert). */
+  private readonly knownOwners = new Set<string>();
 
   constructor(private readonly db: Knex) {}
 
@@ -186,14 +191,13 @@ export class JobStore {
     if (batch.length === 0) return;
     this.inFlight++;
     try {
-      const owners = [...new Set(batch.filter((p) => p.admission && p.job.owner).map((p) => p.job.owner!))].sort();
-      const result = owners.length === 0 ? await this.insertBatch(this.db, batch) : await this.db.transaction(async (trx) => {
-        // Submissions of one user, from any server, one statement after another; the
-        // insert then counts their jobs with a snapshot taken after the lock. Locks in
-        // one order (and before the waiting count's): two batches never wait on each other.
-        for (const owner of owners) await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [ADMISSION_LOCKS, owner]);
-        return this.insertBatch(trx, batch);
-      });
+      // A user's row must exist before the insert that locks it (a first submission is no exception).
+      const newOwners = [...new Set(batch.filter((p) => p.admission && p.job.owner && !this.knownOwners.has(p.job.owner)).map((p) => p.job.owner!))];
+      if (newOwners.length > 0) {
+        await this.db.raw('INSERT INTO user_jobs (owner) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING', [newOwners]);
+        for (const o of newOwners) if (this.knownOwners.size < 100_000) this.knownOwners.add(o);
+      }
+      const result = await this.insertBatch(batch);
       const inserted = new Set((result.rows as Row[]).map((r) => String(r.id)));
       this.refusing = inserted.size < batch.length;
       for (const p of batch) p.resolve(inserted.has(p.job.id));
@@ -207,10 +211,10 @@ export class JobStore {
 
   /**
    * One statement: as many of the batch as the waiting limit and each user's admission
-   * allow, in order of arrival. The waiting count is locked (kept by triggers) until
-   * commit, so concurrent inserts never pass the limit.
+   * allow, in order of arrival. The waiting count and the users' rows (kept by triggers)
+   * are locked until commit, so concurrent inserts, from any server, never pass a limit.
    */
-  private insertBatch(db: Knex | Knex.Transaction, batch: readonly PendingInsert[]): Promise<{ rows: unknown[] }> {
+  private insertBatch(batch: readonly PendingInsert[]): Promise<{ rows: unknown[] }> {
     const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::bigint, ?::int, ?::bigint, ?::timestamptz, ?::int)').join(', ');
     const bindings = batch.flatMap((p, i) => [
       p.job.id,
@@ -226,7 +230,7 @@ export class JobStore {
       i + 1,
     ]);
     const checked = batch.some((p) => p.admission);
-    return db.raw(
+    return this.db.raw(
       `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
             batch (id, process_id, request, message, owner, owner_groups, reserved, max_unfinished, budget, period_start, ord) AS (VALUES ${values})
             ${checked ? `, ${USAGE_SQL}, ranked AS (
@@ -251,12 +255,16 @@ export class JobStore {
   /** A user's jobs and compute now (the figures a refusal and GET /users/me give). */
   async usageOf(owner: string, periodStart: Date): Promise<Usage> {
     const result = await this.db.raw(
-      `WITH batch (owner, period_start) AS (VALUES (?, ?::timestamptz)), ${USAGE_SQL} SELECT * FROM usage`,
-      [owner, periodStart],
+      `SELECT uj.unfinished, uj.holding,
+              uj.spent - coalesce((SELECT sum(core_seconds) FROM user_spending WHERE owner = uj.owner AND day < (?::timestamptz AT TIME ZONE 'UTC')::date), 0) AS spent,
+              (SELECT count(*) FROM jobs WHERE owner = uj.owner AND state = 'running') AS running
+       FROM user_jobs uj WHERE uj.owner = ?`,
+      [periodStart, owner],
     );
     const r = (result.rows as Row[])[0] ?? {};
     return { unfinished: Number(r.unfinished ?? 0), running: Number(r.running ?? 0), holding: Number(r.holding ?? 0), spent: Number(r.spent ?? 0) };
   }
+
 
   async get(id: string): Promise<Job | undefined> {
     const row = (await this.db('jobs').where({ id }).first()) as Row | undefined;

@@ -162,7 +162,8 @@ export class Dispatcher {
       if (limited) this.batchSlots.give();
     }
     if (lookAgain) await this.dispatch(id);
-    else void this.charge(id, monitor.scheduler, placement.cores ?? 1);
+    // Only an owner's job counts against a budget.
+    else if (job.owner !== null) void this.charge(id, monitor.scheduler, placement.cores ?? 1);
   }
 
   /** A user's `running` quota, if the job's owner has one. */
