@@ -132,6 +132,8 @@ function createApp(services: Services): Koa {
   return app;
 }
 
+const KEEP_ALIVE_MS = 65_000;
+
 /**
  * Starts listening. Requests whose head outgrows Node's parser still get an
  * ExceptionReport: 414 for a long query, 431 for long headers.
@@ -146,6 +148,11 @@ export function startServer(services: Services, port = services.config.port, hos
       requestTimeout: limits.requestTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
       connectionsCheckingInterval: Math.min(5000, limits.headersTimeoutMs),
+      // Longer than clients' and proxies' own idle timeouts (undici takes the server's
+      // hint less a second; load balancers 60 s): the server is never the one to close a
+      // connection a client is about to reuse. With Node's 5 s, a client whose timer ran
+      // late (a busy event loop) sent on a closed connection and read ECONNRESET.
+      keepAliveTimeout: KEEP_ALIVE_MS,
     },
     requestListener(services),
   );
