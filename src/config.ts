@@ -135,6 +135,12 @@ export interface SchedulersConfig {
   processes: Record<string, ProcessPlacement>;
   /** The runner command as compute nodes see it: Node and this install's CLI. */
   runner: { node: string; script: string | undefined };
+  /**
+   * The account (Slurm `--account`) or project (GridEngine `-P`) a user's jobs are
+   * charged to on the cluster: the user's entry, else their first group's that has one;
+   * else the process's or scheduler's project.
+   */
+  accounts: { users: Record<string, string>; groups: Record<string, string> };
 }
 
 /** A static API token: its user, groups and rights; the token itself only as its SHA-256. */
@@ -318,6 +324,7 @@ export type ConfigFile = {
     ssh?: { nodes?: SshNodeConfig[]; knownHosts?: string; strictHostKeys?: boolean };
     processes?: Record<string, ProcessPlacement>;
     runner?: { node?: string; script?: string };
+    accounts?: { users?: Record<string, string>; groups?: Record<string, string> };
   };
   metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
     provider?: Partial<ServiceMetadata['provider']>;
@@ -422,6 +429,7 @@ function parseSchedulers(env: NodeJS.ProcessEnv, f: NonNullable<ConfigFile['sche
       : undefined,
     processes,
     runner: { node: env.WPS_RUNNER_NODE ?? f.runner?.node ?? process.execPath, script: env.WPS_RUNNER_SCRIPT ?? f.runner?.script },
+    accounts: { users: parseAccounts(f.accounts?.users, 'scheduler.accounts.users'), groups: parseAccounts(f.accounts?.groups, 'scheduler.accounts.groups') },
   };
 }
 
@@ -529,6 +537,14 @@ function parseQuotas(q: ConfigFile['quotas']): QuotasConfig | undefined {
   const each = (entries: Record<string, QuotaLimits> | undefined, name: string) =>
     Object.fromEntries(Object.entries(entries ?? {}).map(([k, v]) => [k, parseLimits(v, `${name}.${k}`)]));
   return { default: parseLimits(q.default, 'quotas.default'), groups: each(q.groups, 'quotas.groups'), users: each(q.users, 'quotas.users') };
+}
+
+/** Accounts and projects become scheduler arguments: words only. */
+function parseAccounts(value: Record<string, string> | undefined, name: string): Record<string, string> {
+  for (const [key, account] of Object.entries(value ?? {})) {
+    if (typeof account !== 'string' || !/^[A-Za-z0-9_.@:+-]{1,128}$/.test(account)) throw new ConfigError(`${name}.${key}: not an account name: ${JSON.stringify(account)}`);
+  }
+  return { ...value };
 }
 
 function parsePort(value: string | number, name: string): number {

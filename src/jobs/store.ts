@@ -321,6 +321,11 @@ export class JobStore {
     return this.update(id, fromStates('running'), { state: 'running', message, started_at: this.db.fn.now() });
   }
 
+  /** A new message for a job still waiting (none when it says the same). */
+  waiting(id: string, message: string): Promise<Job | undefined> {
+    return this.update(id, ['accepted'], { message }, (q) => q.whereNot({ message }));
+  }
+
   /** Progress only moves up, and only while running. */
   progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
     const fields: Row = { percent };

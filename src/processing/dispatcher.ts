@@ -12,7 +12,7 @@ import { isTerminal, type JobState } from '../jobs/states.js';
 import type { JobQueue } from '../queue/types.js';
 import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
-import type { JobInfo, JobTemplate, Scheduler } from '../scheduler/types.js';
+import { describePlace, type JobInfo, type JobTemplate, type QueuePlace, type Scheduler } from '../scheduler/types.js';
 import { hashSecret, reportPath, type JobSpec } from '../runner-contract.js';
 import { newSecret } from '../secrets.js';
 import type { JobFiles } from '../storage/job-files.js';
@@ -166,6 +166,13 @@ export class Dispatcher {
     else if (job.owner !== null) void this.charge(id, monitor.scheduler, placement.cores ?? 1);
   }
 
+  /** The cluster account the job's owner is charged to, if the configuration maps them. */
+  private accountOf(job: Job): string | undefined {
+    if (job.owner === null) return undefined;
+    const { users, groups } = this.d.config.schedulers.accounts;
+    return users[job.owner] ?? job.ownerGroups.map((g) => groups[g]).find((a) => a !== undefined);
+  }
+
   /** A user's `running` quota, if the job's owner has one. */
   private runningLimitOf(job: Job): RunningLimit | undefined {
     if (job.owner === null) return undefined;
@@ -291,7 +298,15 @@ export class Dispatcher {
    */
   private async watch(job: Job, schedulerId: string, template: JobTemplate, monitor: SchedulerMonitor, justSubmitted = false): Promise<void> {
     const id = job.id;
-    let watching = monitor.watch(schedulerId);
+    // What the batch system says of a waiting job goes into its message when it changes.
+    let said = '';
+    const onWaiting = (place: QueuePlace) => {
+      const message = describePlace(monitor.scheduler.name, place);
+      if (message === said) return;
+      said = message;
+      void this.d.lifecycle.waiting(id, message).catch(() => undefined);
+    };
+    let watching = monitor.watch(schedulerId, onWaiting);
     let wake: (() => void) | undefined;
     let woken = false;
     // The final state, when the news of the job's end carried it: no need to read the row.
@@ -345,7 +360,7 @@ export class Dispatcher {
         const again = await this.settle(current, verdict, template, monitor);
         if (!again) return;
         schedulerId = again;
-        watching = monitor.watch(schedulerId);
+        watching = monitor.watch(schedulerId, onWaiting);
       }
     } finally {
       watching.cancel();
@@ -404,7 +419,8 @@ export class Dispatcher {
       nativeSpecification: placement.nativeOptions,
     };
     if (placement.queue) t.queue = placement.queue;
-    if (placement.project) t.project = placement.project;
+    const project = this.accountOf(job) ?? placement.project;
+    if (project) t.project = project;
     if (placement.memoryMb) t.memoryMb = placement.memoryMb;
     if (placement.cores) t.cores = placement.cores;
     return t;

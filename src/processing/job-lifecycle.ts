@@ -52,6 +52,13 @@ export class JobLifecycle {
     return job;
   }
 
+  /** Why a waiting job waits (its batch system's reason and place), while it has not started. */
+  async waiting(id: string, message: string): Promise<Job | undefined> {
+    const job = await this.store.waiting(id, message);
+    if (job && wantsStatus(job)) await this.publisher.publish(id, job);
+    return job;
+  }
+
   async progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
     const job = await this.store.progress(id, percent, message);
     if (job && wantsStatus(job)) await this.publisher.publish(id, job);

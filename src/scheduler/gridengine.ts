@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { renderJobScript } from './job-script.js';
 import { LocalTransport, type Transport } from './transport.js';
-import { checkTemplate, type JobInfo, type JobTemplate, type Scheduler } from './types.js';
+import { checkTemplate, type JobInfo, type JobTemplate, type QueuePlace, type Scheduler } from './types.js';
 
 export interface GridEngineOptions {
   transport?: Transport;
@@ -21,6 +21,9 @@ const hms = (seconds: number): string =>
  * A job in an error state (`Eqw`: say, an output path it cannot write) is failed with
  * GridEngine's own reason and deleted, instead of waiting for ever.
  */
+/** Waiting jobs a round asks `qstat -j` about (one command each). */
+const SCHEDULING_INFO_PER_ROUND = 20;
+
 export class GridEngineScheduler implements Scheduler {
   readonly name = 'gridengine';
   private readonly transport: Transport;
@@ -54,7 +57,11 @@ export class GridEngineScheduler implements Scheduler {
   async status(ids: readonly string[]): Promise<Map<string, JobInfo>> {
     const out = new Map<string, JobInfo>();
     if (ids.length === 0) return out;
-    const listed = await this.qstat();
+    const jobs = await this.jobList();
+    const listed = new Map(jobs.map((j) => [String(j.JB_job_number), String(j.state)]));
+    // qstat lists pending jobs in the order the scheduler will consider them.
+    const pendingOrder = jobs.filter((j) => /q/.test(String(j.state))).map((j) => String(j.JB_job_number));
+    let asked = 0;
     for (const id of ids) {
       const state = listed.get(id);
       if (state === undefined) {
@@ -65,10 +72,23 @@ export class GridEngineScheduler implements Scheduler {
       } else if (/[rtRsST]/.test(state) || state.includes('d')) {
         out.set(id, { state: 'running' });
       } else {
-        out.set(id, { state: 'queued' });
+        const at = pendingOrder.indexOf(id);
+        const waiting: QueuePlace = at >= 0 ? { position: at + 1, pending: pendingOrder.length } : {};
+        // The scheduler's own words (schedd_job_info), for the first waiting jobs of a round.
+        const reason = state.includes('h') ? 'held' : asked++ < SCHEDULING_INFO_PER_ROUND ? await this.schedulingInfo(id) : undefined;
+        if (reason) waiting.reason = reason;
+        out.set(id, { state: 'queued', waiting });
       }
     }
     return out;
+  }
+
+  /** The first line of `qstat -j`'s scheduling info, when the scheduler records it. */
+  private async schedulingInfo(id: string): Promise<string | undefined> {
+    const r = await this.transport.run('qstat', ['-j', id]);
+    if (r.code !== 0) return undefined;
+    const line = /^scheduling info:\s*(.+)$/m.exec(r.stdout)?.[1]?.trim();
+    return line && !/turned off/i.test(line) ? line : undefined;
   }
 
   async terminate(id: string): Promise<void> {
@@ -100,11 +120,6 @@ export class GridEngineScheduler implements Scheduler {
       job_info?: { queue_info?: { job_list?: JobList[] }; job_info?: { job_list?: JobList[] } };
     };
     return [...(doc.job_info?.queue_info?.job_list ?? []), ...(doc.job_info?.job_info?.job_list ?? [])];
-  }
-
-  /** Job number → state letters (qw, r, Eqw, ...) of every job GridEngine holds. */
-  private async qstat(): Promise<Map<string, string>> {
-    return new Map((await this.jobList()).map((j) => [String(j.JB_job_number), String(j.state)]));
   }
 
   private async errorReason(id: string): Promise<string> {

@@ -1,5 +1,5 @@
 import type { Log } from '../log.js';
-import type { JobInfo, Scheduler } from './types.js';
+import type { JobInfo, QueuePlace, Scheduler } from './types.js';
 
 export interface MonitorHealth {
   scheduler: string;
@@ -17,6 +17,8 @@ const BATCH = 200;
 interface Watch {
   resolve: (info: JobInfo) => void;
   undetermined: number;
+  /** Hears where a queued job stands, each round the batch system tells. */
+  onWaiting: ((place: QueuePlace) => void) | undefined;
 }
 
 /**
@@ -46,10 +48,10 @@ export class SchedulerMonitor {
   }
 
   /** Resolves with the scheduler's verdict once the job has left its queues. */
-  watch(id: string): { verdict: Promise<JobInfo>; cancel: () => void } {
+  watch(id: string, onWaiting?: (place: QueuePlace) => void): { verdict: Promise<JobInfo>; cancel: () => void } {
     let resolve!: (info: JobInfo) => void;
     const verdict = new Promise<JobInfo>((r) => (resolve = r));
-    this.watched.set(id, { resolve, undetermined: 0 });
+    this.watched.set(id, { resolve, undetermined: 0, onWaiting });
     this.schedule(0);
     return { verdict, cancel: () => this.watched.delete(id) };
   }
@@ -102,6 +104,7 @@ export class SchedulerMonitor {
     if (!w) return;
     if (info.state === 'queued' || info.state === 'running') {
       w.undetermined = 0;
+      if (info.waiting) w.onWaiting?.(info.waiting);
       return;
     }
     if (info.state === 'undetermined' && ++w.undetermined < UNDETERMINED_LIMIT) return;

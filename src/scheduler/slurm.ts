@@ -55,16 +55,55 @@ export class SlurmScheduler implements Scheduler {
     const out = new Map<string, JobInfo>();
     if (ids.length === 0) return out;
     for (const id of ids) if (!/^\d+$/.test(id)) throw new Error(`not a Slurm job id: ${id}`);
-    const r = await this.transport.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r']);
+    const r = await this.transport.run('squeue', ['-h', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r|%P']);
     if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new Error(`squeue failed (exit ${r.code}): ${r.stderr.trim()}`);
+    const pending: string[] = [];
     for (const line of r.stdout.split('\n')) {
-      const [id, state, reason] = line.trim().split('|');
+      const [id, state, reason, partition] = line.trim().split('|');
       if (!id || !state || !ids.includes(id)) continue;
       // squeue has no exit code; a failed job's details come from scontrol.
-      out.set(id, drmaaState(state) === 'failed' ? await this.finished(id) : this.info(id, state, reason));
+      const info = drmaaState(state) === 'failed' ? await this.finished(id) : this.info(id, state, reason);
+      if (state === 'PENDING') {
+        info.waiting = { ...(reason && reason !== 'None' ? { reason } : {}), ...(partition ? { queue: partition } : {}) };
+        pending.push(id);
+      }
+      out.set(id, info);
     }
+    if (pending.length > 0) await this.placeInQueues(pending, out);
     for (const id of ids) if (!out.has(id)) out.set(id, await this.finished(id));
     return out;
+  }
+
+  /**
+   * Where pending jobs stand: their rank among all pending jobs of their partition in
+   * Slurm's own order (priority, then submission), and `squeue --start`'s expected start.
+   * Two more queries a round, only while some watched job waits.
+   */
+  private async placeInQueues(ids: readonly string[], out: Map<string, JobInfo>): Promise<void> {
+    const queue = await this.transport.run('squeue', ['-h', '-t', 'PENDING', '--sort=-p,i', '-o', '%i|%P']);
+    if (queue.code === 0) {
+      const ranks = new Map<string, string[]>();
+      for (const line of queue.stdout.split('\n')) {
+        const [id, partition] = line.trim().split('|');
+        if (!id || !partition) continue;
+        let list = ranks.get(partition);
+        if (!list) ranks.set(partition, (list = []));
+        list.push(id);
+      }
+      for (const id of ids) {
+        const place = out.get(id)?.waiting;
+        const list = place?.queue ? ranks.get(place.queue) : undefined;
+        const at = list?.indexOf(id) ?? -1;
+        if (place && list && at >= 0) Object.assign(place, { position: at + 1, pending: list.length });
+      }
+    }
+    const start = await this.transport.run('squeue', ['-h', '--start', '-j', ids.join(','), '-o', '%i|%S']);
+    if (start.code !== 0) return;
+    for (const line of start.stdout.split('\n')) {
+      const [id, when] = line.trim().split('|');
+      const place = id ? out.get(id)?.waiting : undefined;
+      if (place && when && /^\d{4}-\d\d-\d\dT/.test(when)) place.expectedStart = when;
+    }
   }
 
   async terminate(id: string): Promise<void> {

@@ -39,6 +39,29 @@ export interface JobInfo {
   /** What the batch system said, for a person reading a failure. */
   reason?: string;
   exitCode?: number;
+  /** Where a queued job stands, as far as the batch system tells. */
+  waiting?: QueuePlace;
+}
+
+/** Why a job waits in its batch system, and where it stands. */
+export interface QueuePlace {
+  /** The batch system's own word (Slurm: Priority, Resources, QOSMaxCpuPerUserLimit, JobHeldUser …). */
+  reason?: string;
+  /** Partition or queue. */
+  queue?: string;
+  /** 1 for the next to start among the pending jobs of its queue. */
+  position?: number;
+  /** Pending jobs in its queue. */
+  pending?: number;
+  /** When the batch system expects to start it (ISO 8601, its own clock). */
+  expectedStart?: string;
+}
+
+/** A queue place in words, for a status document and the jobs API. */
+export function describePlace(scheduler: string, p: QueuePlace): string {
+  const parts = [p.reason ? `reason ${p.reason}` : undefined, p.position !== undefined ? `${p.position} of ${p.pending ?? '?'} pending` : undefined, p.expectedStart ? `expected to start ${p.expectedStart}` : undefined];
+  const where = p.queue ? `${scheduler} (${p.queue})` : scheduler;
+  return `Waiting in ${where}: ${parts.filter(Boolean).join(', ') || 'queued'}`;
 }
 
 export interface Scheduler {

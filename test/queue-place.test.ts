@@ -1,0 +1,93 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followStatus, statusLocationOf, statusOf } from './helpers/async.js';
+import { expectSchemaValid, get } from './helpers/http.js';
+import { available } from './helpers/schedulers.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * While a job waits in the batch system, its status document and /jobs/{id} say why and
+ * where it stands: Slurm's pending reason, its place among the pending jobs of its
+ * partition, and the expected start where Slurm has one.
+ */
+const runs = available('slurm');
+const ALICE = 'wps_alice-token-0123456789';
+const bearer = { authorization: `Bearer ${ALICE}` };
+
+describe.runIf(runs)('a job Slurm holds', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    // sbatch --hold: the job waits with reason JobHeldUser until released. Its owner's
+    // group maps to a Slurm account.
+    s = await startTestServer(
+      {
+        auth: { tokens: [{ user: 'alice', token: ALICE, groups: ['climate'] }] },
+        scheduler: { default: 'slurm', processes: { sleep: { wallTime: 60, nativeOptions: ['--hold'] } }, accounts: { groups: { climate: 'climate-proj' } } },
+        jobs: { monitorInterval: 0.25 },
+      },
+      undefined,
+      { store: 'postgres' },
+    );
+  }, 60_000);
+  afterAll(() => s?.close());
+
+  it('says why it waits and where it stands, in its status document and the jobs API, until it runs; it is charged to its owner’s account', async () => {
+    const location = statusLocationOf(
+      (await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=0`, bearer)).text,
+    );
+    const id = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
+    let xml = '';
+    const deadline = Date.now() + 20_000;
+    while (!/JobHeldUser/.test(xml)) {
+      if (Date.now() > deadline) throw new Error(`no pending reason in ${xml}`);
+      await new Promise((r) => setTimeout(r, 100));
+      xml = await (await fetch(location)).text();
+    }
+    await expectSchemaValid(xml);
+    const view = statusOf(xml);
+    expect(view.name).toBe('ProcessAccepted');
+    expect(xml).toMatch(/Waiting in slurm \(\w+\): reason JobHeldUser, \d+ of \d+ pending/);
+    const job = (await (await fetch(`${s.url}/jobs/${id}`, { headers: bearer })).json()) as { status: string; message: string };
+    expect(job.status).toBe('accepted');
+    expect(job.message).toMatch(/^Waiting in slurm \(\w+\): reason JobHeldUser, \d+ of \d+ pending/);
+
+    // Released, it runs and ends as any job.
+    const schedulerJobId = (await s.services.store.get(id))!.schedulerJobId!;
+    expect(execFileSync('squeue', ['-h', '-j', schedulerJobId, '-o', '%a'], { encoding: 'utf8' }).trim()).toBe('climate-proj');
+    execFileSync('scontrol', ['release', schedulerJobId]);
+    const views = await followStatus(location, { timeoutMs: 60_000 });
+    expect(views.at(-1)!.name).toBe('ProcessSucceeded');
+  });
+});
+
+describe.runIf(available('gridengine'))('a job GridEngine holds', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    // qsub -h: the job waits in hold until released.
+    s = await startTestServer(
+      { scheduler: { default: 'gridengine', processes: { sleep: { wallTime: 60, nativeOptions: ['-h'] } } }, jobs: { monitorInterval: 0.25 } },
+      undefined,
+      { store: 'postgres' },
+    );
+  }, 60_000);
+  afterAll(() => s?.close());
+
+  it('says it is held and where it stands among the pending jobs, until released', async () => {
+    const location = statusLocationOf(
+      (await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=0`)).text,
+    );
+    const id = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
+    let xml = '';
+    const deadline = Date.now() + 20_000;
+    while (!/reason held/.test(xml)) {
+      if (Date.now() > deadline) throw new Error(`no pending reason in ${xml}`);
+      await new Promise((r) => setTimeout(r, 100));
+      xml = await (await fetch(location)).text();
+    }
+    await expectSchemaValid(xml);
+    expect(xml).toMatch(/Waiting in gridengine: reason held, \d+ of \d+ pending/);
+    execFileSync('qrls', [(await s.services.store.get(id))!.schedulerJobId!]);
+    const views = await followStatus(location, { timeoutMs: 60_000 });
+    expect(views.at(-1)!.name).toBe('ProcessSucceeded');
+  });
+});
