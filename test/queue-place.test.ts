@@ -17,6 +17,15 @@ const bearer = { authorization: `Bearer ${ALICE}` };
 describe.runIf(runs)('a job Slurm holds', () => {
   let s: TestServer;
   beforeAll(async () => {
+    // The account the group maps to, as a cluster's administrator makes it (Slurm puts a
+    // job asking for an account it does not know under the user's default account).
+    for (const args of [['add', 'account', 'climate-proj'], ['add', 'user', 'root', 'account=climate-proj']]) {
+      try {
+        execFileSync('sacctmgr', ['-i', ...args], { stdio: 'ignore' });
+      } catch {
+        // there already
+      }
+    }
     // sbatch --hold: the job waits with reason JobHeldUser until released. Its owner's
     // group maps to a Slurm account.
     s = await startTestServer(

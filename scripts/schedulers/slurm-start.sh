@@ -25,7 +25,7 @@ NPROC=$(nproc)
 CPUS="${SLURM_CPUS:-$NPROC}"
 MIN_JOB_AGE="${SLURM_MIN_JOB_AGE:-300}"
 INSTALL_TIMEOUT="${SLURM_INSTALL_TIMEOUT:-480}"
-ACCT="${SLURM_ACCOUNTING:-none}"
+ACCT="${SLURM_ACCOUNTING:-slurmdbd}"
 case "$ACCT" in slurmdbd|none) ;; *) echo "SLURM_ACCOUNTING must be slurmdbd or none" >&2; exit 2;; esac
 CONF=/etc/slurm/slurm.conf
 DBD_CONF=/etc/slurm/slurmdbd.conf
