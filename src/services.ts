@@ -14,6 +14,7 @@ import { ProcessRegistry } from './process/registry.js';
 import type { ProcessDefinition } from './process/types.js';
 import { Dispatcher } from './processing/dispatcher.js';
 import { reservationOf } from './processing/placement.js';
+import { QueueLimits } from './processing/queue-limits.js';
 import { MAIN_SCRIPT } from './main-script.js';
 import { JobEvents } from './processing/job-events.js';
 import { JobLifecycle } from './processing/job-lifecycle.js';
@@ -182,6 +183,14 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       maxWaiting: config.jobs.maxWaiting,
       quotas: config.quotas,
       reservationOf: (process) => reservationOf(process, config),
+      // The dispatcher's schedulers where this process dispatches; else their adapters, for reading limits only.
+      queueLimits: new QueueLimits(
+        new Map(
+          (monitors.size > 0 ? [...monitors.values()].map((m) => m.scheduler) : createBatchSchedulers(config)).map((s) => [s.name, s]),
+        ),
+        config,
+        log,
+      ),
     },
     db,
     store,
@@ -209,15 +218,10 @@ export async function openServices(config: Config, processes: readonly ProcessDe
 
 /**
  * The local scheduler always (jobs handed to it earlier must stay reachable), and each
- * batch system the configuration names, sharing one transport (here, or over ssh).
+ * batch system the configuration names.
  */
 function createSchedulers(config: Config, files: JobFiles): Scheduler[] {
-  const sc = config.schedulers;
-  const named = new Set([sc.default, ...Object.values(sc.processes).map((p) => p.scheduler ?? sc.default)]);
-  const transport: Transport = sc.ssh
-    ? new SshTransport(sc.ssh.nodes, { strictHostKeys: sc.ssh.strictHostKeys, ...(sc.ssh.knownHosts ? { knownHostsFile: sc.ssh.knownHosts } : {}) })
-    : new LocalTransport();
-  const schedulers: Scheduler[] = [
+  return [
     new LocalScheduler({
       slots: config.jobs.parallel,
       warm: config.jobs.warmRunners,
@@ -226,7 +230,19 @@ function createSchedulers(config: Config, files: JobFiles): Scheduler[] {
       files,
       killGraceMs: config.jobs.killGraceMs,
     }),
+    ...createBatchSchedulers(config),
   ];
+}
+
+/** Each batch system the configuration names, sharing one transport (here, or over ssh). */
+function createBatchSchedulers(config: Config): Scheduler[] {
+  const sc = config.schedulers;
+  const named = new Set([sc.default, ...Object.values(sc.processes).map((p) => p.scheduler ?? sc.default)]);
+  if (!named.has('gridengine') && !named.has('slurm')) return [];
+  const transport: Transport = sc.ssh
+    ? new SshTransport(sc.ssh.nodes, { strictHostKeys: sc.ssh.strictHostKeys, ...(sc.ssh.knownHosts ? { knownHostsFile: sc.ssh.knownHosts } : {}) })
+    : new LocalTransport();
+  const schedulers: Scheduler[] = [];
   if (named.has('gridengine')) schedulers.push(new GridEngineScheduler({ transport, parallelEnvironment: sc.gridengine.parallelEnvironment }));
   if (named.has('slurm')) schedulers.push(new SlurmScheduler({ transport }));
   return schedulers;

@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followStatus, statusLocationOf, statusOf } from './helpers/async.js';
-import { expectSchemaValid, get } from './helpers/http.js';
+import { expectException, expectSchemaValid, get } from './helpers/http.js';
 import { available } from './helpers/schedulers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 /**
  * While a job waits in the batch system, its status document and /jobs/{id} say why and
@@ -99,4 +102,46 @@ describe.runIf(available('gridengine'))('a job GridEngine holds', () => {
     const views = await followStatus(location, { timeoutMs: 60_000 });
     expect(views.at(-1)!.name).toBe('ProcessSucceeded');
   });
+});
+
+describe('what the cluster would refuse is refused at Execute', () => {
+  const cases = [
+    {
+      system: 'slurm' as const,
+      make: () => execFileSync('scontrol', ['create', 'PartitionName=wps_short', 'Nodes=ALL', 'MaxTime=1', 'State=UP']),
+      remove: () => execFileSync('scontrol', ['delete', 'PartitionName=wps_short']),
+      queue: 'wps_short',
+      says: 'Process sleep needs 600 s of wall time; Slurm partition wps_short allows at most 60 s (MaxTime)',
+    },
+    {
+      system: 'gridengine' as const,
+      make: () => {
+        const all = execFileSync('qconf', ['-sq', 'all.q'], { encoding: 'utf8' });
+        const file = join(tempDir('wps-queue-'), 'wps_short.q');
+        writeFileSync(file, all.replace(/^qname .*$/m, 'qname                 wps_short.q').replace(/^h_rt .*$/m, 'h_rt                  0:1:0'));
+        execFileSync('qconf', ['-Aq', file], { stdio: 'ignore' });
+      },
+      remove: () => execFileSync('qconf', ['-dq', 'wps_short.q'], { stdio: 'ignore' }),
+      queue: 'wps_short.q',
+      says: 'Process sleep needs 600 s of wall time; GridEngine queue wps_short.q allows at most 60 s (h_rt)',
+    },
+  ];
+  for (const c of cases) {
+    it.runIf(available(c.system))(`on ${c.system}: a wall time over the queue's limit is InvalidParameterValue, and no job is made`, async () => {
+      c.make();
+      const s = await startTestServer({ scheduler: { default: c.system, processes: { sleep: { wallTime: 600, queue: c.queue } } } }, undefined, { store: 'postgres' });
+      try {
+        const r = await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=0`);
+        const ex = await expectException(r, 'InvalidParameterValue', 'identifier', 400);
+        expect(ex.text).toBe(c.says);
+        expect((await s.services.store.list({ limit: 10, offset: 0 })).total).toBe(0);
+        // Other processes still run there within the limit.
+        const ok = await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=hello&DataInputs=name=x`);
+        expect(ok.status).toBe(200);
+      } finally {
+        await s.close();
+        c.remove();
+      }
+    }, 60_000);
+  }
 });

@@ -33,6 +33,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext, caller
     }
     selectOutputs(process, asks);
     checkInputsBeforeFetching(process, req.inputs, ctx.config.limits);
+    await ctx.jobs.queueLimits.check(process);
     return xmlResponse(await submitJob(ctx.jobs, req, process, caller));
   }
   const selections = selectOutputs(process, asks);

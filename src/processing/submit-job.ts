@@ -3,6 +3,7 @@ import type { Caller } from '../auth/caller.js';
 import { quotaOf } from '../auth/quotas.js';
 import type { QuotasConfig } from '../config.js';
 import { admissionOf, coreSeconds, quotaRefusal, type Reservation } from './admission.js';
+import type { QueueLimits } from './queue-limits.js';
 import { OwsException } from '../exceptions.js';
 import type { Job, JobStore } from '../jobs/store.js';
 import type { ExecuteRequest } from '../ows/request.js';
@@ -22,6 +23,8 @@ export interface JobsContext {
   quotas: QuotasConfig | undefined;
   /** What a job of the process holds against its owner's budget (its placement's cores and wall time). */
   reservationOf(process: ProcessDefinition): Reservation;
+  /** Refuses a process whose needs its partition or queue does not allow (InvalidParameterValue). */
+  queueLimits: QueueLimits;
 }
 
 /**

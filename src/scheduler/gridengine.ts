@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { renderJobScript } from './job-script.js';
 import { LocalTransport, type Transport } from './transport.js';
-import { checkTemplate, type JobInfo, type JobTemplate, type QueuePlace, type Scheduler } from './types.js';
+import { checkTemplate, type JobInfo, type JobTemplate, type QueueLimit, type QueuePlace, type Scheduler } from './types.js';
 
 export interface GridEngineOptions {
   transport?: Transport;
@@ -111,6 +111,22 @@ export class GridEngineScheduler implements Scheduler {
     return Number.isFinite(used) ? used : undefined;
   }
 
+  async queueLimits(queue: string | undefined): Promise<{ queue: string; limits: QueueLimit[] }> {
+    const name = queue ?? 'all.q';
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`not a GridEngine queue: ${name}`);
+    const r = await this.transport.run('qconf', ['-sq', name]);
+    if (r.code !== 0) throw new Error(`qconf -sq ${name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+    const field = (key: string) => new RegExp(`^${key}\\s+(\\S+)`, 'm').exec(r.stdout)?.[1];
+    const limits: QueueLimit[] = [];
+    const rt = geSeconds(field('h_rt'));
+    if (rt !== undefined) limits.push({ what: 'wallTime', max: rt, name: 'h_rt' });
+    const slots = Number(field('slots'));
+    if (Number.isFinite(slots)) limits.push({ what: 'cores', max: slots, name: 'slots' });
+    const vmem = geMegabytes(field('h_vmem'));
+    if (vmem !== undefined) limits.push({ what: 'memory', max: vmem, name: 'h_vmem' });
+    return { queue: name, limits };
+  }
+
   async close(): Promise<void> {}
 
   private async jobList(): Promise<JobList[]> {
@@ -150,3 +166,20 @@ interface JobList {
 
 const decodeEntities = (s: string) =>
   s.replace(/&apos;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/** GridEngine's time values (INFINITY, seconds, or h:m:s) in seconds. */
+function geSeconds(value: string | undefined): number | undefined {
+  if (!value || /^INFINITY$/i.test(value)) return undefined;
+  const parts = value.split(':').map(Number);
+  if (parts.some((n) => !Number.isFinite(n))) return undefined;
+  return parts.reduce((total, n) => total * 60 + n, 0);
+}
+
+/** GridEngine's memory values (INFINITY, bytes, or with k/K/m/M/g/G) in megabytes. */
+function geMegabytes(value: string | undefined): number | undefined {
+  if (!value || /^INFINITY$/i.test(value)) return undefined;
+  const m = /^([\d.]+)([kKmMgGtT]?)$/.exec(value);
+  if (!m) return undefined;
+  const unit = { '': 1 / 1024 / 1024, k: 1 / 1024, m: 1, g: 1024, t: 1024 * 1024 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Number(m[1]) * unit;
+}

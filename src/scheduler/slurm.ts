@@ -1,6 +1,6 @@
 import { renderJobScript } from './job-script.js';
 import { LocalTransport, type Transport } from './transport.js';
-import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type Scheduler } from './types.js';
+import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type QueueLimit, type Scheduler } from './types.js';
 
 export interface SlurmOptions {
   transport?: Transport;
@@ -132,6 +132,27 @@ export class SlurmScheduler implements Scheduler {
     return info;
   }
 
+  async queueLimits(queue: string | undefined): Promise<{ queue: string; limits: QueueLimit[] }> {
+    if (queue !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(queue)) throw new Error(`not a Slurm partition: ${queue}`);
+    const r = await this.transport.run('scontrol', ['-o', 'show', 'partition', ...(queue ? [queue] : [])]);
+    if (r.code !== 0) throw new Error(`scontrol show partition failed (exit ${r.code}): ${r.stderr.trim()}`);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('PartitionName='));
+    const line = queue ? lines[0] : lines.find((l) => / Default=YES\b/.test(l));
+    if (!line) throw new Error(`Slurm has no ${queue ? `partition ${queue}` : 'default partition'}`);
+    const field = (name: string) => new RegExp(`(?:^| )${name}=(\\S+)`).exec(line)?.[1];
+    const limits: QueueLimit[] = [];
+    const maxTime = slurmMinutes(field('MaxTime'));
+    if (maxTime !== undefined) limits.push({ what: 'wallTime', max: maxTime * 60, name: 'MaxTime' });
+    const total = Number(field('TotalCPUs'));
+    const perNode = Number(field('MaxCPUsPerNode'));
+    // One task on one node: the most CPUs a node of the partition offers it.
+    if (Number.isFinite(perNode)) limits.push({ what: 'cores', max: perNode, name: 'MaxCPUsPerNode' });
+    else if (Number.isFinite(total) && Number(field('TotalNodes')) === 1) limits.push({ what: 'cores', max: total, name: 'TotalCPUs' });
+    const memory = Number(field('MaxMemPerNode'));
+    if (Number.isFinite(memory)) limits.push({ what: 'memory', max: memory, name: 'MaxMemPerNode' });
+    return { queue: field('PartitionName')!, limits };
+  }
+
   /** CPUTimeRAW: elapsed seconds × allocated CPUs, once accounting has the job. */
   async usedCoreSeconds(id: string): Promise<number | undefined> {
     if (!/^\d+$/.test(id)) return undefined;
@@ -160,4 +181,18 @@ export class SlurmScheduler implements Scheduler {
     }
     return { state: 'undetermined', reason: `Slurm knows no job ${id} (not in squeue, scontrol or sacct)` };
   }
+}
+
+/** Slurm's time limits (minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]) in minutes; undefined for UNLIMITED or none. */
+export function slurmMinutes(value: string | undefined): number | undefined {
+  if (!value || /^(UNLIMITED|INFINITE|NONE|N\/A)$/i.test(value)) return undefined;
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(value);
+  if (!m) return undefined;
+  const [, days, a, b, c] = m;
+  let seconds: number;
+  if (days !== undefined) seconds = Number(days) * 86400 + Number(a) * 3600 + Number(b ?? 0) * 60 + Number(c ?? 0);
+  else if (c !== undefined) seconds = Number(a) * 3600 + Number(b) * 60 + Number(c);
+  else if (b !== undefined) seconds = Number(a) * 60 + Number(b);
+  else seconds = Number(a) * 60;
+  return seconds / 60;
 }

@@ -43,6 +43,15 @@ export interface JobInfo {
   waiting?: QueuePlace;
 }
 
+/** One limit of a partition or queue, by the batch system's own name for it. */
+export interface QueueLimit {
+  what: 'wallTime' | 'cores' | 'memory';
+  /** Seconds, cores, or megabytes. */
+  max: number;
+  /** The batch system's name: MaxTime, TotalCPUs, h_rt, slots … */
+  name: string;
+}
+
 /** Why a job waits in its batch system, and where it stands. */
 export interface QueuePlace {
   /** The batch system's own word (Slurm: Priority, Resources, QOSMaxCpuPerUserLimit, JobHeldUser …). */
@@ -90,6 +99,11 @@ export interface Scheduler {
    * or keeps no accounting. Without it, the dispatcher charges the runner's own times.
    */
   usedCoreSeconds?(id: string): Promise<number | undefined>;
+  /**
+   * The limits of a partition or queue (undefined: the default one) that a job asking for
+   * more could never pass; none where the batch system sets none.
+   */
+  queueLimits?(queue: string | undefined): Promise<{ queue: string; limits: QueueLimit[] }>;
   /** Called back when a job it runs ends, where the batch system can tell at once. */
   onFinished?(listener: (id: string) => void): void;
   /** Runner reports that arrive through the scheduler itself (the local one's IPC). */
