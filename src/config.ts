@@ -207,6 +207,8 @@ export interface QuotasConfig {
 }
 
 export interface Config {
+  /** /metrics also has series per user (one label value per user: mind the cardinality). */
+  metricsPerUser: boolean;
   /** Per-user limits on jobs and compute; undefined: none. Applies to callers with a user name. */
   quotas: QuotasConfig | undefined;
   /**
@@ -265,6 +267,7 @@ export type ConfigFile = {
   /** Paths relative to the file's own directory. */
   processes?: string[];
   quotas?: { default?: QuotaLimits; groups?: Record<string, QuotaLimits>; users?: Record<string, QuotaLimits> };
+  metrics?: { perUser?: boolean };
   auth?:
     | 'none'
     | {
@@ -627,6 +630,7 @@ export function loadConfig(
   const config: Config = {
     auth: parseAuth(env, authSetting),
     quotas: parseQuotas(o.quotas ?? file.quotas),
+    metricsPerUser: parseFlag(env.WPS_METRICS_PER_USER ?? o.metrics?.perUser ?? file.metrics?.perUser ?? false, 'metrics.perUser'),
     unprotected:
       authSetting === undefined && !env.WPS_AUTH_ISSUER && !isLoopback(host)
         ? `server.host ${host} is reachable from other machines and no auth is configured: configure auth, or set it to "none" (WPS_AUTH=none) to serve without it`

@@ -17,6 +17,7 @@ beforeAll(async () => {
   s = await startTestServer({
     auth: { tokens },
     jobs: { parallel: 4, wallTime: 600 },
+    metrics: { perUser: true },
     quotas: {
       default: { running: 2, waiting: 3 },
       groups: { students: { running: 1, waiting: 0, coreHours: 0.5, period: 'day' } },
@@ -117,7 +118,7 @@ describe('core-hour budgets', () => {
 });
 
 describe('usage anyone can see for themselves', () => {
-  it('GET /users/me and `wps usage` give the limits and what the user uses now', async () => {
+  it('GET /users/me and `wps usage` give the limits and what the user uses now; /metrics has it per user', async () => {
     const r = await submit('carol', 30);
     expect(r.status).toBe(200);
     try {
@@ -135,6 +136,12 @@ describe('usage anyone can see for themselves', () => {
         execFile(process.execPath, ['dist/src/cli/wps.js', '--url', s.wps, '--token', 'wps_carol-token-0123456789', 'usage'], (err, stdout) => resolve({ code: err ? 1 : 0, stdout })),
       );
       expect(cli.code).toBe(0);
+      // And for the operator, per user (metrics.perUser).
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metrics).toContain('wps_user_jobs_unfinished{user="carol"} 1');
+      expect(metrics).toContain('wps_user_jobs_running{user="carol"} 1');
+      expect(metrics).toContain('wps_user_core_seconds_held{user="carol"} 600');
+      expect(metrics).toMatch(/wps_user_core_seconds_used\{user="student"\} [\d.]+/);
       expect(cli.stdout).toMatch(/^carol: 1 jobs running \(10\), 0 waiting \(10\)\ncore-hours since \d{4}-\d\d-01T00:00:00.000Z: [\d.]+ used, 0.167 held by unfinished jobs, of 0.75 per month\n$/);
     } finally {
       await dismissAll('carol');

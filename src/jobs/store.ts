@@ -252,6 +252,16 @@ export class JobStore {
     await this.db('jobs').where({ id }).whereNull('charged_core_seconds').whereIn('state', TERMINAL as JobState[]).update({ charged_core_seconds: coreSeconds });
   }
 
+  /** Every user's jobs and compute (for /metrics, when asked per user). */
+  async usageByUser(): Promise<(Usage & { owner: string })[]> {
+    const result = await this.db.raw(
+      `SELECT uj.owner, uj.unfinished, uj.holding, uj.spent, coalesce(r.n, 0) AS running
+       FROM user_jobs uj LEFT JOIN (SELECT owner, count(*) AS n FROM jobs WHERE state = 'running' AND owner IS NOT NULL GROUP BY owner) r ON r.owner = uj.owner
+       ORDER BY uj.owner`,
+    );
+    return (result.rows as Row[]).map((r) => ({ owner: String(r.owner), unfinished: Number(r.unfinished), running: Number(r.running), holding: Number(r.holding), spent: Number(r.spent) }));
+  }
+
   /** A user's jobs and compute now (the figures a refusal and GET /users/me give). */
   async usageOf(owner: string, periodStart: Date): Promise<Usage> {
     const result = await this.db.raw(
