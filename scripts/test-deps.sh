@@ -29,6 +29,8 @@ command -v dockerd >/dev/null 2>&1 || need="$need docker.io"
 command -v podman >/dev/null 2>&1 || need="$need podman"
 command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
+# Batch jobs submitted as their owner's account (scheduler.runAsUser) go through sudo.
+command -v sudo >/dev/null 2>&1 || need="$need sudo"
 
 if [ "$(id -u)" != 0 ]; then
   [ -z "$need" ] || log "missing packages (install them as root):$need"
@@ -82,5 +84,8 @@ as_podman_user() { (cd / && runuser -u "$podman_user" -- env HOME="$podman_home"
 if ! as_podman_user podman image exists "$image" 2>/dev/null; then
   busybox_tar | as_podman_user podman import - "$image" >/dev/null
 fi
+
+# A user's own Unix account, for jobs that run as their owner (scheduler.runAsUser).
+id wpsalice >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin wpsalice
 
 scripts/schedulers/start.sh

@@ -141,6 +141,11 @@ export interface SchedulersConfig {
    * else the process's or scheduler's project.
    */
   accounts: { users: Record<string, string>; groups: Record<string, string> };
+  /**
+   * Batch jobs are submitted as their owner's Unix account (the WPS user name), through
+   * `sudo -n -u` on the command node, as bwVisu's middleware does.
+   */
+  runAsUser: boolean;
 }
 
 /** A static API token: its user, groups and rights; the token itself only as its SHA-256. */
@@ -328,6 +333,7 @@ export type ConfigFile = {
     processes?: Record<string, ProcessPlacement>;
     runner?: { node?: string; script?: string };
     accounts?: { users?: Record<string, string>; groups?: Record<string, string> };
+    runAsUser?: boolean;
   };
   metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
     provider?: Partial<ServiceMetadata['provider']>;
@@ -433,6 +439,7 @@ function parseSchedulers(env: NodeJS.ProcessEnv, f: NonNullable<ConfigFile['sche
     processes,
     runner: { node: env.WPS_RUNNER_NODE ?? f.runner?.node ?? process.execPath, script: env.WPS_RUNNER_SCRIPT ?? f.runner?.script },
     accounts: { users: parseAccounts(f.accounts?.users, 'scheduler.accounts.users'), groups: parseAccounts(f.accounts?.groups, 'scheduler.accounts.groups') },
+    runAsUser: parseFlag(env.WPS_RUN_AS_USER ?? f.runAsUser ?? false, 'scheduler.runAsUser'),
   };
 }
 

@@ -12,11 +12,12 @@ import { isTerminal, type JobState } from '../jobs/states.js';
 import type { JobQueue } from '../queue/types.js';
 import type { SchedulerMonitor } from '../scheduler/monitor.js';
 import { TransportError } from '../scheduler/transport.js';
-import { describePlace, type JobInfo, type JobTemplate, type QueuePlace, type Scheduler } from '../scheduler/types.js';
+import { describePlace, isUnixAccount, type JobInfo, type JobTemplate, type QueuePlace, type Scheduler } from '../scheduler/types.js';
 import { hashSecret, reportPath, type JobSpec } from '../runner-contract.js';
 import { newSecret } from '../secrets.js';
 import type { JobFiles } from '../storage/job-files.js';
 import type { OutputStore } from '../storage/output-store.js';
+import { handOver } from '../storage/hand-over.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
 import { placementOf, type Placement } from './placement.js';
@@ -166,6 +167,13 @@ export class Dispatcher {
     else if (job.owner !== null) void this.charge(id, monitor.scheduler, placement.cores ?? 1);
   }
 
+  /** The Unix account a batch job runs as (scheduler.runAsUser): its owner's name. */
+  private runAsOf(job: Job, placement: Placement): string | undefined {
+    if (!this.d.config.schedulers.runAsUser || job.owner === null || placement.scheduler === 'local') return undefined;
+    if (!isUnixAccount(job.owner)) throw new OwsException('NoApplicableCode', `The job cannot run as ${job.owner}: not a Unix account name`);
+    return job.owner;
+  }
+
   /** The cluster account the job's owner is charged to, if the configuration maps them. */
   private accountOf(job: Job): string | undefined {
     if (job.owner === null) return undefined;
@@ -265,12 +273,16 @@ export class Dispatcher {
     if (!prepared) return undefined; // dismissed or taken meanwhile
     if (running) this.runningOf.set(job.id, running.owner);
     await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
+    // Its runner, as the owner, writes into its job directory and its outputs' folder.
+    if (template.runAs) {
+      await handOver([{ path: this.d.files.dir(job.id), private: true }, { path: this.d.outputs.pathOf(job.id)!, private: false }], template.runAs);
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         const schedulerId = await scheduler.submit(template);
         if (!ownId && !(await this.d.store.setSchedulerJobId(job.id, schedulerId))) {
           // Dismissed while the scheduler took it: take it back.
-          await this.stopDismissed(job.id, scheduler, schedulerId);
+          await this.stopDismissed(job.id, scheduler, schedulerId, template.runAs);
           return undefined;
         }
         this.d.log({ level: 'info', msg: 'job submitted', jobId: job.id, scheduler: scheduler.name, schedulerJobId: schedulerId });
@@ -331,12 +343,12 @@ export class Dispatcher {
           continue;
         }
         fresh = false;
-        if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId);
+        if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId, template.runAs);
         if (!current || isTerminal(current.state)) return;
         const started = current.startedAt;
         if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + this.d.config.jobs.wallGraceMs) {
           // The scheduler should have stopped it; make sure it is stopped.
-          await monitor.scheduler.terminate(schedulerId).catch(() => undefined);
+          await monitor.scheduler.terminate(schedulerId, template.runAs).catch(() => undefined);
           await this.d.lifecycle.fail(id, {
             code: 'NoApplicableCode',
             reason: `The job exceeded its wall-clock limit of ${template.wallClockLimitSeconds} s and was stopped`,
@@ -369,8 +381,8 @@ export class Dispatcher {
   }
 
   /** A dismissed job is stopped in its scheduler, and what its runner stored meanwhile goes too. */
-  private async stopDismissed(id: string, scheduler: SchedulerMonitor['scheduler'], schedulerId: string): Promise<void> {
-    await scheduler.terminate(schedulerId).catch((err: Error) =>
+  private async stopDismissed(id: string, scheduler: SchedulerMonitor['scheduler'], schedulerId: string, as?: string): Promise<void> {
+    await scheduler.terminate(schedulerId, as).catch((err: Error) =>
       this.d.log({ level: 'warn', msg: 'could not stop a dismissed job', jobId: id, schedulerJobId: schedulerId, error: err.message }),
     );
     await this.d.outputs.removeOutputs(id);
@@ -421,6 +433,8 @@ export class Dispatcher {
     if (placement.queue) t.queue = placement.queue;
     const project = this.accountOf(job) ?? placement.project;
     if (project) t.project = project;
+    const runAs = this.runAsOf(job, placement);
+    if (runAs) t.runAs = runAs;
     if (placement.memoryMb) t.memoryMb = placement.memoryMb;
     if (placement.cores) t.cores = placement.cores;
     return t;

@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { renderJobScript } from './job-script.js';
 import { LocalTransport, type Transport } from './transport.js';
-import { checkTemplate, type JobInfo, type JobTemplate, type QueueLimit, type QueuePlace, type Scheduler } from './types.js';
+import { checkTemplate, isUnixAccount, type JobInfo, type JobTemplate, type QueueLimit, type QueuePlace, type Scheduler } from './types.js';
 
 export interface GridEngineOptions {
   transport?: Transport;
@@ -48,7 +48,7 @@ export class GridEngineScheduler implements Scheduler {
     if (t.cores && t.cores > 1) args.push('-pe', this.options.parallelEnvironment ?? 'smp', String(t.cores));
     if (t.memoryMb) args.push('-l', `h_vmem=${t.memoryMb}M`);
     args.push(...t.nativeSpecification);
-    const r = await this.transport.run('qsub', args, { input: renderJobScript(t) });
+    const r = await this.transport.run('qsub', args, { input: renderJobScript(t), ...(t.runAs ? { as: t.runAs } : {}) });
     const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
     if (r.code !== 0 || !id) throw new Error(`qsub failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
     return id;
@@ -91,9 +91,10 @@ export class GridEngineScheduler implements Scheduler {
     return line && !/turned off/i.test(line) ? line : undefined;
   }
 
-  async terminate(id: string): Promise<void> {
+  async terminate(id: string, as?: string): Promise<void> {
     if (!/^\d+$/.test(id)) throw new Error(`not a GridEngine job id: ${id}`);
-    const r = await this.transport.run('qdel', [id]);
+    if (as !== undefined && !isUnixAccount(as)) throw new Error(`not an account: ${as}`);
+    const r = await this.transport.run('qdel', [id], as ? { as } : {});
     if (r.code !== 0 && !/does not exist/.test(r.stderr + r.stdout)) throw new Error(`qdel ${id} failed: ${r.stderr.trim()}`);
   }
 

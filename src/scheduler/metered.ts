@@ -18,7 +18,7 @@ export function metered(scheduler: Scheduler, metrics: Metrics): Scheduler {
     name: scheduler.name,
     submit: (t) => time('submit', () => scheduler.submit(t)),
     status: (ids) => time('status', () => scheduler.status(ids)),
-    terminate: (id) => time('terminate', () => scheduler.terminate(id)),
+    terminate: (id, as) => time('terminate', () => scheduler.terminate(id, as)),
     find: (t) => time('find', () => scheduler.find(t)),
     close: () => scheduler.close(),
   };

@@ -1,6 +1,6 @@
 import { renderJobScript } from './job-script.js';
 import { LocalTransport, type Transport } from './transport.js';
-import { checkTemplate, type DrmaaState, type JobInfo, type JobTemplate, type QueueLimit, type Scheduler } from './types.js';
+import { checkTemplate, isUnixAccount, type DrmaaState, type JobInfo, type JobTemplate, type QueueLimit, type Scheduler } from './types.js';
 
 export interface SlurmOptions {
   transport?: Transport;
@@ -45,7 +45,7 @@ export class SlurmScheduler implements Scheduler {
     if (t.cores) args.push(`--cpus-per-task=${t.cores}`);
     if (t.memoryMb) args.push(`--mem=${t.memoryMb}M`);
     args.push(...t.nativeSpecification);
-    const r = await this.transport.run('sbatch', args, { input: renderJobScript(t) });
+    const r = await this.transport.run('sbatch', args, { input: renderJobScript(t), ...(t.runAs ? { as: t.runAs } : {}) });
     const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
     if (r.code !== 0 || !id) throw new Error(`sbatch failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
     return id;
@@ -106,9 +106,10 @@ export class SlurmScheduler implements Scheduler {
     }
   }
 
-  async terminate(id: string): Promise<void> {
+  async terminate(id: string, as?: string): Promise<void> {
     if (!/^\d+$/.test(id)) throw new Error(`not a Slurm job id: ${id}`);
-    const r = await this.transport.run('scancel', [id]);
+    if (as !== undefined && !isUnixAccount(as)) throw new Error(`not an account: ${as}`);
+    const r = await this.transport.run('scancel', [id], as ? { as } : {});
     if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new Error(`scancel ${id} failed: ${r.stderr.trim()}`);
   }
 

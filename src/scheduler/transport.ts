@@ -13,10 +13,21 @@ export interface CommandResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  /** Run it as this Unix account, through `sudo -n -u` (the account is validated by checkTemplate). */
+  as?: string;
+}
+
 export interface Transport {
   readonly description: string;
-  run(command: string, args: readonly string[], opts?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
+  run(command: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
 }
+
+/** The command line itself, or the same through sudo as another account (never asking for a password). */
+const asAccount = (command: string, args: readonly string[], as: string | undefined): [string, readonly string[]] =>
+  as === undefined ? [command, args] : ['sudo', ['-n', '-u', as, '--', command, ...args]];
 
 /** The transport itself failed (no node answered, a timeout): the batch system was not asked. */
 export class TransportError extends Error {}
@@ -50,8 +61,9 @@ function exec(command: string, args: readonly string[], input: string | undefine
 export class LocalTransport implements Transport {
   readonly description = 'local';
 
-  run(command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
-    return exec(command, args, opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const [cmd, argv] = asAccount(command, args, opts.as);
+    return exec(cmd, argv, opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 }
 
@@ -87,14 +99,15 @@ export class SshTransport implements Transport {
     return `ssh ${this.nodes.map((n) => `${n.user ? `${n.user}@` : ''}${n.host}:${n.port ?? 22}`).join(', ')}`;
   }
 
-  async run(command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+  async run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const [cmd, argv] = asAccount(command, args, opts.as);
     const failures: string[] = [];
     for (let i = 0; i < this.nodes.length; i++) {
       const index = (this.preferred + i) % this.nodes.length;
       const node = this.nodes[index]!;
       let result: CommandResult;
       try {
-        result = await exec('ssh', [...this.sshArgs(node), '--', [command, ...args].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        result = await exec('ssh', [...this.sshArgs(node), '--', [cmd, ...argv].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       } catch (err) {
         failures.push(`${node.host}: ${(err as Error).message}`);
         continue;

@@ -32,6 +32,8 @@ export interface JobTemplate {
   cores?: number;
   /** Scheduler-specific options from the operator's configuration (never from a request). */
   nativeSpecification: string[];
+  /** The Unix account the job is submitted as (`sudo -u` on the command node); unset: the server's own. */
+  runAs?: string;
 }
 
 export interface JobInfo {
@@ -87,7 +89,8 @@ export interface Scheduler {
   submit(template: JobTemplate): Promise<string>;
   /** States of several jobs at once (one query to the batch system where it allows). */
   status(ids: readonly string[]): Promise<Map<string, JobInfo>>;
-  terminate(id: string): Promise<void>;
+  /** Stops a job; `as`: the account it was submitted as (a site may let only it, or the operators, stop it). */
+  terminate(id: string, as?: string): Promise<void>;
   /**
    * The batch system's id of a job submitted from this template, if it still knows it:
    * after a submission whose answer was lost, or a crash right after one.
@@ -142,4 +145,8 @@ export function checkTemplate(t: JobTemplate): void {
     if (n !== undefined && (!Number.isInteger(n) || n <= 0)) fail(what, n);
   }
   for (const opt of t.nativeSpecification) if (CONTROL.test(opt)) fail('native option', opt);
+  if (t.runAs !== undefined && !isUnixAccount(t.runAs)) fail('account', t.runAs);
 }
+
+/** A Unix account a job may run as: a portable user name, and never root. */
+export const isUnixAccount = (name: string): boolean => /^[a-z_][a-z0-9_-]{0,31}$/.test(name) && name !== 'root';
