@@ -268,9 +268,13 @@ describe('real clients with a token', () => {
     const jobId = JSON.parse(job.stdout.trim().split('\n').at(-1)!).jobID as string;
     const mine = await cli(['--json', 'jobs'], { WPS_TOKEN: CI_TOKEN });
     expect(JSON.parse(mine.stdout).jobs.map((j: { jobID: string }) => j.jobID)).toEqual([jobId]);
-    const stranger = await cli(['status', jobId], { WPS_TOKEN: await iss.token({ user: 'eve' }) });
-    expect(stranger.code).toBe(3);
-    expect(stranger.stderr).toContain(`there is no job ${jobId}`);
+    const eve = { WPS_TOKEN: await iss.token({ user: 'eve' }) };
+    for (const command of ['status', 'logs', 'dismiss']) {
+      const stranger = await cli([command, jobId], eve);
+      expect(stranger.code, command).toBe(3);
+      expect(stranger.stderr, command).toMatch(new RegExp(`there is no job ${jobId}`, 'i'));
+    }
+    expect(JSON.parse((await cli(['--json', 'jobs'], eve)).stdout).jobs).toEqual([]);
     const anonymous = await cli(['hello', '--name', 'x']);
     expect(anonymous.code).toBe(3);
     expect(anonymous.stderr).toBe('wps: the server refused: NoApplicableCode: This needs credentials: send Authorization: Bearer <token>\n');

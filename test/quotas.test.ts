@@ -61,6 +61,8 @@ describe('running and waiting limits', () => {
     // Of the five, two are handed to the scheduler (running: 2), though it has room for four.
     await until(async () => (await handedOver('alice')).length === 2);
     expect((await handedOver('alice')).length).toBe(2);
+    // The others say why they wait.
+    await until(async () => (await s.services.store.list({ owner: 'alice', states: ['accepted'], limit: 10, offset: 0 })).jobs.some((j) => j.dispatchedAt === null && j.message === 'Waiting its turn: alice may run 2 jobs at once'));
     // When one ends, the next takes its place.
     const [first] = await handedOver('alice');
     await fetch(`${s.url}/jobs/${first!.id}`, { method: 'DELETE', headers: as('alice') });

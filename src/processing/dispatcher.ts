@@ -249,6 +249,8 @@ export class Dispatcher {
       const submitted = await this.submit(job, template, monitor);
       if (submitted === HELD) {
         this.hold(job);
+        const max = this.runningLimitOf(job)?.max;
+        void this.d.lifecycle.waiting(job.id, `Waiting its turn: ${job.owner} may run ${max} jobs at once`).catch(() => undefined);
         return false;
       }
       schedulerId = submitted;
