@@ -25,14 +25,25 @@ async function until<T>(what: string, get: () => Promise<T | undefined>, timeout
   }
 }
 
-/** What the batch system's accounting says the job used, in core-seconds. */
-function accounted(system: BatchSystem, id: string): number {
-  if (system === 'gridengine') {
-    const out = execFileSync('qacct', ['-j', id], { encoding: 'utf8' });
-    const field = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.]+)`, 'm').exec(out)![1]);
-    return field('ru_wallclock') * field('slots');
+/**
+ * The batch system's accounting record of our job (its number may have been given out
+ * before, by a controller that lost its state): its user and the core-seconds it used.
+ */
+function accounting(system: BatchSystem, id: string, jobId: string): { user: string; used: number } | undefined {
+  try {
+    if (system === 'gridengine') {
+      const out = execFileSync('qacct', ['-j', id], { encoding: 'utf8' });
+      const record = out.split(/^=+$/m).find((r) => r.includes(jobId));
+      if (!record) return undefined;
+      const field = (name: string) => new RegExp(`^${name}\\s+(\\S+)`, 'm').exec(record)![1]!;
+      return { user: field('owner'), used: Number.parseFloat(field('ru_wallclock')) * Number(field('slots')) };
+    }
+    const out = execFileSync('sacct', ['-n', '-X', '-P', '--duplicates', '-j', id, '-o', 'JobName%200,User,State,CPUTimeRAW'], { encoding: 'utf8' });
+    const [, user, state, used] = out.split('\n').find((l) => l.includes(jobId))?.split('|') ?? [];
+    return user && state && !/PENDING|RUNNING/.test(state) ? { user, used: Number(used) } : undefined;
+  } catch {
+    return undefined;
   }
-  return Number(execFileSync('sacct', ['-n', '-X', '-P', '-j', id, '-o', 'CPUTimeRAW'], { encoding: 'utf8' }).trim());
 }
 
 describe.each(['gridengine', 'slurm'] as const)('charges on %s', (system) => {
@@ -65,7 +76,7 @@ describe.each(['gridengine', 'slurm'] as const)('charges on %s', (system) => {
       return j?.chargedCoreSeconds !== null ? j : undefined;
     });
     expect(job.reservedCoreSeconds).toBe(120);
-    expect(job.chargedCoreSeconds).toBe(accounted(system, job.schedulerJobId!));
+    expect(job.chargedCoreSeconds).toBe(accounting(system, job.schedulerJobId!, id)!.used);
     expect(job.chargedCoreSeconds!).toBeGreaterThanOrEqual(2);
     expect(job.chargedCoreSeconds!).toBeLessThan(120);
     const usage = await s.services.store.usageOf('dana', new Date(Date.now() - 86_400_000));
@@ -105,11 +116,8 @@ describe.each(['gridengine', 'slurm'] as const)('jobs as their owner’s Unix ac
     const views = await followStatus(location, { timeoutMs: 60_000 });
     expect(views.at(-1)!.name, views.at(-1)!.xml).toBe('ProcessSucceeded');
     const schedulerJobId = (await s.services.store.get(id))!.schedulerJobId!;
-    const owner =
-      system === 'gridengine'
-        ? /^owner\s+(\S+)/m.exec(await until('qacct', async () => { try { return execFileSync('qacct', ['-j', schedulerJobId], { encoding: 'utf8' }); } catch { return undefined; } }))![1]
-        : execFileSync('sacct', ['-n', '-X', '-P', '-j', schedulerJobId, '-o', 'User'], { encoding: 'utf8' }).trim();
-    expect(owner).toBe('wpsalice');
+    const record = await until('the accounting record', async () => accounting(system, schedulerJobId, id));
+    expect(record.user).toBe('wpsalice');
     // Its output, written by the owner's runner, is served as any other.
     const href = /href="([^"]+)"/.exec(views.at(-1)!.xml)![1]!;
     expect(JSON.parse(await (await fetch(href)).text())).toEqual({ total: 3, counts: { a: 2, b: 1 } });

@@ -164,7 +164,7 @@ export class Dispatcher {
     }
     if (lookAgain) await this.dispatch(id);
     // Only an owner's job counts against a budget.
-    else if (job.owner !== null) void this.charge(id, monitor.scheduler, placement.cores ?? 1);
+    else if (job.owner !== null) void this.charge(id, monitor.scheduler, placement.cores ?? 1, jobNameOf(job, process));
   }
 
   /** The Unix account a batch job runs as (scheduler.runAsUser): its owner's name. */
@@ -212,12 +212,12 @@ export class Dispatcher {
    * runner's own start and end times × the declared cores. Until then the job counts
    * what it held.
    */
-  private async charge(id: string, scheduler: Scheduler, cores: number): Promise<void> {
+  private async charge(id: string, scheduler: Scheduler, cores: number, jobName: string): Promise<void> {
     try {
       for (let attempt = 0; !this.stopped; attempt++) {
         const job = await this.d.store.get(id);
         if (!job || !isTerminal(job.state) || job.chargedCoreSeconds !== null) return;
-        const accounted = job.schedulerJobId && scheduler.usedCoreSeconds ? await scheduler.usedCoreSeconds(job.schedulerJobId).catch(() => undefined) : undefined;
+        const accounted = job.schedulerJobId && scheduler.usedCoreSeconds ? await scheduler.usedCoreSeconds(job.schedulerJobId, jobName).catch(() => undefined) : undefined;
         if (accounted !== undefined) return await this.d.store.setCharge(id, accounted);
         if (!scheduler.usedCoreSeconds || attempt >= CHARGE_RETRY_MS.length) {
           const ran = job.startedAt && job.finishedAt ? Math.max(0, job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : 0;
@@ -422,7 +422,7 @@ export class Dispatcher {
     const runner = this.d.config.schedulers.runner;
     const t: JobTemplate = {
       jobId: job.id,
-      jobName: `wps-${process.identifier.slice(0, 22)}-${job.id}`,
+      jobName: jobNameOf(job, process),
       remoteCommand: runner.node,
       args: [runner.script ?? MAIN_SCRIPT, 'job', 'run', dir],
       workingDirectory: dir,
@@ -465,3 +465,6 @@ export class Dispatcher {
     };
   }
 }
+
+/** The name a job goes by in its batch system (its id in it: accounting is matched by it). */
+const jobNameOf = (job: Job, process: ProcessDefinition): string => `wps-${process.identifier.slice(0, 22)}-${job.id}`;

@@ -103,11 +103,14 @@ export class GridEngineScheduler implements Scheduler {
     return undefined;
   }
 
-  async usedCoreSeconds(id: string): Promise<number | undefined> {
+  async usedCoreSeconds(id: string, jobName: string): Promise<number | undefined> {
     if (!/^\d+$/.test(id)) return undefined;
     const r = await this.transport.run('qacct', ['-j', id]);
     if (r.code !== 0) return undefined;
-    const number = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.]+)`, 'm').exec(r.stdout)?.[1] ?? NaN);
+    // One record per job that had this number; ours is the one with our job's name.
+    const record = r.stdout.split(/^=+$/m).find((rec) => new RegExp(`^jobname\\s+${jobName}\\s*$`, 'm').test(rec));
+    if (!record) return undefined;
+    const number = (name: string) => Number(new RegExp(`^${name}\\s+([0-9.]+)`, 'm').exec(record)?.[1] ?? NaN);
     const used = number('ru_wallclock') * number('slots');
     return Number.isFinite(used) ? used : undefined;
   }

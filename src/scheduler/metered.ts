@@ -25,7 +25,7 @@ export function metered(scheduler: Scheduler, metrics: Metrics): Scheduler {
   if (scheduler.idIsJobId) Object.assign(wrapped, { idIsJobId: true });
   if (scheduler.holdsAhead) Object.assign(wrapped, { holdsAhead: scheduler.holdsAhead });
   if (scheduler.queueLimits) wrapped.queueLimits = (queue) => time('limits', () => scheduler.queueLimits!(queue));
-  if (scheduler.usedCoreSeconds) wrapped.usedCoreSeconds = (id) => time('accounting', () => scheduler.usedCoreSeconds!(id));
+  if (scheduler.usedCoreSeconds) wrapped.usedCoreSeconds = (id, jobName) => time('accounting', () => scheduler.usedCoreSeconds!(id, jobName));
   if (scheduler.onFinished) wrapped.onFinished = (listener) => scheduler.onFinished!(listener);
   if (scheduler.onReport) wrapped.onReport = (listener) => scheduler.onReport!(listener);
   return wrapped;

@@ -155,11 +155,12 @@ export class SlurmScheduler implements Scheduler {
   }
 
   /** CPUTimeRAW: elapsed seconds × allocated CPUs, once accounting has the job. */
-  async usedCoreSeconds(id: string): Promise<number | undefined> {
+  async usedCoreSeconds(id: string, jobName: string): Promise<number | undefined> {
     if (!/^\d+$/.test(id)) return undefined;
-    const r = await this.transport.run('sacct', ['-n', '-X', '-P', '-j', id, '-o', 'JobID,State,CPUTimeRAW']);
+    const r = await this.transport.run('sacct', ['-n', '-X', '-P', '--duplicates', '-j', id, '-o', 'JobID,JobName%200,State,CPUTimeRAW']);
     if (r.code !== 0) return undefined;
-    const [, state, used] = r.stdout.split('\n').find((l) => l.startsWith(`${id}|`))?.split('|') ?? [];
+    // Every job that had this number (after a controller lost its state); ours by its name.
+    const [, , state, used] = r.stdout.split('\n').find((l) => l.startsWith(`${id}|${jobName}|`))?.split('|') ?? [];
     // A job accounting still sees running has no final figure yet.
     if (!state || /^(PENDING|RUNNING|REQUEUED|RESIZING|SUSPENDED)/.test(state)) return undefined;
     const n = Number(used);

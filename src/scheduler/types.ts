@@ -99,9 +99,11 @@ export interface Scheduler {
   /**
    * What an ended job used, in core-seconds, from the batch system's accounting (Slurm's
    * CPUTimeRAW, GridEngine's ru_wallclock × slots); undefined while it does not know yet
-   * or keeps no accounting. Without it, the dispatcher charges the runner's own times.
+   * or keeps no accounting. Only a record of the job named `jobName` counts: a batch
+   * system that lost its state gives its numbers out again. Without it, the dispatcher
+   * charges the runner's own times.
    */
-  usedCoreSeconds?(id: string): Promise<number | undefined>;
+  usedCoreSeconds?(id: string, jobName: string): Promise<number | undefined>;
   /**
    * The limits of a partition or queue (undefined: the default one) that a job asking for
    * more could never pass; none where the batch system sets none.
