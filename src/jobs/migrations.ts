@@ -188,6 +188,7 @@ const migrations: Migration[] = [
     name: '007_user_usage',
     async up(db) {
       await db.schema.alterTable('jobs', (t) => {
+        t.integer('cores');
         t.bigInteger('reserved_core_seconds');
         t.double('charged_core_seconds');
       });
@@ -262,6 +263,7 @@ const migrations: Migration[] = [
       await db.schema.alterTable('jobs', (t) => {
         t.dropColumn('charged_core_seconds');
         t.dropColumn('reserved_core_seconds');
+        t.dropColumn('cores');
       });
     },
   },

@@ -37,6 +37,8 @@ export interface NewJob {
   ownerGroups?: string[];
   /** Declared cores × wall time, held against the owner's budget while the job is unfinished. */
   reservedCoreSeconds?: number;
+  /** Declared cores: a job run here is charged its run time × these when it ends. */
+  cores?: number;
   request: unknown;
   message: string;
 }
@@ -125,6 +127,16 @@ const USAGE_SQL = `quota_users AS (
       u.spent - coalesce((SELECT sum(s.core_seconds) FROM user_spending s JOIN quota_users q ON q.owner = s.owner
                           WHERE s.owner = u.owner AND s.day < (q.period_start AT TIME ZONE 'UTC')::date), 0) AS spent
     FROM users u)`;
+
+/**
+ * What an owned job that ran here (the local scheduler), or never started anywhere,
+ * used: charged in the statement that ends it, its run time × its cores. A batch job's
+ * charge comes later, from the batch system's accounting (Dispatcher.charge).
+ */
+const CHARGED_HERE = `CASE WHEN owner IS NULL THEN NULL
+  WHEN started_at IS NULL THEN 0
+  WHEN scheduler IS NULL OR scheduler = 'local' THEN extract(epoch from now() - started_at) * coalesce(cores, 1)
+  ELSE charged_core_seconds END`;
 
 /** Advisory lock space of dispatches under a running quota: one lock per user (the second key is the user's hash). */
 const DISPATCH_LOCKS = 18;
@@ -215,7 +227,7 @@ export class JobStore {
    * are locked until commit, so concurrent inserts, from any server, never pass a limit.
    */
   private insertBatch(batch: readonly PendingInsert[]): Promise<{ rows: unknown[] }> {
-    const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::bigint, ?::int, ?::bigint, ?::timestamptz, ?::int)').join(', ');
+    const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::bigint, ?::int, ?::int, ?::bigint, ?::timestamptz, ?::int)').join(', ');
     const bindings = batch.flatMap((p, i) => [
       p.job.id,
       p.job.processId,
@@ -224,6 +236,7 @@ export class JobStore {
       p.job.owner ?? null,
       JSON.stringify(p.job.ownerGroups ?? []),
       p.job.reservedCoreSeconds ?? null,
+      p.job.cores ?? null,
       p.admission?.maxUnfinished ?? null,
       p.admission?.budget ?? null,
       p.admission?.periodStart ?? null,
@@ -232,12 +245,12 @@ export class JobStore {
     const checked = batch.some((p) => p.admission);
     return this.db.raw(
       `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
-            batch (id, process_id, request, message, owner, owner_groups, reserved, max_unfinished, budget, period_start, ord) AS (VALUES ${values})
+            batch (id, process_id, request, message, owner, owner_groups, reserved, cores, max_unfinished, budget, period_start, ord) AS (VALUES ${values})
             ${checked ? `, ${USAGE_SQL}, ranked AS (
               SELECT b.*, row_number() OVER w AS rank, sum(coalesce(b.reserved, 0)) OVER w AS reserving
               FROM batch b WINDOW w AS (PARTITION BY b.owner ORDER BY b.ord))` : ''}
-       INSERT INTO jobs (id, process_id, request, state, message, owner, owner_groups, reserved_core_seconds)
-       SELECT b.id, b.process_id, b.request, 'accepted', b.message, b.owner, b.owner_groups, b.reserved
+       INSERT INTO jobs (id, process_id, request, state, message, owner, owner_groups, reserved_core_seconds, cores)
+       SELECT b.id, b.process_id, b.request, 'accepted', b.message, b.owner, b.owner_groups, b.reserved, b.cores
        FROM ${checked ? 'ranked b LEFT JOIN usage u ON u.owner = b.owner' : 'batch b'}, waiting w
        WHERE w.n + b.ord <= ?
        ${checked ? `AND (b.max_unfinished IS NULL OR coalesce(u.unfinished, 0) + b.rank <= b.max_unfinished)
@@ -350,6 +363,7 @@ export class JobStore {
       percent: 100,
       finished_at: this.db.fn.now(),
       started_at: this.db.raw('coalesce(started_at, now())'),
+      charged_core_seconds: this.db.raw(CHARGED_HERE),
     });
   }
 
@@ -361,6 +375,7 @@ export class JobStore {
       failure_locator: failure.locator ?? null,
       failure_reason: failure.reason,
       finished_at: this.db.fn.now(),
+      charged_core_seconds: this.db.raw(CHARGED_HERE),
     });
   }
 
@@ -370,6 +385,7 @@ export class JobStore {
       message: reason,
       failure_reason: reason,
       finished_at: this.db.fn.now(),
+      charged_core_seconds: this.db.raw(CHARGED_HERE),
     });
   }
 

@@ -163,8 +163,8 @@ export class Dispatcher {
       if (limited) this.batchSlots.give();
     }
     if (lookAgain) await this.dispatch(id);
-    // Only an owner's job counts against a budget.
-    else if (job.owner !== null) void this.charge(id, monitor.scheduler, placement.cores ?? 1, jobNameOf(job, process));
+    // Only an owner's job counts against a budget; one run here was charged as it ended.
+    else if (job.owner !== null && monitor.scheduler.usedCoreSeconds) void this.charge(id, monitor.scheduler, placement.cores ?? 1, jobNameOf(job, process));
   }
 
   /** The Unix account a batch job runs as (scheduler.runAsUser): its owner's name. */

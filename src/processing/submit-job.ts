@@ -50,6 +50,7 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
       owner: job.owner,
       ownerGroups: job.ownerGroups,
       reservedCoreSeconds: job.reservedCoreSeconds!,
+      cores: reservation.cores,
     },
     d.maxWaiting,
     admission,
