@@ -98,8 +98,12 @@ export function benchDirectory(prefix: string): string {
 }
 
 /** wrk against a URL, after a short unrecorded run (JIT and caches warm, as in service) unless `warm` says it is. */
-export async function wrk(name: string, url: string, o: { threads: number; connections: number; seconds: number; warm?: boolean; headers?: string[] }): Promise<WrkResult> {
-  const common = [`-t${o.threads}`, `-c${o.connections}`, ...(o.headers ?? []).flatMap((h) => ['-H', h])];
+export async function wrk(
+  name: string,
+  url: string,
+  o: { threads: number; connections: number; seconds: number; warm?: boolean; headers?: string[]; script?: string },
+): Promise<WrkResult> {
+  const common = [`-t${o.threads}`, `-c${o.connections}`, ...(o.headers ?? []).flatMap((h) => ['-H', h]), ...(o.script ? ['-s', o.script] : [])];
   if (!o.warm) await run('wrk', [...common, '-d2s', url]);
   return parseWrk(name, await run('wrk', [...common, `-d${o.seconds}s`, '--latency', url]));
 }

@@ -88,8 +88,8 @@ function launch(kind: Submitted, data: string, schema: string, accepted: Buffer)
 
 const ms = (s: string) => (s.endsWith('us') ? Number.parseFloat(s) / 1000 : s.endsWith('ms') ? Number.parseFloat(s) : Number.parseFloat(s) * 1000);
 
-export async function closedLoop(url: string, connections: number, seconds: number, headers: string[] = []): Promise<SubmitFigures> {
-  const r = await wrk('submit', url, { threads: 1, connections, seconds, headers });
+export async function closedLoop(url: string, connections: number, seconds: number, headers: string[] = [], script?: string): Promise<SubmitFigures> {
+  const r = await wrk('submit', url, { threads: 1, connections, seconds, headers, ...(script ? { script } : {}) });
   return { mode: 'closed loop (wrk)', perSecond: r.rps, p50Ms: ms(r.p50), p99Ms: ms(r.p99), errors: r.errors === '0' ? 0 : Number.parseInt(r.errors, 10) || 1 };
 }
 

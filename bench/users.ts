@@ -3,7 +3,9 @@
  * on, beside the same server with both off, in one run (alternating, fresh servers on
  * Postgres). On: a static API token, and an OIDC access token verified against a
  * loopback issuer's keys; every submission checked against the user's running, waiting
- * and core-hour quotas in the insert (limits set high enough never to refuse).
+ * and core-hour quotas in the insert (limits set high enough never to refuse). One user
+ * is the worst case (all their submissions and job ends meet on one row); 20 users
+ * sending in turn are the other kind.
  * Goal: at least 90 % of off.
  */
 import { writeFileSync } from 'node:fs';
@@ -20,7 +22,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const TOKEN = 'wps_bench-token-0123456789abcdef';
 
-type Kind = 'off' | 'token without quotas' | 'static token' | 'OIDC token';
+type Kind = 'off' | 'token without quotas' | 'static token' | 'OIDC token' | '20 users, quotas';
+
+/** Users of the many-users kind, each with a static token: submissions go round them. */
+const USERS = Array.from({ length: 20 }, (_, i) => ({ user: `user${i}`, token: `wps_bench-user-${i}-0123456789abcdef` }));
 
 async function measure(kind: Kind, issuer: string, jwt: string): Promise<number> {
   const port = await freePort();
@@ -34,7 +39,7 @@ async function measure(kind: Kind, issuer: string, jwt: string): Promise<number>
       kind === 'off'
         ? {}
         : {
-            auth: { issuer, audience: 'wps', tokens: [{ user: 'bench', sha256: hashSecret(TOKEN) }] },
+            auth: { issuer, audience: 'wps', tokens: [{ user: 'bench', sha256: hashSecret(TOKEN) }, ...USERS.map((u) => ({ user: u.user, sha256: hashSecret(u.token) }))] },
             ...(kind === 'token without quotas' ? {} : { quotas: { default: { running: many, waiting: many, coreHours: many, period: 'month' } } }),
           },
     ),
@@ -56,8 +61,17 @@ async function measure(kind: Kind, issuer: string, jwt: string): Promise<number>
   );
   try {
     await settleDisk();
-    const headers = kind === 'off' ? [] : [`Authorization: Bearer ${kind === 'OIDC token' ? jwt : TOKEN}`];
-    const r = await closedLoop(`http://127.0.0.1:${port}${SLEEP_SUBMISSION}`, CONNECTIONS, SECONDS, headers);
+    const headers = kind === 'off' || kind === '20 users, quotas' ? [] : [`Authorization: Bearer ${kind === 'OIDC token' ? jwt : TOKEN}`];
+    let script: string | undefined;
+    if (kind === '20 users, quotas') {
+      // wrk sends each request with the next user's token.
+      script = join(data, 'users.lua');
+      writeFileSync(
+        script,
+        `local tokens = { ${USERS.map((u) => `"${u.token}"`).join(', ')} }\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1] })\nend\n`,
+      );
+    }
+    const r = await closedLoop(`http://127.0.0.1:${port}${SLEEP_SUBMISSION}`, CONNECTIONS, SECONDS, headers, script);
     if (r.errors !== 0) throw new Error(`${kind}: ${r.errors} errors`);
     return r.perSecond;
   } finally {
@@ -71,7 +85,7 @@ async function main(): Promise<void> {
   const issuer = await startTestIssuer('wps');
   try {
     const jwt = await issuer.token({ user: 'bench-oidc' });
-    const kinds: Kind[] = (process.env.BENCH_KINDS?.split(',') as Kind[] | undefined) ?? ['off', 'token without quotas', 'static token', 'OIDC token'];
+    const kinds: Kind[] = (process.env.BENCH_KINDS?.split(',') as Kind[] | undefined) ?? ['off', 'token without quotas', 'static token', 'OIDC token', '20 users, quotas'];
     const figures = new Map<Kind, number[]>(kinds.map((k) => [k, []]));
     // The disk's state drifts as servers leave their files behind: each round starts with
     // another kind, and each kind is judged against the off measured in the same round.
