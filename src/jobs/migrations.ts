@@ -181,8 +181,9 @@ const migrations: Migration[] = [
     },
   },
   {
-    // Quotas: what each user's jobs hold and have used, kept as they change (admission
-    // locks the user's row and reads it, as the insert does the waiting count), and
+    // Quotas: what each user's jobs hold and have used and how many are handed to a
+    // scheduler, kept as they change (admission and dispatch lock the user's row and read
+    // it, as the insert does the waiting count), and
     // what they used per day (a period's use is the total less the days before it; it
     // outlives the jobs retention removes).
     name: '007_user_usage',
@@ -196,6 +197,7 @@ const migrations: Migration[] = [
       await db.raw(`CREATE TABLE user_jobs (
         owner text PRIMARY KEY,
         unfinished integer NOT NULL DEFAULT 0,
+        dispatched integer NOT NULL DEFAULT 0,
         holding bigint NOT NULL DEFAULT 0,
         spent double precision NOT NULL DEFAULT 0)`);
       await db.raw(`CREATE TABLE user_spending (
@@ -217,15 +219,17 @@ const migrations: Migration[] = [
               ON CONFLICT (owner) DO UPDATE SET unfinished = uj.unfinished + r.u, holding = uj.holding + r.h;
             END LOOP;
           ELSIF TG_OP = 'DELETE' THEN
-            FOR r IN SELECT owner, count(*) AS u, sum(coalesce(reserved_core_seconds, 0)) AS h FROM old_rows
+            FOR r IN SELECT owner, count(*) AS u, count(dispatched_at) AS d, sum(coalesce(reserved_core_seconds, 0)) AS h FROM old_rows
                      WHERE owner IS NOT NULL AND state IN ('accepted', 'running') GROUP BY owner ORDER BY owner LOOP
-              UPDATE user_jobs SET unfinished = unfinished - r.u, holding = holding - r.h WHERE owner = r.owner;
+              UPDATE user_jobs SET unfinished = unfinished - r.u, dispatched = dispatched - r.d, holding = holding - r.h WHERE owner = r.owner;
             END LOOP;
           ELSE
             FOR r IN
               WITH change AS (
                 SELECT n.owner, (n.finished_at AT TIME ZONE 'UTC')::date AS day,
                   (CASE WHEN n.state IN ('accepted', 'running') THEN 1 ELSE 0 END) - (CASE WHEN o.state IN ('accepted', 'running') THEN 1 ELSE 0 END) AS u,
+                  (CASE WHEN n.state IN ('accepted', 'running') AND n.dispatched_at IS NOT NULL THEN 1 ELSE 0 END)
+                    - (CASE WHEN o.state IN ('accepted', 'running') AND o.dispatched_at IS NOT NULL THEN 1 ELSE 0 END) AS d,
                   (CASE WHEN n.state IN ('accepted', 'running') THEN coalesce(n.reserved_core_seconds, 0) ELSE 0 END)
                     - (CASE WHEN o.state IN ('accepted', 'running') THEN coalesce(o.reserved_core_seconds, 0) ELSE 0 END) AS h,
                   (CASE WHEN n.state IN ('accepted', 'running') OR n.started_at IS NULL THEN 0
@@ -234,10 +238,10 @@ const migrations: Migration[] = [
                         ELSE coalesce(o.charged_core_seconds, o.reserved_core_seconds, 0) END) AS s
                 FROM new_rows n JOIN old_rows o ON o.id = n.id
                 WHERE n.owner IS NOT NULL)
-              SELECT owner, day, sum(u) AS u, sum(h) AS h, sum(s) AS s FROM change
-              GROUP BY owner, day HAVING sum(u) <> 0 OR sum(h) <> 0 OR sum(s) <> 0 ORDER BY owner, day
+              SELECT owner, day, sum(u) AS u, sum(d) AS d, sum(h) AS h, sum(s) AS s FROM change
+              GROUP BY owner, day HAVING sum(u) <> 0 OR sum(d) <> 0 OR sum(h) <> 0 OR sum(s) <> 0 ORDER BY owner, day
             LOOP
-              UPDATE user_jobs SET unfinished = unfinished + r.u, holding = holding + r.h, spent = spent + r.s WHERE owner = r.owner;
+              UPDATE user_jobs SET unfinished = unfinished + r.u, dispatched = dispatched + r.d, holding = holding + r.h, spent = spent + r.s WHERE owner = r.owner;
               IF r.s <> 0 AND r.day IS NOT NULL THEN
                 INSERT INTO user_spending AS us (owner, day, core_seconds) VALUES (r.owner, r.day, r.s)
                 ON CONFLICT (owner, day) DO UPDATE SET core_seconds = us.core_seconds + r.s;

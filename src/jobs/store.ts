@@ -138,9 +138,6 @@ const CHARGED_HERE = `CASE WHEN owner IS NULL THEN NULL
   WHEN scheduler IS NULL OR scheduler = 'local' THEN extract(epoch from now() - started_at) * coalesce(cores, 1)
   ELSE charged_core_seconds END`;
 
-/** Advisory lock space of dispatches under a running quota: one lock per user (the second key is the user's hash). */
-const DISPATCH_LOCKS = 18;
-
 /** A user's jobs handed to schedulers at once (their `running` quota). */
 export interface RunningLimit {
   owner: string;
@@ -317,18 +314,17 @@ export class JobStore {
     const fields: Row = { scheduler, secret_hash: secretHash, dispatched_at: this.db.raw('coalesce(dispatched_at, now())') };
     if (schedulerJobId) fields.scheduler_job_id = schedulerJobId;
     if (!running) return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
-    // Dispatchers decide for one user one after another, each counting after the lock.
-    return this.db.transaction(async (trx) => {
-      await trx.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [DISPATCH_LOCKS, running.owner]);
-      const [row] = (await trx('jobs')
-        .where({ owner: running.owner })
-        .whereIn('state', ['accepted', 'running'])
-        .whereNotNull('dispatched_at')
-        .whereNot({ id })
-        .count({ n: '*' })) as Row[];
-      if (Number(row?.n ?? 0) >= running.max) return HELD;
-      return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'), trx);
-    });
+    // One statement: the owner's row (kept by the triggers) is locked and read as current,
+    // so dispatchers decide for one user one after another.
+    return (async () => {
+      const job = await this.update(id, ['accepted'], fields, (q) =>
+        q.whereNull('scheduler_job_id').whereRaw('coalesce((SELECT dispatched FROM user_jobs WHERE owner = ? FOR UPDATE), 0) < ?', [running.owner, running.max]),
+      );
+      if (job) return job;
+      // Not prepared: over the running quota, or not preparable at all (dismissed, taken).
+      const now = await this.get(id);
+      return now?.state === 'accepted' && now.schedulerJobId === null ? HELD : undefined;
+    })();
   }
 
   /** A new runner secret for a job handed over again (only while it has not ended). */
