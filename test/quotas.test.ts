@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followStatus, statusLocationOf } from './helpers/async.js';
 import { exceptionOf, expectException, expectSchemaValid, get } from './helpers/http.js';
@@ -148,5 +149,20 @@ describe('usage anyone can see for themselves', () => {
     } finally {
       await dismissAll('carol');
     }
+  });
+});
+
+describe('the running quota at dispatch', () => {
+  it('does not count a job handed over before (a restart) against itself', async () => {
+    const { store } = s.services;
+    const id = randomUUID();
+    expect(await store.insertIfRoom({ id, processId: 'sleep', request: {}, message: 'x', owner: 'erin', ownerGroups: [], reservedCoreSeconds: 600, cores: 1 }, 1000)).toBe(true);
+    const running = { owner: 'erin', max: 1 };
+    const first = await store.prepareDispatch(id, 'slurm', 'hash-1', undefined, running);
+    expect(first).toMatchObject({ id });
+    // The dispatcher stopped before the batch system answered; another prepares it again.
+    const again = await store.prepareDispatch(id, 'slurm', 'hash-2', undefined, running);
+    expect(again).toMatchObject({ id, secretHash: 'hash-2' });
+    await store.dismiss(id, 'test over');
   });
 });

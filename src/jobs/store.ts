@@ -315,10 +315,16 @@ export class JobStore {
     if (schedulerJobId) fields.scheduler_job_id = schedulerJobId;
     if (!running) return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
     // One statement: the owner's row (kept by the triggers) is locked and read as current,
-    // so dispatchers decide for one user one after another.
+    // so dispatchers decide for one user one after another. The job's own row is locked
+    // first, as a dismiss or a failure locks it before their trigger locks the owner's: no
+    // deadlock. A job handed over before (a restart) is not counted against itself.
     return (async () => {
       const job = await this.update(id, ['accepted'], fields, (q) =>
-        q.whereNull('scheduler_job_id').whereRaw('coalesce((SELECT dispatched FROM user_jobs WHERE owner = ? FOR UPDATE), 0) < ?', [running.owner, running.max]),
+        q.whereNull('scheduler_job_id').whereRaw(
+          `(dispatched_at IS NOT NULL OR coalesce((SELECT dispatched FROM user_jobs WHERE owner = ?
+              AND (SELECT 1 FROM jobs own WHERE own.id = ? FOR UPDATE) = 1 FOR UPDATE), 0) < ?)`,
+          [running.owner, id, running.max],
+        ),
       );
       if (job) return job;
       // Not prepared: over the running quota, or not preparable at all (dismissed, taken).

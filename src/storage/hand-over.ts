@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, readdir } from 'node:fs/promises';
+import { chmod, chown, lchown, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -20,9 +20,11 @@ export async function handOver(dirs: readonly { path: string; private: boolean }
   }
   const { uid, gid } = await idsOf(account);
   for (const dir of dirs) {
-    await chown(dir.path, uid, gid);
+    // What is in it first, while the directory is still ours (its user cannot swap an
+    // entry for a link yet), and never through a link.
+    for (const entry of await readdir(dir.path)) await lchown(join(dir.path, entry), uid, gid);
     await chmod(dir.path, dir.private ? 0o700 : 0o755);
-    for (const entry of await readdir(dir.path)) await chown(join(dir.path, entry), uid, gid);
+    await chown(dir.path, uid, gid);
   }
 }
 

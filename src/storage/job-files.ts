@@ -5,6 +5,7 @@ import { ComplexData } from '../process/complex-data.js';
 import type { OutputValue } from '../process/outputs.js';
 import type { JobResult, JobSpec, RunnerInfo, StoredOutput } from '../runner-contract.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { openRegularFile } from './open-regular-file.js';
 import { storageFailure } from './storage-failure.js';
 
 /**
@@ -50,12 +51,14 @@ export class JobFiles {
   }
 
   /** The result the runner left, or undefined when there is none (yet). */
+  /** The runner's result; none while there is no regular file (a link is none: the directory may be its user's). */
   async readResult(id: string): Promise<JobResult | undefined> {
+    const handle = await openRegularFile(this.jobsDir, this.resultPath(id));
+    if (!handle) return undefined;
     try {
-      return JSON.parse(await readFile(this.resultPath(id), 'utf8')) as JobResult;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      return JSON.parse(await handle.readFile('utf8')) as JobResult;
+    } finally {
+      await handle.close();
     }
   }
 
