@@ -152,7 +152,11 @@ describe('updateSequence (OWS Common 1.1, 7.3.4)', () => {
       started.push(again);
       const same = await startTestServer(shared);
       started.push(same);
-      const [a, b, c, d] = await Promise.all(started.map(sequenceOf));
+      // The same processes, but one for a group only: what callers are offered changed.
+      const restricted = await startTestServer({ ...shared, auth: { processes: { sleep: { users: [], groups: ['night-owls'] } } } });
+      started.push(restricted);
+      const [a, b, c, d, e] = await Promise.all(started.map(sequenceOf));
+      expect(BigInt(e!)).toBeGreaterThan(BigInt(d!));
       expect(BigInt(b!)).toBeGreaterThan(BigInt(a!));
       // The first set offered again is a change from the newest: the number never goes back.
       expect(BigInt(c!)).toBeGreaterThan(BigInt(b!));

@@ -1,4 +1,4 @@
-import type { QuotaLimits, QuotaPeriod, QuotasConfig } from '../config.js';
+import type { QuotaPeriod, QuotasConfig } from '../config.js';
 
 /** One user's limits, resolved: the user's own entry over their groups' over the default. */
 export interface Quota {
@@ -17,8 +17,9 @@ export interface Quota {
  */
 export function quotaOf(quotas: QuotasConfig | undefined, user: string | undefined, groups: readonly string[]): Quota | undefined {
   if (!quotas || user === undefined) return undefined;
-  const own = quotas.users[user] ?? {};
-  const ofGroups = groups.map((g) => quotas.groups[g]).filter((q): q is QuotaLimits => q !== undefined);
+  // Own keys only: a user called "constructor" is no entry of the map.
+  const own = (Object.hasOwn(quotas.users, user) ? quotas.users[user] : undefined) ?? {};
+  const ofGroups = groups.filter((g) => Object.hasOwn(quotas.groups, g)).map((g) => quotas.groups[g]!);
   const pick = (key: 'running' | 'waiting' | 'coreHours'): number | undefined => {
     if (own[key] !== undefined) return own[key];
     const named = ofGroups.map((q) => q[key]).filter((n): n is number => n !== undefined);

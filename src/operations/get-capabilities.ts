@@ -62,10 +62,14 @@ const documentInput = (ctx: Offering, language: string) => ({
 
 /**
  * Names what this server offers: its capabilities and every process description, in
- * every language. Another digest means another updateSequence (jobs/offerings.ts).
+ * every language, and who may see each process. Another digest means another
+ * updateSequence (jobs/offerings.ts).
  */
 export function offeringDigest(config: Config, registry: ProcessRegistry, endpoint: string): string {
   const hash = createHash('sha256');
+  // Who may see which process changes what callers are offered, too.
+  const configured = config.auth?.processes ?? {};
+  hash.update(JSON.stringify(registry.all().map((p) => [p.identifier, (Object.hasOwn(configured, p.identifier) ? configured[p.identifier] : p.access) ?? null])));
   for (const language of config.languages) {
     hash.update(capabilitiesXml(documentInput({ config, registry, endpoint }, language)));
     hash.update(processDescriptionsXml(registry.all(), language));

@@ -16,7 +16,8 @@ export class ProcessRegistry {
     for (const p of processes) {
       if (this.byId.has(p.identifier)) throw new Error(`process ${p.identifier} is declared twice`);
       this.byId.set(p.identifier, p);
-      const access = accessByIdentifier[p.identifier] ?? (p.access && { users: p.access.users ?? [], groups: p.access.groups ?? [] });
+      const configured = Object.hasOwn(accessByIdentifier, p.identifier) ? accessByIdentifier[p.identifier] : undefined;
+      const access = configured ?? (p.access && { users: p.access.users ?? [], groups: p.access.groups ?? [] });
       if (access) this.access.set(p, access);
     }
     this.everything = Object.freeze([...this.byId.values()]);

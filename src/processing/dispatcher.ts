@@ -178,7 +178,9 @@ export class Dispatcher {
   private accountOf(job: Job): string | undefined {
     if (job.owner === null) return undefined;
     const { users, groups } = this.d.config.schedulers.accounts;
-    return users[job.owner] ?? job.ownerGroups.map((g) => groups[g]).find((a) => a !== undefined);
+    // Own keys only: a user called "constructor" is no entry of the map.
+    if (Object.hasOwn(users, job.owner)) return users[job.owner];
+    return job.ownerGroups.filter((g) => Object.hasOwn(groups, g)).map((g) => groups[g]!)[0];
   }
 
   /** A user's `running` quota, if the job's owner has one. */
