@@ -121,6 +121,9 @@ describe('static tokens and a front end’s header', () => {
   it('believes X-Forwarded-User only from a trusted proxy', async () => {
     const fromProxy = await rawGet(hello('proxied'), { 'x-forwarded-user': 'carol', 'x-forwarded-groups': 'deep-thought, other' }, '127.0.0.2');
     expect(fromProxy.status, fromProxy.text).toBe(200);
+    // A front end that passes its own Authorization header along (Apache's Basic credentials).
+    const withItsOwn = await rawGet(hello('proxied'), { 'x-forwarded-user': 'carol', authorization: `Basic ${Buffer.from('carol:pw').toString('base64')}` }, '127.0.0.2');
+    expect(withItsOwn.status, withItsOwn.text).toBe(200);
     const spoofed = await rawGet(hello('spoofed'), { 'x-forwarded-user': 'carol' }, '127.0.0.1');
     expect(spoofed.status).toBe(401);
     await expectSchemaValid(spoofed.text);

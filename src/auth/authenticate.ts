@@ -21,9 +21,9 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /**
- * Credentials, in this order: `Authorization: Bearer` with a static API token (known by
- * its SHA-256) or an OpenID Connect access token of the configured issuer; a front end's
- * user header from a trusted proxy. Without any, the caller is anonymous.
+ * Credentials, in this order: a front end's user header from a trusted proxy;
+ * `Authorization: Bearer` with a static API token (known by its SHA-256) or an OpenID
+ * Connect access token of the configured issuer. Without any, the caller is anonymous.
  */
 export function authenticator(auth: AuthConfig | undefined): Authenticator {
   if (!auth) return { on: false, identify: () => EVERYONE };
@@ -45,12 +45,8 @@ export function authenticator(auth: AuthConfig | undefined): Authenticator {
   return {
     on: true,
     identify(req) {
-      const authorization = req.headers.authorization;
-      if (authorization !== undefined) {
-        const bearer = BEARER.exec(authorization);
-        if (!bearer) throw new AuthRefusal(401, 'only Bearer tokens are accepted (Authorization: Bearer <token>)', 'invalid_request');
-        return fromBearer(bearer[1]!);
-      }
+      // A front end's word first: it authenticated the user, and may pass its own
+      // Authorization header along (oauth2-proxy's token, Apache's Basic credentials).
       if (auth.userHeader) {
         const named = req.headers[auth.userHeader];
         if (named !== undefined) {
@@ -59,11 +55,18 @@ export function authenticator(auth: AuthConfig | undefined): Authenticator {
             throw new AuthRefusal(401, `${auth.userHeader} is believed only from the configured front ends`, 'invalid_request');
           }
           const user = String(named).trim();
-          if (user === '') return ANONYMOUS;
-          const listed = auth.groupsHeader ? req.headers[auth.groupsHeader] : undefined;
-          const groups = listed === undefined ? [] : String(listed).split(',').map((g) => g.trim()).filter((g) => g !== '');
-          return caller(user, groups);
+          if (user !== '') {
+            const listed = auth.groupsHeader ? req.headers[auth.groupsHeader] : undefined;
+            const groups = listed === undefined ? [] : String(listed).split(',').map((g) => g.trim()).filter((g) => g !== '');
+            return caller(user, groups);
+          }
         }
+      }
+      const authorization = req.headers.authorization;
+      if (authorization !== undefined) {
+        const bearer = BEARER.exec(authorization);
+        if (!bearer) throw new AuthRefusal(401, 'only Bearer tokens are accepted (Authorization: Bearer <token>)', 'invalid_request');
+        return fromBearer(bearer[1]!);
       }
       return ANONYMOUS;
     },
