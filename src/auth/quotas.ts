@@ -35,7 +35,6 @@ export function quotaOf(quotas: QuotasConfig | undefined, user: string | undefin
 
 /** Jobs a user may have unfinished at once (running and waiting), if limited. */
 export function unfinishedLimit(q: Quota): number | undefined {
-  if (q.running === undefined && q.waiting === undefined) return undefined;
   // A limit on running alone lets any number wait; on waiting alone, any number run.
   if (q.running === undefined || q.waiting === undefined) return undefined;
   return q.running + q.waiting;

@@ -111,6 +111,14 @@ export interface Usage {
 }
 
 /**
+ * What a user's ended jobs used since the period began (`user` a user_jobs row): their
+ * total less what user_spending has of the days before it.
+ */
+const spentSince = (user: string, periodStart: string): string =>
+  `${user}.spent - coalesce((SELECT sum(s.core_seconds) FROM user_spending s
+                             WHERE s.owner = ${user}.owner AND s.day < (${periodStart} AT TIME ZONE 'UTC')::date), 0)`;
+
+/**
  * Each user's usage, for the users of the batch under quotas: unfinished jobs, the
  * core-seconds they hold, and what ended jobs used since the period began (the total
  * less the days before). Their rows are locked, after the waiting count, as the triggers
@@ -123,10 +131,8 @@ const USAGE_SQL = `quota_users AS (
     WHERE uj.owner IN (SELECT owner FROM quota_users) AND (SELECT n FROM waiting) IS NOT NULL
     ORDER BY uj.owner FOR UPDATE),
   usage AS (
-    SELECT u.owner, u.unfinished, u.holding,
-      u.spent - coalesce((SELECT sum(s.core_seconds) FROM user_spending s JOIN quota_users q ON q.owner = s.owner
-                          WHERE s.owner = u.owner AND s.day < (q.period_start AT TIME ZONE 'UTC')::date), 0) AS spent
-    FROM users u)`;
+    SELECT u.owner, u.unfinished, u.holding, ${spentSince('u', 'q.period_start')} AS spent
+    FROM users u JOIN quota_users q ON q.owner = u.owner)`;
 
 /**
  * What an owned job that ran here (the local scheduler), or never started anywhere,
@@ -275,8 +281,7 @@ export class JobStore {
   /** A user's jobs and compute now (the figures a refusal and GET /users/me give). */
   async usageOf(owner: string, periodStart: Date): Promise<Usage> {
     const result = await this.db.raw(
-      `SELECT uj.unfinished, uj.holding,
-              uj.spent - coalesce((SELECT sum(core_seconds) FROM user_spending WHERE owner = uj.owner AND day < (?::timestamptz AT TIME ZONE 'UTC')::date), 0) AS spent,
+      `SELECT uj.unfinished, uj.holding, ${spentSince('uj', '?::timestamptz')} AS spent,
               (SELECT count(*) FROM jobs WHERE owner = uj.owner AND state = 'running') AS running
        FROM user_jobs uj WHERE uj.owner = ?`,
       [periodStart, owner],
@@ -285,14 +290,13 @@ export class JobStore {
     return { unfinished: Number(r.unfinished ?? 0), running: Number(r.running ?? 0), holding: Number(r.holding ?? 0), spent: Number(r.spent ?? 0) };
   }
 
-
   async get(id: string): Promise<Job | undefined> {
     const row = (await this.db('jobs').where({ id }).first()) as Row | undefined;
     return row ? toJob(row) : undefined;
   }
 
-  private async update(id: string, allowed: readonly JobState[], fields: Row, extra?: (q: Knex.QueryBuilder) => void, db: Knex | Knex.Transaction = this.db): Promise<Job | undefined> {
-    const q = db('jobs')
+  private async update(id: string, allowed: readonly JobState[], fields: Row, extra?: (q: Knex.QueryBuilder) => void): Promise<Job | undefined> {
+    const q = this.db('jobs')
       .where({ id })
       .whereIn('state', allowed as JobState[])
       .update({ ...fields, version: this.db.raw('version + 1'), updated_at: this.db.fn.now() })

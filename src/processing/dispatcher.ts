@@ -20,7 +20,7 @@ import type { OutputStore } from '../storage/output-store.js';
 import { handOver } from '../storage/hand-over.js';
 import type { JobEvents } from './job-events.js';
 import type { JobLifecycle } from './job-lifecycle.js';
-import { placementOf, type Placement } from './placement.js';
+import { placementOf, reservationFrom, type Placement } from './placement.js';
 import { sourceOf } from '../packages/load-processes.js';
 import { Slots } from './slots.js';
 
@@ -164,7 +164,7 @@ export class Dispatcher {
     }
     if (lookAgain) await this.dispatch(id);
     // Only an owner's job counts against a budget; one run here was charged as it ended.
-    else if (job.owner !== null && monitor.scheduler.usedCoreSeconds) void this.charge(id, monitor.scheduler, placement.cores ?? 1, jobNameOf(job, process));
+    else if (job.owner !== null && monitor.scheduler.usedCoreSeconds) void this.charge(id, monitor.scheduler.usedCoreSeconds.bind(monitor.scheduler), reservationFrom(placement, this.d.config).cores, jobNameOf(job, process));
   }
 
   /** The Unix account a batch job runs as (scheduler.runAsUser): its owner's name. */
@@ -209,19 +209,18 @@ export class Dispatcher {
   }
 
   /**
-   * Records what an ended job used, for its owner's budget: the batch system's
-   * accounting where it keeps one (asked a few times: it may lag the job's end), else the
-   * runner's own start and end times × the declared cores. Until then the job counts
-   * what it held.
+   * Records what an ended batch job used, for its owner's budget: the batch system's
+   * accounting (asked a few times: it may lag the job's end), else the runner's own
+   * start and end times × the declared cores. Until then the job counts what it held.
    */
-  private async charge(id: string, scheduler: Scheduler, cores: number, jobName: string): Promise<void> {
+  private async charge(id: string, accounting: NonNullable<Scheduler['usedCoreSeconds']>, cores: number, jobName: string): Promise<void> {
     try {
       for (let attempt = 0; !this.stopped; attempt++) {
         const job = await this.d.store.get(id);
         if (!job || !isTerminal(job.state) || job.chargedCoreSeconds !== null) return;
-        const accounted = job.schedulerJobId && scheduler.usedCoreSeconds ? await scheduler.usedCoreSeconds(job.schedulerJobId, jobName).catch(() => undefined) : undefined;
+        const accounted = job.schedulerJobId ? await accounting(job.schedulerJobId, jobName).catch(() => undefined) : undefined;
         if (accounted !== undefined) return await this.d.store.setCharge(id, accounted);
-        if (!scheduler.usedCoreSeconds || attempt >= CHARGE_RETRY_MS.length) {
+        if (attempt >= CHARGE_RETRY_MS.length) {
           const ran = job.startedAt && job.finishedAt ? Math.max(0, job.finishedAt.getTime() - job.startedAt.getTime()) / 1000 : 0;
           return await this.d.store.setCharge(id, ran * cores);
         }
@@ -431,7 +430,7 @@ export class Dispatcher {
       outputPath: this.d.files.stdoutPath(job.id),
       errorPath: this.d.files.stderrPath(job.id),
       env: { WPS_JOB_ID: job.id },
-      wallClockLimitSeconds: placement.wallTimeSeconds ?? this.d.config.jobs.wallTimeSeconds,
+      wallClockLimitSeconds: reservationFrom(placement, this.d.config).wallTimeSeconds,
       nativeSpecification: placement.nativeOptions,
     };
     if (placement.queue) t.queue = placement.queue;

@@ -39,8 +39,13 @@ export function placementOf(process: ProcessDefinition, config: SchedulersConfig
   return placement;
 }
 
-/** What a job of the process holds against its owner's budget: its cores (1 unless declared) for its wall time. */
-export function reservationOf(process: ProcessDefinition, config: Config): Reservation {
-  const placement = placementOf(process, config.schedulers);
+/**
+ * What a job so placed asks of its scheduler and holds against its owner's budget: its
+ * cores (1 unless declared) for its wall time (the configured default unless declared).
+ */
+export function reservationFrom(placement: Placement, config: Config): Reservation {
   return { cores: placement.cores ?? 1, wallTimeSeconds: placement.wallTimeSeconds ?? config.jobs.wallTimeSeconds };
 }
+
+/** What a job of the process holds against its owner's budget. */
+export const reservationOf = (process: ProcessDefinition, config: Config): Reservation => reservationFrom(placementOf(process, config.schedulers), config);

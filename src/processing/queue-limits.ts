@@ -3,7 +3,7 @@ import { invalidParameter } from '../exceptions.js';
 import type { Log } from '../log.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { QueueLimit, Scheduler } from '../scheduler/types.js';
-import { placementOf } from './placement.js';
+import { placementOf, reservationFrom } from './placement.js';
 
 /** A queue's limits are read again after this long (an operator may change them). */
 const FRESH_MS = 60_000;
@@ -41,11 +41,8 @@ export class QueueLimits {
       this.log({ level: 'warn', msg: 'queue limits not read; the batch system will judge', scheduler: scheduler.name, error: (err as Error).message });
       return;
     }
-    const asked: Record<QueueLimit['what'], number | undefined> = {
-      wallTime: placement.wallTimeSeconds ?? this.config.jobs.wallTimeSeconds,
-      cores: placement.cores ?? 1,
-      memory: placement.memoryMb,
-    };
+    const { cores, wallTimeSeconds } = reservationFrom(placement, this.config);
+    const asked: Record<QueueLimit['what'], number | undefined> = { wallTime: wallTimeSeconds, cores, memory: placement.memoryMb };
     for (const limit of found.limits) {
       const wants = asked[limit.what];
       if (wants === undefined || wants <= limit.max) continue;

@@ -1,7 +1,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import { renderJobScript } from './job-script.js';
 import { LocalTransport, type Transport } from './transport.js';
-import { checkTemplate, isUnixAccount, type JobInfo, type JobTemplate, type QueueLimit, type QueuePlace, type Scheduler } from './types.js';
+import { checkTemplate, type JobInfo, type JobTemplate, type QueueLimit, type QueuePlace, type Scheduler } from './types.js';
 
 export interface GridEngineOptions {
   transport?: Transport;
@@ -15,15 +15,15 @@ const qstatParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false
 const hms = (seconds: number): string =>
   [Math.floor(seconds / 3600), Math.floor((seconds % 3600) / 60), seconds % 60].map((n) => String(n).padStart(2, '0')).join(':');
 
+/** Waiting jobs a round asks `qstat -j` about (one command each). */
+const SCHEDULING_INFO_PER_ROUND = 20;
+
 /**
  * Son of Grid Engine (and its relatives): `qsub` with the batch script on stdin,
  * `qstat -xml` for every job it still holds, `qacct` once a job has left it, `qdel`.
  * A job in an error state (`Eqw`: say, an output path it cannot write) is failed with
  * GridEngine's own reason and deleted, instead of waiting for ever.
  */
-/** Waiting jobs a round asks `qstat -j` about (one command each). */
-const SCHEDULING_INFO_PER_ROUND = 20;
-
 export class GridEngineScheduler implements Scheduler {
   readonly name = 'gridengine';
   private readonly transport: Transport;
@@ -93,7 +93,6 @@ export class GridEngineScheduler implements Scheduler {
 
   async terminate(id: string, as?: string): Promise<void> {
     if (!/^\d+$/.test(id)) throw new Error(`not a GridEngine job id: ${id}`);
-    if (as !== undefined && !isUnixAccount(as)) throw new Error(`not an account: ${as}`);
     const r = await this.transport.run('qdel', [id], as ? { as } : {});
     if (r.code !== 0 && !/does not exist/.test(r.stderr + r.stdout)) throw new Error(`qdel ${id} failed: ${r.stderr.trim()}`);
   }

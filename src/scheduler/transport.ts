@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { isUnixAccount } from './types.js';
 
 /**
  * How a scheduler adapter runs the batch system's commands: here, or over ssh on one
@@ -16,7 +17,7 @@ export interface CommandResult {
 export interface RunOptions {
   input?: string;
   timeoutMs?: number;
-  /** Run it as this Unix account, through `sudo -n -u` (the account is validated by checkTemplate). */
+  /** Run it as this Unix account, through `sudo -n -u` (a portable user name, never root). */
   as?: string;
 }
 
@@ -26,8 +27,12 @@ export interface Transport {
 }
 
 /** The command line itself, or the same through sudo as another account (never asking for a password). */
-const asAccount = (command: string, args: readonly string[], as: string | undefined): [string, readonly string[]] =>
-  as === undefined ? [command, args] : ['sudo', ['-n', '-u', as, '--', command, ...args]];
+function asAccount(command: string, args: readonly string[], as: string | undefined): [string, readonly string[]] {
+  if (as === undefined) return [command, args];
+  // Checked here, where every command as another account passes.
+  if (!isUnixAccount(as)) throw new TransportError(`not an account to run as: ${JSON.stringify(as)}`);
+  return ['sudo', ['-n', '-u', as, '--', command, ...args]];
+}
 
 /** The transport itself failed (no node answered, a timeout): the batch system was not asked. */
 export class TransportError extends Error {}
