@@ -184,12 +184,20 @@ describe('upgrading a database with jobs in it', () => {
       await db('jobs').insert([row('accepted'), row('accepted'), row('accepted'), row('running'), row('succeeded')]);
       expect(await migrate(db, '002_waiting_count')).toEqual(['002_waiting_count']);
       await db('jobs').insert(row('accepted'));
-      expect(await migrate(db)).toEqual(['003_job_counts', '004_jobs_newest_first', '005_offerings', '006_job_owners', '007_user_usage']);
+      expect(await migrate(db, '006_job_owners')).toEqual(['003_job_counts', '004_jobs_newest_first', '005_offerings', '006_job_owners']);
+      // Dora's jobs from before quotas count against her when quotas arrive.
+      await db('jobs').insert([{ ...row('accepted'), owner: 'dora' }, { ...row('running'), owner: 'dora' }, { ...row('succeeded'), owner: 'dora' }]);
+      expect(await migrate(db)).toEqual(['007_user_usage', '008_user_usage_apart']);
       const store = new JobStore(db);
-      expect(await store.countWaiting()).toBe(4);
-      expect(await store.countByState()).toEqual(new Map([['accepted', 4], ['running', 1], ['succeeded', 1], ['failed', 0], ['dismissed', 0]]));
-      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 5)).toBe(true);
-      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 5)).toBe(false);
+      expect(await store.countWaiting()).toBe(5);
+      expect(await store.countByState()).toEqual(new Map([['accepted', 5], ['running', 2], ['succeeded', 2], ['failed', 0], ['dismissed', 0]]));
+      expect(await store.usageOf('dora', new Date(0))).toMatchObject({ unfinished: 2, running: 1 });
+      const admission = { maxUnfinished: 3, budget: undefined, periodStart: new Date(0) };
+      const submit = () => store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm', owner: 'dora' }, 100, admission);
+      expect(await submit()).toBe(true);
+      expect(await submit()).toBe(false);
+      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 7)).toBe(true);
+      expect(await store.insertIfRoom({ id: randomUUID(), processId: 'p', request: {}, message: 'm' }, 7)).toBe(false);
     } finally {
       await db.destroy();
       await dropSchema(schema);

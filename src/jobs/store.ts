@@ -111,30 +111,6 @@ export interface Usage {
 }
 
 /**
- * What a user's ended jobs used since the period began (`user` a user_jobs row): their
- * total less what user_spending has of the days before it.
- */
-const spentSince = (user: string, periodStart: string): string =>
-  `${user}.spent - coalesce((SELECT sum(s.core_seconds) FROM user_spending s
-                             WHERE s.owner = ${user}.owner AND s.day < (${periodStart} AT TIME ZONE 'UTC')::date), 0)`;
-
-/**
- * Each user's usage, for the users of the batch under quotas: unfinished jobs, the
- * core-seconds they hold, and what ended jobs used since the period began (the total
- * less the days before). Their rows are locked, after the waiting count, as the triggers
- * lock them: the insert reads them as current, and concurrent inserts wait their turn.
- */
-const USAGE_SQL = `quota_users AS (
-    SELECT owner, min(period_start) AS period_start FROM batch WHERE owner IS NOT NULL AND period_start IS NOT NULL GROUP BY owner),
-  users AS (
-    SELECT uj.owner, uj.unfinished, uj.holding, uj.spent FROM user_jobs uj
-    WHERE uj.owner IN (SELECT owner FROM quota_users) AND (SELECT n FROM waiting) IS NOT NULL
-    ORDER BY uj.owner FOR UPDATE),
-  usage AS (
-    SELECT u.owner, u.unfinished, u.holding, ${spentSince('u', 'q.period_start')} AS spent
-    FROM users u JOIN quota_users q ON q.owner = u.owner)`;
-
-/**
  * What an owned job that ran here (the local scheduler), or never started anywhere,
  * used: charged in the statement that ends it, its run time × its cores. A batch job's
  * charge comes later, from the batch system's accounting (Dispatcher.charge).
@@ -206,10 +182,14 @@ export class JobStore {
     if (batch.length === 0) return;
     this.inFlight++;
     try {
-      // A user's row must exist before the insert that locks it (a first submission is no exception).
-      const newOwners = [...new Set(batch.filter((p) => p.admission && p.job.owner && !this.knownOwners.has(p.job.owner)).map((p) => p.job.owner!))];
+      // A user's rows must exist before the statements that lock them (admission, dispatch).
+      const newOwners = [...new Set(batch.filter((p) => p.job.owner && !this.knownOwners.has(p.job.owner)).map((p) => p.job.owner!))];
       if (newOwners.length > 0) {
-        await this.db.raw('INSERT INTO user_jobs (owner) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING', [newOwners]);
+        await this.db.raw(
+          `WITH admitted AS (INSERT INTO user_admitted (owner) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING)
+           INSERT INTO user_dispatched (owner) SELECT unnest(?::text[]) ON CONFLICT DO NOTHING`,
+          [newOwners, newOwners],
+        );
         for (const o of newOwners) if (this.knownOwners.size < 100_000) this.knownOwners.add(o);
       }
       const result = await this.insertBatch(batch);
@@ -226,41 +206,23 @@ export class JobStore {
 
   /**
    * One statement: as many of the batch as the waiting limit and each user's admission
-   * allow, in order of arrival. The waiting count and the users' rows (kept by triggers)
-   * are locked until commit, so concurrent inserts, from any server, never pass a limit.
+   * allow, in order of arrival (admit_jobs, in the migrations, says how).
    */
   private insertBatch(batch: readonly PendingInsert[]): Promise<{ rows: unknown[] }> {
-    const values = batch.map(() => '(?::uuid, ?, ?::jsonb, ?, ?, ?::jsonb, ?::bigint, ?::int, ?::int, ?::bigint, ?::timestamptz, ?::int)').join(', ');
-    const bindings = batch.flatMap((p, i) => [
-      p.job.id,
-      p.job.processId,
-      JSON.stringify(p.job.request),
-      p.job.message,
-      p.job.owner ?? null,
-      JSON.stringify(p.job.ownerGroups ?? []),
-      p.job.reservedCoreSeconds ?? null,
-      p.job.cores ?? null,
-      p.admission?.maxUnfinished ?? null,
-      p.admission?.budget ?? null,
-      p.admission?.periodStart ?? null,
-      i + 1,
-    ]);
-    const checked = batch.some((p) => p.admission);
-    return this.db.raw(
-      `WITH waiting AS (SELECT n FROM job_counts WHERE state = 'accepted' FOR UPDATE),
-            batch (id, process_id, request, message, owner, owner_groups, reserved, cores, max_unfinished, budget, period_start, ord) AS (VALUES ${values})
-            ${checked ? `, ${USAGE_SQL}, ranked AS (
-              SELECT b.*, row_number() OVER w AS rank, sum(coalesce(b.reserved, 0)) OVER w AS reserving
-              FROM batch b WINDOW w AS (PARTITION BY b.owner ORDER BY b.ord))` : ''}
-       INSERT INTO jobs (id, process_id, request, state, message, owner, owner_groups, reserved_core_seconds, cores)
-       SELECT b.id, b.process_id, b.request, 'accepted', b.message, b.owner, b.owner_groups, b.reserved, b.cores
-       FROM ${checked ? 'ranked b LEFT JOIN usage u ON u.owner = b.owner' : 'batch b'}, waiting w
-       WHERE w.n + b.ord <= ?
-       ${checked ? `AND (b.max_unfinished IS NULL OR coalesce(u.unfinished, 0) + b.rank <= b.max_unfinished)
-                    AND (b.budget IS NULL OR coalesce(u.holding, 0) + coalesce(u.spent, 0) + b.reserving <= b.budget)` : ''}
-       RETURNING id`,
-      [...bindings, batch[0]!.maxWaiting],
-    ) as Promise<{ rows: unknown[] }>;
+    const rows = batch.map((p) => ({
+      id: p.job.id,
+      process_id: p.job.processId,
+      request: p.job.request,
+      message: p.job.message,
+      owner: p.job.owner ?? null,
+      owner_groups: p.job.ownerGroups ?? [],
+      reserved: p.job.reservedCoreSeconds ?? null,
+      cores: p.job.cores ?? null,
+      max_unfinished: p.admission?.maxUnfinished ?? null,
+      budget: p.admission?.budget ?? null,
+      period_start: p.admission?.periodStart ?? null,
+    }));
+    return this.db.raw('SELECT admit_jobs(?::jsonb, ?) AS id', [JSON.stringify(rows), batch[0]!.maxWaiting]) as Promise<{ rows: unknown[] }>;
   }
 
   /** Records what an ended job used; once only (the first figure stands). */
@@ -271,9 +233,9 @@ export class JobStore {
   /** Every user's jobs and compute (for /metrics, when asked per user). */
   async usageByUser(): Promise<(Usage & { owner: string })[]> {
     const result = await this.db.raw(
-      `SELECT uj.owner, uj.unfinished, uj.holding, uj.spent, coalesce(r.n, 0) AS running
-       FROM user_jobs uj LEFT JOIN (SELECT owner, count(*) AS n FROM jobs WHERE state = 'running' AND owner IS NOT NULL GROUP BY owner) r ON r.owner = uj.owner
-       ORDER BY uj.owner`,
+      `SELECT uu.owner, uu.unfinished, uu.holding, uu.spent, coalesce(r.n, 0) AS running
+       FROM user_usage uu LEFT JOIN (SELECT owner, count(*) AS n FROM jobs WHERE state = 'running' AND owner IS NOT NULL GROUP BY owner) r ON r.owner = uu.owner
+       ORDER BY uu.owner`,
     );
     return (result.rows as Row[]).map((r) => ({ owner: String(r.owner), unfinished: Number(r.unfinished), running: Number(r.running), holding: Number(r.holding), spent: Number(r.spent) }));
   }
@@ -281,9 +243,9 @@ export class JobStore {
   /** A user's jobs and compute now (the figures a refusal and GET /users/me give). */
   async usageOf(owner: string, periodStart: Date): Promise<Usage> {
     const result = await this.db.raw(
-      `SELECT uj.unfinished, uj.holding, ${spentSince('uj', '?::timestamptz')} AS spent,
-              (SELECT count(*) FROM jobs WHERE owner = uj.owner AND state = 'running') AS running
-       FROM user_jobs uj WHERE uj.owner = ?`,
+      `SELECT uu.unfinished, uu.holding, spent_since(uu.owner, ?::timestamptz) AS spent,
+              (SELECT count(*) FROM jobs WHERE owner = uu.owner AND state = 'running') AS running
+       FROM user_usage uu WHERE uu.owner = ?`,
       [periodStart, owner],
     );
     const r = (result.rows as Row[])[0] ?? {};
@@ -318,16 +280,18 @@ export class JobStore {
     const fields: Row = { scheduler, secret_hash: secretHash, dispatched_at: this.db.raw('coalesce(dispatched_at, now())') };
     if (schedulerJobId) fields.scheduler_job_id = schedulerJobId;
     if (!running) return this.update(id, ['accepted'], fields, (q) => q.whereNull('scheduler_job_id'));
-    // One statement: the owner's row (kept by the triggers) is locked and read as current,
-    // so dispatchers decide for one user one after another. The job's own row is locked
-    // first, as a dismiss or a failure locks it before their trigger locks the owner's: no
-    // deadlock. A job handed over before (a restart) is not counted against itself.
+    // One statement: the owner's dispatched row (kept by the triggers) is locked and read
+    // as current, so dispatchers decide for one user one after another; what ended is read
+    // as of the statement's start (an older figure only holds a job back). The job's own
+    // row is locked first, as a job taken back locks it before its trigger locks the
+    // owner's: no deadlock. A job handed over before (a restart) is not counted against itself.
     return (async () => {
       const job = await this.update(id, ['accepted'], fields, (q) =>
         q.whereNull('scheduler_job_id').whereRaw(
-          `(dispatched_at IS NOT NULL OR coalesce((SELECT dispatched FROM user_jobs WHERE owner = ?
-              AND (SELECT 1 FROM jobs own WHERE own.id = ? FOR UPDATE) = 1 FOR UPDATE), 0) < ?)`,
-          [running.owner, id, running.max],
+          `(dispatched_at IS NOT NULL OR coalesce((SELECT jobs FROM user_dispatched WHERE owner = ?
+              AND (SELECT 1 FROM jobs own WHERE own.id = ? FOR UPDATE) = 1 FOR UPDATE), 0)
+              - coalesce((SELECT dispatched_jobs FROM user_ended WHERE owner = ?), 0) < ?)`,
+          [running.owner, id, running.owner, running.max],
         ),
       );
       if (job) return job;
