@@ -350,13 +350,27 @@ export class Dispatcher {
         if (!current || isTerminal(current.state)) return;
         const started = current.startedAt;
         if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + this.d.config.jobs.wallGraceMs) {
-          // The scheduler should have stopped it; make sure it is stopped.
-          await monitor.scheduler.terminate(schedulerId, template.runAs).catch(() => undefined);
-          await this.d.lifecycle.fail(id, {
-            code: 'NoApplicableCode',
-            reason: `The job exceeded its wall-clock limit of ${template.wallClockLimitSeconds} s and was stopped`,
-          });
-          return;
+          // Over its time by the scheduler's clock too, unless it has ended there and only
+          // the word of it lags (a job killed early, its accounting not yet written).
+          const there = (await monitor.scheduler.status([schedulerId]).catch(() => undefined))?.get(schedulerId);
+          if (there?.state === 'done' || there?.state === 'failed') {
+            const again = await this.settle(current, there, template, monitor);
+            if (!again) return;
+            schedulerId = again;
+            watching.cancel();
+            watching = monitor.watch(schedulerId, onWaiting);
+            continue;
+          }
+          if (there?.state !== 'undetermined') {
+            // The scheduler should have stopped it; make sure it is stopped.
+            await monitor.scheduler.terminate(schedulerId, template.runAs).catch(() => undefined);
+            await this.d.lifecycle.fail(id, {
+              code: 'NoApplicableCode',
+              reason: `The job exceeded its wall-clock limit of ${template.wallClockLimitSeconds} s and was stopped`,
+            });
+            return;
+          }
+          // Gone from the queue, not yet in the accounting: its verdict is on the way.
         }
         const verdict = woken
           ? undefined
