@@ -1,7 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parseXml } from './helpers/http.js';
 import { freePort } from './helpers/server.js';
 import { tempDir } from './helpers/temp-dir.js';
@@ -12,10 +13,16 @@ afterEach(() => {
   child = undefined;
 });
 
-/** Starts the built server the way `npm start` does and waits for it to listen. */
-async function serve(env: Record<string, string>): Promise<void> {
+/**
+ * Starts the built server the way `npm start` does and waits for it to listen. Its
+ * embedded database is created as at a first start, unless `seeded`: then it is a copy of
+ * the migrated template (creating one takes seconds, many more in a busy parallel suite).
+ */
+async function serve(env: Record<string, string>, seeded = true): Promise<void> {
+  const dataDir = tempDir('wps-start-');
+  if (seeded) await cp(inject('pgliteTemplate'), join(dataDir, 'db'), { recursive: true });
   child = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
-    env: { ...process.env, WPS_LOG_LEVEL: 'info', WPS_DATA_DIR: tempDir('wps-start-'), ...env },
+    env: { ...process.env, WPS_LOG_LEVEL: 'info', WPS_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -30,14 +37,14 @@ async function serve(env: Record<string, string>): Promise<void> {
 }
 
 describe('the server command', () => {
-  it('serves WPS at http://localhost:PORT/wps', async () => {
+  it('serves WPS at http://localhost:PORT/wps, creating its database at the first start', async () => {
     const port = await freePort();
-    await serve({ PORT: String(port) });
+    await serve({ PORT: String(port) }, false);
     const res = await fetch(`http://localhost:${port}/wps?service=WPS&request=GetCapabilities`);
     expect(res.status).toBe(200);
     const op = parseXml(await res.text()).Capabilities.OperationsMetadata.Operation[2];
     expect(op.DCP.HTTP.Post['@href']).toBe(`http://localhost:${port}/wps`);
-  });
+  }, 120_000);
 
   it('advertises the configured public base URL', async () => {
     const port = await freePort();
@@ -55,7 +62,7 @@ describe('the server command', () => {
       );
     expect(await run()).toBe('applied: 001_jobs, 002_waiting_count, 003_job_counts, 004_jobs_newest_first, 005_offerings, 006_job_owners, 007_user_usage, 008_user_usage_apart\n');
     expect(await run()).toBe('up to date\n');
-  });
+  }, 120_000);
 
   it('answers --help with the usage, without doing the command, and refuses stray arguments', async () => {
     const dataDir = tempDir('wps-help-');
