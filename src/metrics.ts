@@ -74,12 +74,13 @@ export class Counter extends Metric {
   }
 }
 
-/** A gauge whose values are read when scraped. */
+/** A gauge whose values are read when scraped; `forAdmins`: shown only to an admin (it names users). */
 export class Gauge extends Metric {
   constructor(
     name: string,
     help: string,
     private readonly read: () => Promise<[Labels, number][]>,
+    readonly forAdmins = false,
   ) {
     super(name, help, 'gauge');
   }
@@ -145,9 +146,11 @@ export class Metrics {
     return m;
   }
 
-  async render(): Promise<string> {
+  /** The Prometheus text; series that name users only when `admin`. */
+  async render(admin = false): Promise<string> {
     const out: string[] = [];
     for (const m of this.all) {
+      if (m instanceof Gauge && m.forAdmins && !admin) continue;
       out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`, ...(await m.lines()));
     }
     return `${out.join('\n')}\n`;

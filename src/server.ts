@@ -111,10 +111,12 @@ function createApp(services: Services): Koa {
     if (path === '/health') return health.health(ctx);
     if (path === '/ready') return health.ready(ctx);
     if (path === '/metrics') {
-      return services.metrics.render().then((text) => {
-        ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
-        ctx.body = text;
-      });
+      return identified(ctx, () =>
+        services.metrics.render(callerOf(ctx).admin).then((text) => {
+          ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
+          ctx.body = text;
+        }),
+      );
     }
     if (path === '/' && ctx.method === 'GET') {
       ctx.redirect(`/wps?service=WPS&request=GetCapabilities`);

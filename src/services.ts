@@ -114,16 +114,16 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     new Gauge('wps_status_documents_unwritten', 'Status documents storage refused, written again until it takes them', async () => [[{}, publisher.unwrittenCount]]),
   );
   if (config.metricsPerUser) {
-    // One query a scrape for all four series.
+    // One query a scrape for all four series, which name users: for admins only.
     let scrape: { at: number; rows: Promise<Awaited<ReturnType<JobStore['usageByUser']>>> } | undefined;
     const usage = () => {
       if (!scrape || Date.now() - scrape.at > 1000) scrape = { at: Date.now(), rows: store.usageByUser() };
       return scrape.rows;
     };
-    metrics.add(new Gauge('wps_user_jobs_unfinished', 'Jobs waiting or running, by user', async () => (await usage()).map((u) => [{ user: u.owner }, u.unfinished])));
-    metrics.add(new Gauge('wps_user_jobs_running', 'Jobs running, by user', async () => (await usage()).map((u) => [{ user: u.owner }, u.running])));
-    metrics.add(new Gauge('wps_user_core_seconds_held', 'Core-seconds unfinished jobs hold (declared cores x wall time), by user', async () => (await usage()).map((u) => [{ user: u.owner }, u.holding])));
-    metrics.add(new Gauge('wps_user_core_seconds_used', 'Core-seconds ended jobs used (charged), by user, since the server first saw them', async () => (await usage()).map((u) => [{ user: u.owner }, u.spent])));
+    metrics.add(new Gauge('wps_user_jobs_unfinished', 'Jobs waiting or running, by user', async () => (await usage()).map((u) => [{ user: u.owner }, u.unfinished]), true));
+    metrics.add(new Gauge('wps_user_jobs_running', 'Jobs running, by user', async () => (await usage()).map((u) => [{ user: u.owner }, u.running]), true));
+    metrics.add(new Gauge('wps_user_core_seconds_held', 'Core-seconds unfinished jobs hold (declared cores x wall time), by user', async () => (await usage()).map((u) => [{ user: u.owner }, u.holding]), true));
+    metrics.add(new Gauge('wps_user_core_seconds_used', 'Core-seconds ended jobs used (charged), by user, since the server first saw them', async () => (await usage()).map((u) => [{ user: u.owner }, u.spent]), true));
   }
   metrics.add(new Gauge('wps_queue_depth', 'Accepted jobs not yet handed to a scheduler or runner', async () => [[{}, await store.countWaiting()]]));
   const monitors = new Map<string, SchedulerMonitor>();

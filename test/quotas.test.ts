@@ -10,7 +10,12 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  * job (never over-admitting, from any number of concurrent submissions), and core-hour
  * budgets that hold what a job may use and charge what it used.
  */
-const tokens = ['alice', 'bob', 'carol', 'student'].map((user) => ({ user, token: `wps_${user}-token-0123456789`, groups: user === 'student' ? ['students'] : [] }));
+const tokens = ['alice', 'bob', 'carol', 'student', 'operator'].map((user) => ({
+  user,
+  token: `wps_${user}-token-0123456789`,
+  groups: user === 'student' ? ['students'] : [],
+  admin: user === 'operator',
+}));
 const as = (user: string) => ({ authorization: `Bearer wps_${user}-token-0123456789` });
 
 let s: TestServer;
@@ -139,8 +144,12 @@ describe('usage anyone can see for themselves', () => {
         execFile(process.execPath, ['dist/src/cli/wps.js', '--url', s.wps, '--token', 'wps_carol-token-0123456789', 'usage'], (err, stdout) => resolve({ code: err ? 1 : 0, stdout })),
       );
       expect(cli.code).toBe(0);
-      // And for the operator, per user (metrics.perUser).
-      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      // And for the operator, per user (metrics.perUser); series that name users only for admins.
+      const anonymous = await (await fetch(`${s.url}/metrics`)).text();
+      expect(anonymous).toContain('wps_queue_depth');
+      expect(anonymous).not.toContain('wps_user_');
+      expect(await (await fetch(`${s.url}/metrics`, { headers: as('carol') })).text()).not.toContain('wps_user_');
+      const metrics = await (await fetch(`${s.url}/metrics`, { headers: as('operator') })).text();
       expect(metrics).toContain('wps_user_jobs_unfinished{user="carol"} 1');
       expect(metrics).toContain('wps_user_jobs_running{user="carol"} 1');
       expect(metrics).toContain('wps_user_core_seconds_held{user="carol"} 600');
