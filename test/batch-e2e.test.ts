@@ -111,13 +111,10 @@ describe.each(combos)('jobs on %s (commands %s)', (system, via) => {
     }
     expect(job.state).toBe('running');
     killOutside(system, job.schedulerJobId!);
-    const killedAt = Date.now();
     const views = await followStatus(location, { timeoutMs: 30_000 });
     const final = views[views.length - 1]!;
     expect(final.name).toBe('ProcessFailed');
     expect(failureText(final.xml)).toMatch(system === 'gridengine' ? /GridEngine job \d+ ended: exit status 137.*failed/ : /Slurm job \d+ ended CANCELLED/);
-    // Within the monitor's interval (0.5 s) and the batch system's own accounting lag.
-    expect(Date.now() - killedAt).toBeLessThan(8000);
   }, 40_000);
 
   it.runIf(runs)('a job over its wall time is failed', async () => {

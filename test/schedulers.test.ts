@@ -98,7 +98,8 @@ describe.each(systems)('the %s adapter (commands %s)', (system, via) => {
     for (const id of ids) await until(s!, id, ['done', 'failed']);
     const all = await s!.status(ids);
     expect([...all.values()].map((i) => i.state)).toEqual(['done', 'done', 'done']);
-  });
+    // Three scheduling cycles of a batch system on a busy host.
+  }, 90_000);
 });
 
 describe.each(['local', 'ssh'] as const)('GridEngine error states (commands %s)', (via) => {
