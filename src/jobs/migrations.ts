@@ -11,6 +11,19 @@ interface Migration {
 }
 
 /**
+ * `<name>_insert`, `_update` and `_delete`: `fn` once per statement that changes jobs,
+ * with the rows before and after as `old_rows` and `new_rows`.
+ */
+async function createStatementTriggers(db: Knex, name: string, fn: string): Promise<void> {
+  await db.raw(`CREATE TRIGGER ${name}_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+  await db.raw(`CREATE TRIGGER ${name}_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+  await db.raw(`CREATE TRIGGER ${name}_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+                FOR EACH STATEMENT EXECUTE FUNCTION ${fn}()`);
+}
+
+/**
  * 007's counting of each user's jobs (a job holds its reservation while unfinished; once
  * ended it has used its charge, or, until charged, its reservation if it started,
  * nothing if it never did); 008 replaces it, and brings it back when undone.
@@ -117,12 +130,7 @@ const migrations: Migration[] = [
           END IF;
           RETURN NULL;
         END $$`);
-      await db.raw(`CREATE TRIGGER jobs_waiting_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_waiting_jobs()`);
-      await db.raw(`CREATE TRIGGER jobs_waiting_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_waiting_jobs()`);
-      await db.raw(`CREATE TRIGGER jobs_waiting_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_waiting_jobs()`);
+      await createStatementTriggers(db, 'jobs_waiting', 'count_waiting_jobs');
     },
     async down(db) {
       for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_waiting_${t} ON jobs`);
@@ -167,12 +175,7 @@ const migrations: Migration[] = [
       for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_waiting_${t} ON jobs`);
       await db.raw('DROP FUNCTION count_waiting_jobs()');
       await db.schema.dropTable('waiting_jobs');
-      await db.raw(`CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_state()`);
-      await db.raw(`CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_state()`);
-      await db.raw(`CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_state()`);
+      await createStatementTriggers(db, 'jobs_count', 'count_jobs_by_state');
     },
     async down(db) {
       for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_count_${t} ON jobs`);
@@ -257,12 +260,7 @@ const migrations: Migration[] = [
       // or (until charged) its reservation if it started, nothing if it never did.
       await db.raw(COUNT_JOBS_BY_OWNER_007);
       // Named to fire after jobs_count_*: both lock job_counts before user_jobs, as admission does.
-      await db.raw(`CREATE TRIGGER jobs_owner_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_owner()`);
-      await db.raw(`CREATE TRIGGER jobs_owner_update AFTER UPDATE ON jobs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_owner()`);
-      await db.raw(`CREATE TRIGGER jobs_owner_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
-                    FOR EACH STATEMENT EXECUTE FUNCTION count_jobs_by_owner()`);
+      await createStatementTriggers(db, 'jobs_owner', 'count_jobs_by_owner');
     },
     async down(db) {
       for (const t of ['insert', 'update', 'delete']) await db.raw(`DROP TRIGGER jobs_owner_${t} ON jobs`);
