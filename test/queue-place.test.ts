@@ -17,6 +17,22 @@ const runs = available('slurm');
 const ALICE = 'wps_alice-token-0123456789';
 const bearer = { authorization: `Bearer ${ALICE}` };
 
+/** Submits a sleep job and reads its status document until it says `waits`: the job's id, location and that document. */
+async function submitUntilItSays(s: TestServer, waits: RegExp, headers: Record<string, string> = {}): Promise<{ id: string; location: string; xml: string }> {
+  const location = statusLocationOf(
+    (await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=0`, headers)).text,
+  );
+  const id = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
+  let xml = '';
+  const deadline = Date.now() + 20_000;
+  while (!waits.test(xml)) {
+    if (Date.now() > deadline) throw new Error(`no pending reason in ${xml}`);
+    await new Promise((r) => setTimeout(r, 100));
+    xml = await (await fetch(location)).text();
+  }
+  return { id, location, xml };
+}
+
 describe.runIf(runs)('a job Slurm holds', () => {
   let s: TestServer;
   beforeAll(async () => {
@@ -44,17 +60,7 @@ describe.runIf(runs)('a job Slurm holds', () => {
   afterAll(() => s?.close());
 
   it('says why it waits and where it stands, in its status document and the jobs API, until it runs; it is charged to its owner’s account', async () => {
-    const location = statusLocationOf(
-      (await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=0`, bearer)).text,
-    );
-    const id = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
-    let xml = '';
-    const deadline = Date.now() + 20_000;
-    while (!/JobHeldUser/.test(xml)) {
-      if (Date.now() > deadline) throw new Error(`no pending reason in ${xml}`);
-      await new Promise((r) => setTimeout(r, 100));
-      xml = await (await fetch(location)).text();
-    }
+    const { id, location, xml } = await submitUntilItSays(s, /JobHeldUser/, bearer);
     await expectSchemaValid(xml);
     const view = statusOf(xml);
     expect(view.name).toBe('ProcessAccepted');
@@ -85,17 +91,7 @@ describe.runIf(available('gridengine'))('a job GridEngine holds', () => {
   afterAll(() => s?.close());
 
   it('says it is held and where it stands among the pending jobs, until released', async () => {
-    const location = statusLocationOf(
-      (await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=sleep&storeExecuteResponse=true&status=true&DataInputs=delay=0`)).text,
-    );
-    const id = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
-    let xml = '';
-    const deadline = Date.now() + 20_000;
-    while (!/reason held/.test(xml)) {
-      if (Date.now() > deadline) throw new Error(`no pending reason in ${xml}`);
-      await new Promise((r) => setTimeout(r, 100));
-      xml = await (await fetch(location)).text();
-    }
+    const { id, location, xml } = await submitUntilItSays(s, /reason held/);
     await expectSchemaValid(xml);
     expect(xml).toMatch(/Waiting in gridengine: reason held, \d+ of \d+ pending/);
     execFileSync('qrls', [(await s.services.store.get(id))!.schedulerJobId!]);

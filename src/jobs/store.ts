@@ -149,7 +149,7 @@ export class JobStore {
   private flushScheduled = false;
   /** The last insert turned some submissions away: the waiting limit is reached. */
   refusing = false;
-  /** Users whose usage row exists (made before their first checked insert). */
+  /** Owners whose admitted and dispatched rows exist (made before their first job's insert). */
   private readonly knownOwners = new Set<string>();
 
   constructor(private readonly db: Knex) {}

@@ -348,20 +348,15 @@ export class Dispatcher {
         fresh = false;
         if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId, template.runAs);
         if (!current || isTerminal(current.state)) return;
+        // The scheduler's word on a job over its time (its own clock may have ended it).
+        let overdueVerdict: JobInfo | undefined;
         const started = current.startedAt;
         if (started && Date.now() - started.getTime() > template.wallClockLimitSeconds * 1000 + this.d.config.jobs.wallGraceMs) {
           // Over its time by the scheduler's clock too, unless it has ended there and only
           // the word of it lags (a job killed early, its accounting not yet written).
           const there = (await monitor.scheduler.status([schedulerId]).catch(() => undefined))?.get(schedulerId);
-          if (there?.state === 'done' || there?.state === 'failed') {
-            const again = await this.settle(current, there, template, monitor);
-            if (!again) return;
-            schedulerId = again;
-            watching.cancel();
-            watching = monitor.watch(schedulerId, onWaiting);
-            continue;
-          }
-          if (there?.state !== 'undetermined') {
+          if (there?.state === 'done' || there?.state === 'failed') overdueVerdict = there;
+          else if (there?.state !== 'undetermined') {
             // The scheduler should have stopped it; make sure it is stopped.
             await monitor.scheduler.terminate(schedulerId, template.runAs).catch(() => undefined);
             await this.d.lifecycle.fail(id, {
@@ -370,25 +365,28 @@ export class Dispatcher {
             });
             return;
           }
-          // Gone from the queue, not yet in the accounting: its verdict is on the way.
+          // Else gone from the queue, not yet in the accounting: its verdict is on the way.
         }
-        const verdict = woken
-          ? undefined
-          : await Promise.race([
-              watching.verdict,
-              new Promise<undefined>((resolve) => {
-                const timer = setTimeout(() => resolve(undefined), this.d.config.jobs.monitorIntervalMs);
-                wake = () => {
-                  clearTimeout(timer);
-                  resolve(undefined);
-                };
-              }),
-            ]);
+        const verdict =
+          overdueVerdict ??
+          (woken
+            ? undefined
+            : await Promise.race([
+                watching.verdict,
+                new Promise<undefined>((resolve) => {
+                  const timer = setTimeout(() => resolve(undefined), this.d.config.jobs.monitorIntervalMs);
+                  wake = () => {
+                    clearTimeout(timer);
+                    resolve(undefined);
+                  };
+                }),
+              ]));
         wake = undefined;
         if (!verdict) continue;
         const again = await this.settle(current, verdict, template, monitor);
         if (!again) return;
         schedulerId = again;
+        watching.cancel();
         watching = monitor.watch(schedulerId, onWaiting);
       }
     } finally {
