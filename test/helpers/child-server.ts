@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,11 +16,15 @@ export interface ChildServer {
 /**
  * `as`: the account to run it under (a service account rather than root). A server of
  * its own on the embedded database starts from a copy of the migrated template: creating
- * the database takes seconds, many times over when the suite runs in parallel.
+ * the database takes seconds, many times over when the suite runs in parallel; the copy
+ * belongs to the account the server runs as.
  */
 export async function spawnCli(args: string[], env: Record<string, string>, readyLine: string, as?: { uid: number; gid: number }): Promise<ChildServer> {
   const embedded = env.DATABASE_URL === undefined ? (env.WPS_PGLITE_DIR ?? (env.WPS_DATA_DIR && join(env.WPS_DATA_DIR, 'db'))) : undefined;
-  if (embedded && !as && !existsSync(embedded)) await cp(inject('pgliteTemplate'), embedded, { recursive: true });
+  if (embedded && !existsSync(embedded)) {
+    await cp(inject('pgliteTemplate'), embedded, { recursive: true });
+    if (as) execFileSync('chown', ['-R', `${as.uid}:${as.gid}`, embedded]);
+  }
   const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], {
     // It announces itself in its log ("listening", "dispatching"): at info level.
     env: { ...process.env, WPS_LOG_LEVEL: 'info', ...env },
