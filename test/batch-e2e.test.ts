@@ -40,7 +40,9 @@ describe.each(combos)('jobs on %s (commands %s)', (system, via) => {
   let s: TestServer;
   beforeAll(async () => {
     if (!runs) return;
-    const scheduler: NonNullable<ConfigFile['scheduler']> = { default: system, processes: { sleep: { wallTime: 4 } } };
+    // A short wall-clock limit only where a test outlives it: a job's own start (a node
+    // runner, loading) takes seconds on a busy host, and the batch system counts them too.
+    const scheduler: NonNullable<ConfigFile['scheduler']> = { default: system, processes: { sleep_for: { wallTime: 4 } } };
     if (via === 'ssh') {
       scheduler.ssh = {
         // A command node that never answers comes first: it is skipped.
@@ -118,7 +120,7 @@ describe.each(combos)('jobs on %s (commands %s)', (system, via) => {
   }, 40_000);
 
   it.runIf(runs)('a job over its wall time is failed', async () => {
-    const views = await followStatus(await submit('identifier=sleep&DataInputs=delay=30'), { timeoutMs: 40_000 });
+    const views = await followStatus(await submit('identifier=sleep_for&DataInputs=seconds=60'), { timeoutMs: 40_000 });
     const final = views[views.length - 1]!;
     expect(final.name).toBe('ProcessFailed');
     expect(failureText(final.xml)).toMatch(
