@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { hashSecret } from './secrets.js';
+import type { PortPool } from './sessions/app.js';
+import type { SanitizeRule, SessionDeclaration } from './sessions/declare.js';
 import { dirname, resolve } from 'node:path';
 
 /**
@@ -211,7 +213,35 @@ export interface QuotasConfig {
   users: Record<string, QuotaLimits>;
 }
 
+/** One app of `sessions.apps`: offered as a session process of its name. */
+export type SessionAppEntry = Omit<SessionDeclaration, 'identifier' | 'title' | 'inputs' | 'access'> & { title?: string; sanitize: Record<string, SanitizeRule> };
+
+/** Interactive sessions (sessions/): the apps, where they may listen, and the launcher API. */
+export interface SessionsConfig {
+  apps: Record<string, SessionAppEntry>;
+  /** Hosts and port ranges sessions may listen on: the only places the proxy forwards to. */
+  resources: PortPool[];
+  /** Values every app's command may name (the launcher's `properties`). */
+  properties: Record<string, string>;
+  /** Rules for values clients send, by variable name (the launcher's `sanitize`); an app's own rules come first. */
+  sanitize: Record<string, SanitizeRule>;
+  /** Path of the ParaViewWeb launcher API. */
+  endpoint: string;
+  /** Fields a launcher answer gives besides id, sessionURL and sessionManagerURL. */
+  fields: string[];
+  /** Values added to every launcher answer (templates over the session's fields). */
+  sessionData: Record<string, string>;
+  /** Seconds a launcher request waits for its session to be ready. */
+  timeoutSeconds: number;
+  /** The launcher's proxy mapping file (`id host:port` lines), for a front end that proxies itself. */
+  proxyFile: string | undefined;
+  /** Public base URL of /sessions/ (default: baseUrl): another origin keeps applications' pages away from the server's. */
+  url: string;
+}
+
 export interface Config {
+  /** Interactive sessions; their apps are offered as processes. */
+  sessions: SessionsConfig;
   /** /metrics also has series per user (one label value per user: mind the cardinality). */
   metricsPerUser: boolean;
   /** Per-user limits on jobs and compute; undefined: none. Applies to callers with a user name. */
@@ -265,6 +295,23 @@ export interface Config {
   jobs: JobsConfig;
   schedulers: SchedulersConfig;
 }
+
+/** An app as the launcher's config writes it, with this server's additions in the same style. */
+export type SessionAppFileEntry = {
+  cmd?: string[];
+  ready_line?: string;
+  timeout?: number;
+  idle_timeout?: string | number;
+  wall_time?: string | number;
+  cores?: number;
+  memory?: string | number;
+  keep_prefix?: boolean;
+  path?: string;
+  title?: string;
+  abstract?: string;
+  env?: Record<string, string>;
+  sanitize?: Record<string, SanitizeRule>;
+};
 
 export type TokenFileEntry = { user?: string; token?: string; sha256?: string; groups?: string[]; admin?: boolean };
 
@@ -334,6 +381,20 @@ export type ConfigFile = {
     runner?: { node?: string; script?: string };
     accounts?: { users?: Record<string, string>; groups?: Record<string, string> };
     runAsUser?: boolean;
+  };
+  sessions?: {
+    apps?: Record<string, SessionAppFileEntry>;
+    resources?: { host?: string; port_range?: [number, number] }[];
+    properties?: Record<string, string>;
+    sanitize?: Record<string, SanitizeRule>;
+    endpoint?: string;
+    fields?: string[];
+    sessionData?: Record<string, string>;
+    timeout?: number;
+    proxy_file?: string;
+    /** The launcher's own: a URL template whose path becomes each app's default `path`. */
+    sessionURL?: string;
+    url?: string;
   };
   metadata?: Partial<Omit<ServiceMetadata, 'provider' | 'contact'>> & {
     provider?: Partial<ServiceMetadata['provider']>;
@@ -557,6 +618,97 @@ function parseAccounts(value: Record<string, string> | undefined, name: string):
   return { ...value };
 }
 
+function parseSanitize(value: unknown, name: string): Record<string, SanitizeRule> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) throw new ConfigError(`${name}: must map variable names to rules`);
+  const rules: Record<string, SanitizeRule> = {};
+  for (const [key, r] of Object.entries(value as Record<string, Partial<SanitizeRule> & { list?: unknown; regexp?: unknown }>)) {
+    const where = `${name}.${key}`;
+    if (r.default !== undefined && typeof r.default !== 'string') throw new ConfigError(`${where}.default: must be a string`);
+    if (r.type === 'inList') {
+      if (!Array.isArray(r.list) || !r.list.every((v) => typeof v === 'string')) throw new ConfigError(`${where}.list: must be a list of strings`);
+      rules[key] = { type: 'inList', list: r.list as string[], ...(r.default !== undefined ? { default: r.default } : {}) };
+    } else if (r.type === 'regexp') {
+      try {
+        new RegExp(String(r.regexp));
+      } catch {
+        throw new ConfigError(`${where}.regexp: not a regular expression`);
+      }
+      rules[key] = { type: 'regexp', regexp: String(r.regexp), ...(r.default !== undefined ? { default: r.default } : {}) };
+    } else throw new ConfigError(`${where}.type: inList or regexp`);
+  }
+  return rules;
+}
+
+function parseStrings(value: unknown, name: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || !Object.values(value).every((v) => typeof v === 'string')) throw new ConfigError(`${name}: must map names to strings`);
+  return { ...(value as Record<string, string>) };
+}
+
+function parseSessions(f: ConfigFile['sessions'], baseUrl: string): SessionsConfig {
+  const s = f ?? {};
+  const resources = (s.resources ?? [{ host: '127.0.0.1', port_range: [9001, 9100] }]).map((r, i): PortPool => {
+    const where = `sessions.resources[${i}]`;
+    if (typeof r.host !== 'string' || !/^[A-Za-z0-9.:_-]+$/.test(r.host)) throw new ConfigError(`${where}.host: a host name or address`);
+    const range = r.port_range;
+    if (!Array.isArray(range) || range.length !== 2) throw new ConfigError(`${where}.port_range: [first, last]`);
+    const [first, last] = [parsePort(range[0], `${where}.port_range`), parsePort(range[1], `${where}.port_range`)];
+    if (first < 1024 || last < first) throw new ConfigError(`${where}.port_range: from 1024 up, first not above last`);
+    return { host: r.host, portRange: [first, last] };
+  });
+  // The launcher's sessionURL (ws://${host}:${port}/ws) names the application's own address; its path is what counts here.
+  const defaultPath = s.sessionURL ? /^[a-z]+:\/\/[^/]*(\/.*)?$/i.exec(s.sessionURL)?.[1] ?? '/' : '/';
+  const apps: Record<string, SessionAppEntry> = {};
+  for (const [name, a] of Object.entries(s.apps ?? {})) {
+    const where = `sessions.apps.${name}`;
+    if (!Array.isArray(a.cmd) || a.cmd.length === 0 || !a.cmd.every((v) => typeof v === 'string' && !CONTROL.test(v))) {
+      throw new ConfigError(`${where}.cmd: a list of arguments`);
+    }
+    if (a.ready_line !== undefined) {
+      try {
+        new RegExp(a.ready_line);
+      } catch {
+        throw new ConfigError(`${where}.ready_line: not a regular expression`);
+      }
+    }
+    const resources: NonNullable<SessionAppEntry['resources']> = {};
+    if (a.wall_time !== undefined) resources.wallTimeSeconds = Math.ceil(parseDuration(a.wall_time, `${where}.wall_time`) / 1000);
+    if (a.cores !== undefined) resources.cores = Math.ceil(parsePositive(a.cores, `${where}.cores`));
+    if (a.memory !== undefined) resources.memoryMb = Math.ceil(parseSize(a.memory, `${where}.memory`) / 1024 ** 2);
+    const entry: SessionAppEntry = {
+      cmd: a.cmd,
+      timeoutSeconds: parsePositive(a.timeout ?? s.timeout ?? 60, `${where}.timeout`),
+      keepPrefix: a.keep_prefix === true,
+      path: a.path ?? defaultPath,
+      properties: parseStrings(s.properties, 'sessions.properties'),
+      env: parseStrings(a.env, `${where}.env`),
+      sanitize: { ...parseSanitize(s.sanitize, 'sessions.sanitize'), ...parseSanitize(a.sanitize, `${where}.sanitize`) },
+      resources,
+    };
+    if (!entry.path!.startsWith('/')) throw new ConfigError(`${where}.path: must start with /`);
+    if (a.ready_line !== undefined) entry.readyLine = a.ready_line;
+    if (a.idle_timeout !== undefined) entry.idleTimeoutSeconds = parseDuration(a.idle_timeout, `${where}.idle_timeout`) / 1000;
+    if (a.title !== undefined) entry.title = a.title;
+    if (a.abstract !== undefined) entry.abstract = a.abstract;
+    apps[name] = entry;
+  }
+  const endpoint = `/${(s.endpoint ?? 'paraview').replace(/^\/+|\/+$/g, '')}`;
+  if (!/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(endpoint)) throw new ConfigError(`sessions.endpoint: a path, not ${JSON.stringify(s.endpoint)}`);
+  return {
+    apps,
+    resources,
+    properties: parseStrings(s.properties, 'sessions.properties'),
+    sanitize: parseSanitize(s.sanitize, 'sessions.sanitize'),
+    endpoint,
+    fields: parseNames(s.fields, 'sessions.fields'),
+    sessionData: parseStrings(s.sessionData, 'sessions.sessionData'),
+    timeoutSeconds: parsePositive(s.timeout ?? 60, 'sessions.timeout'),
+    proxyFile: s.proxy_file !== undefined ? resolve(s.proxy_file) : undefined,
+    url: stripSlash(s.url ?? baseUrl, 'sessions.url'),
+  };
+}
+
 function parsePort(value: string | number, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name}: not a port: ${value}`);
@@ -635,6 +787,7 @@ export function loadConfig(
   }
   const authSetting = env.WPS_AUTH === 'none' ? 'none' : o.auth ?? file.auth;
   const config: Config = {
+    sessions: parseSessions(o.sessions ?? file.sessions, baseUrl),
     auth: parseAuth(env, authSetting),
     quotas: parseQuotas(o.quotas ?? file.quotas),
     metricsPerUser: parseFlag(env.WPS_METRICS_PER_USER ?? o.metrics?.perUser ?? file.metrics?.perUser ?? false, 'metrics.perUser'),

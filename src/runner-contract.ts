@@ -1,4 +1,5 @@
 import type { CwlContainers } from './config.js';
+import type { SessionSpec } from './sessions/app.js';
 import type { ExecuteRequest } from './ows/request.js';
 import type { OutputValue } from './process/outputs.js';
 
@@ -32,6 +33,8 @@ export interface JobSpec {
   maxReferences?: number;
   maxFetchedBytes?: number;
   wallTimeSeconds: number;
+  /** For an interactive session: the application to start instead of a handler to call. */
+  session?: SessionSpec;
 }
 
 /** An output as the result file carries it: bytes in base64 so JSON holds them. */
@@ -69,6 +72,8 @@ export interface RunnerInfo {
 export type RunnerEvent =
   | { event: 'started' }
   | { event: 'progress'; percent: number; message?: string }
+  /** A session's application is ready and listens here. */
+  | { event: 'session'; host: string; port: number }
   | { event: 'finished' };
 
 /** A warm runner's messages to the local scheduler, over IPC. */

@@ -10,6 +10,8 @@ import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { callerOf, identifyCaller } from './http/problem.js';
 import { usersApi, USERS_ME_PATH } from './http/users-api.js';
 import { clientGone, SECURITY_HEADERS, send } from './http/send.js';
+import { SESSION_PATH, SessionProxy } from './http/session-proxy.js';
+import type { Duplex } from 'node:stream';
 import { overflowedInRequestLine } from './http/oversized-head.js';
 import { queryTooLong, wpsEndpoint } from './http/wps-endpoint.js';
 import { exceptionReportXml } from './ows/exception-report.js';
@@ -23,7 +25,7 @@ import type { Services } from './services.js';
  * a GetCapabilities answer's time on this machine kind, measured against this same
  * listener (see docs/architecture.md).
  */
-function requestListener(services: Services): RequestListener {
+function requestListener(services: Services, proxy: SessionProxy): RequestListener {
   const koa = createApp(services).callback();
   const wps = wpsEndpoint(services, services.auth, services.metrics, (err) => logError(services, err));
   const owners = outputOwnersGate(services);
@@ -53,6 +55,15 @@ function requestListener(services: Services): RequestListener {
         if (pending) pending.catch((err: unknown) => lastResort(err, res));
         return;
       }
+      const session = path.startsWith('/sessions/') ? SESSION_PATH.exec(path) : null;
+      if (session) {
+        proxy.handle(req, res, session[1]!, session[2], q < 0 ? '' : url.slice(q + 1)).catch((err: unknown) => {
+          logError(services, err);
+          if (res.headersSent) res.destroy();
+          else send(req, res, { status: 500, contentType: 'text/plain; charset=utf-8', body: 'Internal Server Error\n' });
+        });
+        return;
+      }
       if (path.startsWith(OUTPUTS_PATH) && (req.method === 'GET' || req.method === 'HEAD')) {
         serveOutput(req, path)
           .then((answer) => send(req, res, answer, (err) => logError(services, err)))
@@ -75,6 +86,24 @@ function requestListener(services: Services): RequestListener {
     logError(services, err);
     res.destroy();
   }
+}
+
+/** Upgrade requests (websockets): only sessions take them. */
+function upgradeListener(services: Services, proxy: SessionProxy) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    let url = req.url ?? '/';
+    if (url[0] !== '/') url = originForm(url);
+    const q = url.indexOf('?');
+    const session = SESSION_PATH.exec(q < 0 ? url : url.slice(0, q));
+    if (!session) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    proxy.upgrade(req, socket, head, session[1]!, session[2], q < 0 ? '' : url.slice(q + 1)).catch((err: unknown) => {
+      logError(services, err);
+      socket.destroy();
+    });
+  };
 }
 
 function originForm(url: string): string {
@@ -143,6 +172,14 @@ const KEEP_ALIVE_MS = 65_000;
 export function startServer(services: Services, port = services.config.port, host = services.config.host): Promise<Server> {
   const ops = services;
   const limits = ops.config.limits;
+  const proxy = new SessionProxy({
+    store: services.store,
+    auth: services.auth,
+    appOf: (processId) => services.registry.get(processId)?.session,
+    pools: services.config.sessions.resources,
+    sessionsUrl: services.config.sessions.url,
+    log: services.log,
+  });
   const server = createServer(
     {
       maxHeaderSize: limits.maxQueryLength + 16 * 1024,
@@ -156,8 +193,14 @@ export function startServer(services: Services, port = services.config.port, hos
       // late (a busy event loop) sent on a closed connection and read ECONNRESET.
       keepAliveTimeout: KEEP_ALIVE_MS,
     },
-    requestListener(services),
+    requestListener(services, proxy),
   );
+  server.on('upgrade', upgradeListener(services, proxy));
+  const unsubscribe = services.events.onFinished((id) => proxy.ended(id));
+  server.once('close', () => {
+    unsubscribe();
+    void proxy.close();
+  });
   server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();

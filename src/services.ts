@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { authenticator, type Authenticator } from './auth/authenticate.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
+import { appProcess } from './sessions/declare.js';
+import { SessionLinks } from './sessions/links.js';
 import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
 import { JOB_STATES } from './jobs/states.js';
 import { Gauge, Metrics } from './metrics.js';
@@ -61,6 +63,7 @@ export interface Services extends OperationContext {
   monitors: Map<string, SchedulerMonitor>;
   dispatcher: Dispatcher | undefined;
   metrics: Metrics;
+  sessionLinks: SessionLinks;
   close(): Promise<void>;
 }
 
@@ -73,7 +76,7 @@ export interface OpenOptions {
 export async function openServices(config: Config, processes: readonly ProcessDefinition[], opts: OpenOptions = {}): Promise<Services> {
   const startedAt = new Date();
   const log = opts.log ?? jsonLog;
-  const registry = new ProcessRegistry(processes, config.auth?.processes);
+  const registry = new ProcessRegistry(withSessionApps(processes, config), config.auth?.processes);
   const { db, applied } = await openMigratedDatabase(databaseOptions(config), log);
   if (applied.length > 0) log({ level: 'info', msg: 'migrated', migrations: applied });
   const store = new JobStore(db);
@@ -89,7 +92,12 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   const writer = new FileWriter(config.writerThreads);
   // Without Redis, jobs live in this process's queue: no other server writes their documents.
   const singleWriter = !config.redisUrl;
+  const sessionLinks = new SessionLinks(config.sessions.url, {
+    appOf: (processId) => registry.get(processId)?.session,
+    secretOf: async (jobId) => (await files.readSpec(jobId).catch(() => undefined))?.session?.secret,
+  });
   const publisher = new StatusPublisher({
+    sessionLink: (job) => sessionLinks.link(job),
     store,
     registry,
     files,
@@ -102,7 +110,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     log,
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
-  const lifecycle = new JobLifecycle(store, publisher, files, events, outputs);
+  const lifecycle = new JobLifecycle(store, publisher, files, events, outputs, config.sessions.resources);
   const metrics = new Metrics();
   metrics.add(
     new Gauge('wps_jobs', 'Jobs in the store by state', async () => {
@@ -215,6 +223,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     dispatcher,
     log,
     metrics,
+    sessionLinks,
     async close() {
       clearInterval(sweeper);
       await dispatcher?.stop();
@@ -226,6 +235,19 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       await db.destroy();
     },
   };
+}
+
+/** The processes of packages, and the config's session apps (names must not clash). */
+function withSessionApps(processes: readonly ProcessDefinition[], config: Config): ProcessDefinition[] {
+  const apps = Object.entries(config.sessions.apps).map(([name, entry]) => {
+    if (processes.some((p) => p.identifier === name)) throw new ConfigError(`sessions.apps.${name}: a process of that identifier is offered already`);
+    try {
+      return appProcess(name, entry, entry.sanitize);
+    } catch (err) {
+      throw new ConfigError(`sessions.apps.${name}: ${(err as Error).message}`);
+    }
+  });
+  return [...processes, ...apps];
 }
 
 /**

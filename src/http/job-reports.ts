@@ -44,7 +44,9 @@ export function jobReportsEndpoint(store: JobStore, lifecycle: JobLifecycle) {
     } catch {
       return reply(400, { error: 'the report is not JSON' });
     }
-    if (!(await applyRunnerEvent(lifecycle, id, event))) return reply(400, { error: 'not a report: started, progress with a numeric percent, or finished' });
+    const applied = await applyRunnerEvent(lifecycle, id, event);
+    if (applied === 'refused') return reply(409, { error: 'the session address is not taken' });
+    if (!applied) return reply(400, { error: 'not a report: started, progress with a numeric percent, session with host and port, or finished' });
     // A report the state machine refused (a late one) is still received: nothing to retry.
     reply(200, { received: (event as { event: string }).event });
   };

@@ -441,6 +441,30 @@ const migrations: Migration[] = [
       await db.raw(COUNT_JOBS_BY_OWNER_007.replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION'));
     },
   },
+  {
+    // Interactive sessions: where a ready session's application listens (the proxy's
+    // target, in the store so that any server can proxy any session), the hash of its
+    // secret, when it became ready and when traffic last went through a proxy. Two
+    // unfinished sessions never hold the same address: a runner cannot claim another's.
+    name: '009_sessions',
+    async up(db) {
+      await db.schema.alterTable('jobs', (t) => {
+        t.text('session_host');
+        t.integer('session_port');
+        t.text('session_secret_hash');
+        t.timestamp('session_ready_at', { useTz: true });
+        t.timestamp('session_active_at', { useTz: true });
+      });
+      await db.raw(`CREATE UNIQUE INDEX jobs_session_address ON jobs (session_host, session_port)
+                    WHERE session_host IS NOT NULL AND state IN ('accepted', 'running')`);
+    },
+    async down(db) {
+      await db.raw('DROP INDEX jobs_session_address');
+      await db.schema.alterTable('jobs', (t) => {
+        t.dropColumns('session_host', 'session_port', 'session_secret_hash', 'session_ready_at', 'session_active_at');
+      });
+    },
+  },
 ];
 
 const source: Knex.MigrationSource<Migration> = {

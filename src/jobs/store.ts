@@ -27,6 +27,13 @@ export interface Job {
   startedAt: Date | null;
   finishedAt: Date | null;
   updatedAt: Date;
+  /** A ready session's address (its runner's word, within the configured pools). */
+  sessionHost: string | null;
+  sessionPort: number | null;
+  sessionSecretHash: string | null;
+  sessionReadyAt: Date | null;
+  /** When traffic last went through a proxy to the session (written every few seconds). */
+  sessionActiveAt: Date | null;
 }
 
 export interface NewJob {
@@ -83,6 +90,11 @@ function toJob(r: Row): Job {
     startedAt: date(r.started_at),
     finishedAt: date(r.finished_at),
     updatedAt: date(r.updated_at)!,
+    sessionHost: (r.session_host as string | null) ?? null,
+    sessionPort: r.session_port == null ? null : Number(r.session_port),
+    sessionSecretHash: (r.session_secret_hash as string | null) ?? null,
+    sessionReadyAt: date(r.session_ready_at),
+    sessionActiveAt: date(r.session_active_at),
   };
 }
 
@@ -304,6 +316,54 @@ export class JobStore {
   /** A new runner secret for a job handed over again (only while it has not ended). */
   renewSecret(id: string, secretHash: string): Promise<Job | undefined> {
     return this.update(id, ['accepted', 'running'], { secret_hash: secretHash });
+  }
+
+  /** The hash of a session's secret, set when its job is handed over (a new one when handed over again). */
+  setSessionSecret(id: string, secretHash: string): Promise<Job | undefined> {
+    return this.update(id, ['accepted', 'running'], { session_secret_hash: secretHash }, (q) => q.whereNull('session_host'));
+  }
+
+  /**
+   * A session's application is ready at host:port: once per job, and only at an address no
+   * other unfinished session holds (the unique index refuses it: undefined).
+   */
+  async sessionReady(id: string, host: string, port: number, message: string): Promise<Job | undefined> {
+    try {
+      return await this.update(
+        id,
+        ['accepted', 'running'],
+        { state: 'running', session_host: host, session_port: port, session_ready_at: this.db.fn.now(), started_at: this.db.raw('coalesce(started_at, now())'), message },
+        (q) => q.whereNull('session_host'),
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') return undefined;
+      throw err;
+    }
+  }
+
+  /** Records traffic through a proxy: for each session, when it was last seen (later times win). */
+  async touchSessions(seen: ReadonlyMap<string, Date>): Promise<void> {
+    if (seen.size === 0) return;
+    const rows = [...seen].map(([id, at]) => ({ id, at: at.toISOString() }));
+    await this.db.raw(
+      `UPDATE jobs j SET session_active_at = greatest(j.session_active_at, x.at)
+       FROM jsonb_to_recordset(?::jsonb) AS x(id uuid, at timestamptz)
+       WHERE j.id = x.id AND j.state = 'running'`,
+      [JSON.stringify(rows)],
+    );
+  }
+
+  /** Every ready session still running (the proxy mapping file's lines). */
+  async readySessions(): Promise<{ id: string; host: string; port: number }[]> {
+    const rows = (await this.db('jobs').where({ state: 'running' }).whereNotNull('session_host').orderBy('session_ready_at').select('id', 'session_host', 'session_port')) as Row[];
+    return rows.map((r) => ({ id: String(r.id), host: String(r.session_host), port: Number(r.session_port) }));
+  }
+
+  /** Unfinished jobs of these processes (sessions holding or about to take a port). */
+  async countUnfinishedOf(processIds: readonly string[]): Promise<number> {
+    if (processIds.length === 0) return 0;
+    const row = (await this.db('jobs').whereIn('state', ['accepted', 'running']).whereIn('process_id', processIds as string[]).count({ n: '*' }).first()) as Row | undefined;
+    return Number(row?.n ?? 0);
   }
 
   setSchedulerJobId(id: string, schedulerJobId: string): Promise<Job | undefined> {

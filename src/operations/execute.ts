@@ -34,7 +34,10 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext, caller
     selectOutputs(process, asks);
     checkInputsBeforeFetching(process, req.inputs, ctx.config.limits);
     await ctx.jobs.queueLimits.check(process);
-    return xmlResponse(await submitJob(ctx.jobs, req, process, caller));
+    return xmlResponse((await submitJob(ctx.jobs, req, process, caller)).document);
+  }
+  if (process.session) {
+    throw invalidParameter('storeExecuteResponse', `Process ${process.identifier} is an interactive session, which runs only as a job: storeExecuteResponse must be true`);
   }
   const selections = selectOutputs(process, asks);
   if (!ctx.syncSlots.tryTake()) {

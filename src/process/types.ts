@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { SessionApp } from '../sessions/app.js';
 import type { LiteralDataType, LiteralJsValue } from './literal-types.js';
 
 /**
@@ -46,6 +47,12 @@ export interface LiteralInput extends Described, Occurs {
   uoms?: string[];
   /** Allowed values and ranges; absent means any value. */
   allowedValues?: AllowedValue[];
+  /**
+   * A regular expression the value must match (anchor it with ^ and $ to match the whole
+   * value, as the ParaViewWeb launcher's `regexp` sanitize rule). WPS 1.0.0 cannot
+   * describe it: a client learns of it from the refusal.
+   */
+  pattern?: string;
   default?: LiteralJsValue;
 }
 
@@ -219,6 +226,8 @@ export interface ProcessDefinition {
   statusSupported: boolean;
   /** What an asynchronous run needs from the scheduler. */
   resources?: ProcessResources;
+  /** An interactive session (sessions/): its job starts this application and keeps it behind the proxy. */
+  session?: SessionApp;
   /**
    * Who may see and execute it when authentication is on: these users and members of
    * these groups (and admins). Unset: anyone. The config's auth.processes overrides it.

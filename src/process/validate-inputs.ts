@@ -140,6 +140,9 @@ function validateLiteral(input: LiteralInput, raw: PresentInput): InputValue {
       `Input ${id}: ${clip(lexical)} is not one of the allowed values (${describeAllowed(input)})`,
     );
   }
+  if (input.pattern !== undefined && !new RegExp(input.pattern).test(lexical)) {
+    throw invalidParameter(id, `Input ${id}: ${clip(lexical)} is not an accepted value`);
+  }
   const uom = raw.kind === 'literal' ? raw.uom : undefined;
   if (uom !== undefined && uom !== '') {
     if (!input.uoms?.includes(uom)) {

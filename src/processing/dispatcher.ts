@@ -23,6 +23,9 @@ import type { JobLifecycle } from './job-lifecycle.js';
 import { placementOf, reservationFrom, type Placement } from './placement.js';
 import { sourceOf } from '../packages/load-processes.js';
 import { Slots } from './slots.js';
+import { validateInputs } from '../process/validate-inputs.js';
+import { sessionPaths } from '../sessions/links.js';
+import type { SessionApp, SessionSpec } from '../sessions/app.js';
 
 export interface DispatcherDeps {
   config: Config;
@@ -275,7 +278,7 @@ export class Dispatcher {
     if (prepared === HELD) return HELD;
     if (!prepared) return undefined; // dismissed or taken meanwhile
     if (running) this.runningOf.set(job.id, running.owner);
-    await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
+    await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds, await this.sessionSecret(job)));
     // Its runner, as the owner, writes into its job directory and its outputs' folder.
     if (template.runAs) {
       await handOver([{ path: this.d.files.dir(job.id), private: true }, { path: this.d.outputs.pathOf(job.id)!, private: false }], template.runAs);
@@ -333,6 +336,7 @@ export class Dispatcher {
     });
     // Just submitted, the job is known to be waiting: the first look at the row can wait for news.
     let fresh = justSubmitted;
+    const session = this.d.registry.get(job.processId)?.session;
     try {
       while (!this.stopped) {
         woken = false;
@@ -348,6 +352,12 @@ export class Dispatcher {
         fresh = false;
         if (current?.state === 'dismissed') await this.stopDismissed(id, monitor.scheduler, schedulerId, template.runAs);
         if (!current || isTerminal(current.state)) return;
+        const over = session && current.sessionReadyAt ? this.sessionOver(current, session, template) : undefined;
+        if (over) {
+          await this.d.lifecycle.endSession(id, over, sessionPaths(this.d.config.sessions.url, id, session!).url);
+          await monitor.scheduler.terminate(schedulerId, template.runAs).catch(() => undefined);
+          return;
+        }
         // The scheduler's word on a job over its time (its own clock may have ended it).
         let overdueVerdict: JobInfo | undefined;
         const started = current.startedAt;
@@ -395,6 +405,17 @@ export class Dispatcher {
     }
   }
 
+  /** Why a ready session ends now (its wall time, or no traffic for its idle timeout); undefined: it goes on. */
+  private sessionOver(job: Job, app: SessionApp, template: JobTemplate): string | undefined {
+    const now = Date.now();
+    const wall = template.wallClockLimitSeconds - Math.ceil(this.d.config.jobs.wallGraceMs / 1000);
+    if (job.startedAt && now - job.startedAt.getTime() >= wall * 1000) return `The session reached its wall time of ${wall} s`;
+    const idle = app.idleTimeoutSeconds;
+    const last = Math.max(job.sessionReadyAt!.getTime(), job.sessionActiveAt?.getTime() ?? 0);
+    if (idle !== undefined && now - last >= idle * 1000) return `The session ended after ${idle} s without traffic`;
+    return undefined;
+  }
+
   /** A dismissed job is stopped in its scheduler, and what its runner stored meanwhile goes too. */
   private async stopDismissed(id: string, scheduler: SchedulerMonitor['scheduler'], schedulerId: string, as?: string): Promise<void> {
     await scheduler.terminate(schedulerId, as).catch((err: Error) =>
@@ -416,7 +437,7 @@ export class Dispatcher {
       // recorded): write it anew, with a new secret, before handing the job over again.
       const secret = newSecret();
       if (!(await this.d.store.renewSecret(job.id, hashSecret(secret)))) return undefined;
-      await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds));
+      await this.d.files.writeSpec(this.spec(job, secret, template.wallClockLimitSeconds, await this.sessionSecret(job)));
       const again = await monitor.scheduler.submit(template);
       await this.d.store.setSchedulerJobId(job.id, again);
       this.d.log({ level: 'info', msg: 'job resubmitted: it had not started', jobId: job.id, schedulerJobId: again });
@@ -442,7 +463,8 @@ export class Dispatcher {
       outputPath: this.d.files.stdoutPath(job.id),
       errorPath: this.d.files.stderrPath(job.id),
       env: { WPS_JOB_ID: job.id },
-      wallClockLimitSeconds: reservationFrom(placement, this.d.config).wallTimeSeconds,
+      // A session is ended by the dispatcher at its wall time (it succeeded); the batch system's limit comes after, as a backstop.
+      wallClockLimitSeconds: reservationFrom(placement, this.d.config).wallTimeSeconds + (process.session ? Math.ceil(this.d.config.jobs.wallGraceMs / 1000) : 0),
       nativeSpecification: placement.nativeOptions,
     };
     if (placement.queue) t.queue = placement.queue;
@@ -455,11 +477,34 @@ export class Dispatcher {
     return t;
   }
 
-  private spec(job: Job, secret: string, wallTimeSeconds: number): JobSpec {
+  /** A session's secret, new each time its job is handed over: the proxy keeps its hash, the spec the secret. */
+  private async sessionSecret(job: Job): Promise<string | undefined> {
+    if (!this.d.registry.get(job.processId)?.session) return undefined;
+    const secret = newSecret();
+    await this.d.store.setSessionSecret(job.id, hashSecret(secret));
+    return secret;
+  }
+
+  /** What a session's runner needs: its app, secret, addresses, the pools and its inputs' values. */
+  private sessionSpec(job: Job, process: ProcessDefinition, app: SessionApp, secret: string): SessionSpec {
+    const request = job.request as ExecuteRequest;
+    const literals = request.inputs.flatMap((i) => (i.data.kind === 'literal' ? [{ identifier: i.identifier, data: i.data }] : []));
+    const values: Record<string, string> = {};
+    for (const [name, given] of validateInputs(process, literals).entries()) {
+      const first = given[0];
+      if (first?.type === 'literal') values[name] = String(first.value);
+    }
+    const paths = sessionPaths(this.d.config.sessions.url, job.id, app);
+    return { app, secret, basePath: paths.basePath, url: paths.url, pools: this.d.config.sessions.resources, values };
+  }
+
+  private spec(job: Job, secret: string, wallTimeSeconds: number, sessionSecret?: string): JobSpec {
     const c = this.d.config;
     const process = this.d.registry.get(job.processId);
     const processSource = process ? sourceOf(process) : undefined;
+    const session = process?.session && sessionSecret !== undefined ? this.sessionSpec(job, process, process.session, sessionSecret) : undefined;
     return {
+      ...(session ? { session } : {}),
       jobId: job.id,
       processId: job.processId,
       ...(processSource ? { processSource } : {}),

@@ -2,6 +2,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import type { ExecuteRequest } from '../ows/request.js';
 import type { Failure, Job, JobStore } from '../jobs/store.js';
 import type { JobResult } from '../runner-contract.js';
+import { inPools, SESSION_URL_OUTPUT, type PortPool } from '../sessions/app.js';
 import type { JobFiles } from '../storage/job-files.js';
 import type { OutputStore } from '../storage/output-store.js';
 import type { JobEvents } from './job-events.js';
@@ -31,7 +32,37 @@ export class JobLifecycle {
     private readonly files: JobFiles,
     private readonly events: JobEvents,
     private readonly outputs: OutputStore,
+    /** Where sessions may listen (the configured pools). */
+    private readonly pools: readonly PortPool[] = [],
   ) {}
+
+  /** Told whenever the set of ready sessions changes (the proxy mapping file follows it). */
+  onSessionsChanged: (() => void) | undefined;
+
+  /**
+   * A session's runner says its application is ready at host:port. Taken only inside the
+   * configured pools and at an address no other unfinished session holds; the status
+   * document then carries the session's URL.
+   */
+  async sessionReady(id: string, host: string, port: number): Promise<Job | undefined> {
+    if (!inPools(this.pools, host, port)) return undefined;
+    const job = await this.store.sessionReady(id, host, port, 'Session ready');
+    if (!job) return undefined;
+    await this.publisher.publish(id, job);
+    this.onSessionsChanged?.();
+    return job;
+  }
+
+  /**
+   * Ends a ready session for a reason of the server's (idle, past its wall time): it
+   * succeeded, its one output the session's URL. Its runner, stopped next, finds it ended.
+   */
+  async endSession(id: string, message: string, url: string): Promise<Job | undefined> {
+    const result: JobResult = { state: 'succeeded', message, outputs: [{ identifier: SESSION_URL_OUTPUT, value: { type: 'literal', value: url } }] };
+    const job = await this.store.succeed(id, message);
+    if (job) await this.ended(job, result);
+    return job;
+  }
 
   /**
    * Dismisses a waiting or running job: it never starts, or its dispatcher stops it in
@@ -121,6 +152,7 @@ export class JobLifecycle {
   private async ended(job: Job, result?: JobResult): Promise<void> {
     await this.publisher.publish(job.id, job, result);
     this.events.finished(job.id, job.state);
+    if (job.sessionHost !== null) this.onSessionsChanged?.();
   }
 }
 

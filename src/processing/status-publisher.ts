@@ -32,6 +32,8 @@ export interface PublisherOptions {
    */
   singleWriter: boolean;
   log: Log;
+  /** A ready session's URL with its secret, which its document's message gives. */
+  sessionLink?: (job: Job) => Promise<string | undefined>;
 }
 
 /** First and longest pause before documents that could not be written are tried again. */
@@ -130,7 +132,8 @@ export class StatusPublisher {
   private async write(job: Job | undefined, result: JobResult | undefined): Promise<string | undefined> {
     if (!job) return undefined;
     const r = job.state === 'succeeded' ? (result ?? (await this.o.files.readResult(job.id))) : undefined;
-    const xml = this.document(job, r);
+    const link = job.state === 'running' && job.sessionHost !== null ? await this.o.sessionLink?.(job).catch(() => undefined) : undefined;
+    const xml = this.document(job, r, link);
     try {
       await this.o.writer.replace(this.statusPath(job.id), xml);
       this.unwritten.delete(job.id);
@@ -173,7 +176,7 @@ export class StatusPublisher {
     this.retryTimer ??= setTimeout(() => void this.retry(), this.retryMs).unref();
   }
 
-  document(job: Job, result: JobResult | undefined): string {
+  document(job: Job, result: JobResult | undefined, sessionLink?: string): string {
     const req = job.request as ExecuteRequest;
     const form = req.responseForm as ResponseDocumentForm;
     const process = this.processOf(job);
@@ -186,7 +189,7 @@ export class StatusPublisher {
       case 'running':
         // Without status=true the stored document changes only when the job ends.
         status = form.status
-          ? { state: 'started', message: job.message ?? 'Process started', percent: job.percent }
+          ? { state: 'started', message: sessionLink ? `${job.message ?? 'Session ready'}: ${sessionLink}` : job.message ?? 'Process started', percent: job.percent }
           : { state: 'accepted', message: 'Process accepted' };
         break;
       case 'succeeded':

@@ -36,7 +36,7 @@ export interface JobsContext {
  * document without a row, which nobody has been told of; `removeOrphanDocuments`
  * takes those away.
  */
-export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition, caller: Caller): Promise<string> {
+export async function submitJob(d: JobsContext, req: ExecuteRequest, process: ProcessDefinition, caller: Caller): Promise<{ jobId: string; document: string }> {
   const quota = quotaOf(d.quotas, caller.user, caller.groups);
   const admission = admissionOf(quota);
   const reservation = d.reservationOf(process);
@@ -85,7 +85,7 @@ export async function submitJob(d: JobsContext, req: ExecuteRequest, process: Pr
     await undo();
     throw new OwsException('ServerBusy', 'The job queue is not available; try again later');
   }
-  return written.value!;
+  return { jobId: job.id, document: written.value! };
 }
 
 /** The row an accepted job gets, as the store will hold it. */
@@ -114,5 +114,10 @@ function acceptedJob(id: string, request: ExecuteRequest, process: ProcessDefini
     startedAt: null,
     finishedAt: null,
     updatedAt: now,
+    sessionHost: null,
+    sessionPort: null,
+    sessionSecretHash: null,
+    sessionReadyAt: null,
+    sessionActiveAt: null,
   };
 }

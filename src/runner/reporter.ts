@@ -27,6 +27,7 @@ export class Reporter {
   private readonly ending = new AbortController();
 
   private readonly deliver: ReportChannel;
+  private readonly http: ReportChannel;
 
   /**
    * Reports go over HTTP with the job's secret, or first over another channel (a warm
@@ -34,6 +35,7 @@ export class Reporter {
    */
   constructor(url: string, secret: string, channel?: ReportChannel) {
     const http = httpChannel(url, secret);
+    this.http = http;
     this.deliver = channel ? async (event, attempts) => (await channel(event, attempts)) || http(event, attempts) : http;
   }
 
@@ -60,6 +62,17 @@ export class Reporter {
       if (!event || this.ended) return;
       this.lastProgressAt = Date.now();
       await this.deliver(event, 1);
+    });
+  }
+
+  /**
+   * Tells where a session's application listens, after everything before it, and
+   * resolves whether the server took it (it refuses an address outside its pools or held
+   * by another session). Over HTTP always: only there the answer comes back.
+   */
+  session(host: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.chain = this.chain.then(async () => resolve(await this.http({ event: 'session', host, port }, 6)));
     });
   }
 

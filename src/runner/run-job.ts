@@ -6,11 +6,12 @@ import type { ProcessFinder } from '../packages/load-processes.js';
 import { failureOf, runProcess } from '../processing/run-process.js';
 import { Workdir } from '../processing/workdir.js';
 import { processStartTicks } from '../scheduler/local/proc.js';
-import type { JobResult } from '../runner-contract.js';
+import type { JobResult, JobSpec } from '../runner-contract.js';
 import { JobFiles, toStoredOutput } from '../storage/job-files.js';
 import { OutputStore } from '../storage/output-store.js';
 import { jsonLog } from '../log.js';
 import { Reporter, type ReportChannel } from './reporter.js';
+import { runSession } from '../sessions/run-session.js';
 
 /**
  * What runs on the compute node (or in a local warm runner): load the job's spec from
@@ -33,7 +34,36 @@ export async function runJobDirectory(
   const reporter = new Reporter(spec.reportUrl, spec.secret, channel);
   await files.writeRunner(id, { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0, host: hostname() });
   reporter.started();
-  let result: JobResult;
+  const result = spec.session
+    ? await runSession({
+        jobId: id,
+        spec: spec.session,
+        workdir: join(files.dir(id), 'work'),
+        stdoutPath: files.stdoutPath(id),
+        stderrPath: files.stderrPath(id),
+        announce: (host, port) => reporter.session(host, port),
+        stop,
+      }).catch((err: Error): JobResult => ({ state: 'failed', error: { code: 'NoApplicableCode', message: `The session could not be started: ${err.message}` } }))
+    : await runHandler(spec, files, findProcess, reporter, stop);
+  await files.writeResult(id, result);
+  // A stopped job is settled by the dispatcher, which knows why it was stopped.
+  const reported = result.state === 'failed' && result.stopped ? false : await reporter.finished();
+  jsonLog({
+    level: result.state === 'succeeded' ? 'info' : 'warn',
+    msg: 'job finished',
+    jobId: id,
+    role: 'runner',
+    state: result.state,
+    ms: Math.round(performance.now() - started),
+    reported,
+    ...(result.state === 'failed' ? { error: result.error.message } : {}),
+  });
+  return result;
+}
+
+/** Fetches and checks the job's inputs, runs its process's handler and stores its outputs. */
+async function runHandler(spec: JobSpec, files: JobFiles, findProcess: ProcessFinder, reporter: Reporter, stop: AbortSignal): Promise<JobResult> {
+  const id = spec.jobId;
   const logFields = { jobId: id, role: 'runner' };
   try {
     const proc = await findProcess(spec.processId, spec.processSource, spec.cwl);
@@ -66,30 +96,17 @@ export async function runJobDirectory(
       workdir,
     });
     if (!run.ok) throw run.error;
-    result = {
+    return {
       state: 'succeeded',
       message: `Process ${proc.identifier} finished`,
       outputs: run.produced.map((p) => toStoredOutput(p.selection.output.identifier, p.value, p.href)),
     };
   } catch (err) {
     const ex = failureOf(err, spec.processId, jsonLog, logFields);
-    result = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
+    const result: JobResult = { state: 'failed', error: { code: ex.code, message: ex.message, ...(ex.locator ? { locator: ex.locator } : {}) } };
     if (stop.aborted) result.stopped = true;
+    return result;
   }
-  await files.writeResult(id, result);
-  // A stopped job is settled by the dispatcher, which knows why it was stopped.
-  const reported = result.state === 'failed' && result.stopped ? false : await reporter.finished();
-  jsonLog({
-    level: result.state === 'succeeded' ? 'info' : 'warn',
-    msg: 'job finished',
-    jobId: id,
-    role: 'runner',
-    state: result.state,
-    ms: Math.round(performance.now() - started),
-    reported,
-    ...(result.state === 'failed' ? { error: result.error.message } : {}),
-  });
-  return result;
 }
 
 /**

@@ -1,0 +1,92 @@
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PortPool } from './app.js';
+
+/** Where runners on a node mark the ports their sessions hold (node-local: ports are). */
+const RESERVATIONS = join(tmpdir(), 'wps-session-ports');
+
+/** A port held for one session until `release`. */
+export interface PortReservation {
+  port: number;
+  release(): void;
+}
+
+/**
+ * Takes a free port of the pool on this node. Two runners starting sessions at once must
+ * not pick the same port, so a port is first marked with a file of its own (created
+ * exclusively, holding the runner's pid; one whose runner died is taken over), then
+ * checked by binding it: a port something else listens on is skipped. Ports are tried
+ * from a random place in the range, so sessions spread over it.
+ */
+export async function reservePort(pool: PortPool, pid = process.pid): Promise<PortReservation | undefined> {
+  mkdirSync(RESERVATIONS, { recursive: true, mode: 0o1777 });
+  const [first, last] = pool.portRange;
+  const count = last - first + 1;
+  const start = Math.floor(Math.random() * count);
+  for (let i = 0; i < count; i++) {
+    const port = first + ((start + i) % count);
+    const mark = join(RESERVATIONS, `${pool.host}-${port}`);
+    if (!takeMark(mark, pid)) continue;
+    if (await bindable(pool.host, port)) {
+      return {
+        port,
+        release: () => {
+          try {
+            unlinkSync(mark);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    }
+    unlinkSync(mark);
+  }
+  return undefined;
+}
+
+function takeMark(path: string, pid: number): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o644);
+      writeSync(fd, String(pid));
+      closeSync(fd);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      if (holderAlive(path)) return false;
+      try {
+        unlinkSync(path);
+      } catch {
+        return false; // another user's mark in the sticky directory: leave the port
+      }
+    }
+  }
+  return false;
+}
+
+function holderAlive(path: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, another user's.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function bindable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
