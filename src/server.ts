@@ -6,6 +6,7 @@ import { outputOwnersGate } from './http/output-owners.js';
 import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
+import { launcherApi } from './http/launcher-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { callerOf, identifyCaller } from './http/problem.js';
 import { usersApi, USERS_ME_PATH } from './http/users-api.js';
@@ -129,6 +130,8 @@ function createApp(services: Services): Koa {
   const health = healthEndpoints(services);
   const identified = identifyCaller(services.auth);
   const users = usersApi(services.auth, services.config.quotas, services.store);
+  const launcher = launcherApi(services);
+  const launcherPath = services.config.sessions.endpoint;
   app.use((ctx) => {
     ctx.set(SECURITY_HEADERS);
     const path = ctx.path;
@@ -137,6 +140,8 @@ function createApp(services: Services): Koa {
     const job = JOBS_PATH.exec(path);
     if (job) return identified(ctx, () => jobs(ctx, callerOf(ctx), job[1], job[2]));
     if (path === USERS_ME_PATH) return identified(ctx, () => users(ctx, callerOf(ctx)));
+    if (path === launcherPath || path === `${launcherPath}/`) return launcher(ctx, undefined);
+    if (path.startsWith(`${launcherPath}/`)) return launcher(ctx, path.slice(launcherPath.length + 1).replace(/\/$/, ''));
     if (path === '/health') return health.health(ctx);
     if (path === '/ready') return health.ready(ctx);
     if (path === '/metrics') {

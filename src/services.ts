@@ -3,6 +3,7 @@ import { authenticator, type Authenticator } from './auth/authenticate.js';
 import { ConfigError, type Config } from './config.js';
 import { appProcess } from './sessions/declare.js';
 import { SessionLinks } from './sessions/links.js';
+import { ProxyMappingFile } from './sessions/proxy-file.js';
 import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
 import { JOB_STATES } from './jobs/states.js';
 import { Gauge, Metrics } from './metrics.js';
@@ -111,6 +112,14 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
   const lifecycle = new JobLifecycle(store, publisher, files, events, outputs, config.sessions.resources);
+  const mapping = config.sessions.proxyFile ? new ProxyMappingFile(config.sessions.proxyFile, store, log) : undefined;
+  let unsubscribeMapping: (() => void) | undefined;
+  if (mapping) {
+    lifecycle.onSessionsChanged = () => void mapping.update();
+    // A session another server ended: this file names it until rewritten.
+    unsubscribeMapping = events.onFinished((id) => mapping.names(id) && void mapping.update());
+    await mapping.update();
+  }
   const metrics = new Metrics();
   metrics.add(
     new Gauge('wps_jobs', 'Jobs in the store by state', async () => {
@@ -226,6 +235,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     sessionLinks,
     async close() {
       clearInterval(sweeper);
+      unsubscribeMapping?.();
       await dispatcher?.stop();
       for (const m of monitors.values()) await m.scheduler.close();
       await queue.close();

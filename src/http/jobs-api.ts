@@ -28,10 +28,18 @@ const STATE_OF = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k
 const LOG_TAIL = 256 * 1024;
 
 export function jobsApi(services: Services) {
-  const { store, files, publisher, lifecycle, config } = services;
+  const { store, files, publisher, lifecycle, config, sessionLinks } = services;
   const base = config.baseUrl;
 
-  const statusInfo = (job: Job) => {
+  /** The job's status info; a ready session's has a link with rel `session` (its URL with its secret, for its owner). */
+  const statusInfo = async (job: Job) => {
+    const info = statusInfoOf(job);
+    const link = job.state === 'running' ? await sessionLinks.link(job) : undefined;
+    if (link) (info.links as unknown[]).push({ href: link, rel: 'session', type: 'text/html', title: 'the interactive session' });
+    return info;
+  };
+
+  const statusInfoOf = (job: Job) => {
     const info: Record<string, unknown> = {
       jobID: job.id,
       processID: job.processId,
@@ -88,7 +96,7 @@ export function jobsApi(services: Services) {
     const links = [{ href: page(offset), rel: 'self', type: 'application/json' }];
     if (offset + jobs.length < total) links.push({ href: page(offset + limit), rel: 'next', type: 'application/json' });
     if (offset > 0) links.push({ href: page(Math.max(0, offset - limit)), rel: 'prev', type: 'application/json' });
-    ctx.body = { jobs: jobs.map(statusInfo), numberMatched: total, links };
+    ctx.body = { jobs: await Promise.all(jobs.map(statusInfo)), numberMatched: total, links };
   };
 
   const results = async (ctx: Context, job: Job) => {
@@ -121,13 +129,13 @@ export function jobsApi(services: Services) {
       if (isTerminal(job.state)) return problem(ctx, 409, 'job-finished', `job ${id} is ${STATUS[job.state]}; only accepted or running jobs can be dismissed`);
       const dismissed = await lifecycle.dismiss(id);
       if (!dismissed) return problem(ctx, 409, 'job-finished', `job ${id} ended meanwhile`);
-      ctx.body = statusInfo(dismissed);
+      ctx.body = await statusInfo(dismissed);
       return;
     }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', `${ctx.method} is not allowed here`);
     if (part === 'results') return results(ctx, job);
     if (part === 'logs') return logs(ctx, job);
-    ctx.body = statusInfo(job);
+    ctx.body = await statusInfo(job);
   };
 }
 
