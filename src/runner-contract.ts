@@ -79,8 +79,8 @@ export type RunnerEvent =
 /** A warm runner's messages to the local scheduler, over IPC. */
 export type RunnerMessage =
   | { type: 'ready' }
-  /** The job is over; `reason` when the runner could not run it at all. */
-  | { type: 'done'; jobId: string; reason?: string }
+  /** The job is over; `reason` when the runner could not run it at all; `leaving`: it exits now (told to stop, or orphaned), so it takes no other. */
+  | { type: 'done'; jobId: string; reason?: string; leaving?: true }
   /** What the runner reports about its job (started, progress, finished), straight over IPC. */
   | { type: 'report'; jobId: string; event: unknown };
 export type RunnerCommand = { type: 'run'; jobId: string; stdout: string; stderr: string };

@@ -38,7 +38,11 @@ async function untilReady(location: string, timeoutMs = 30_000): Promise<StatusV
   }
 }
 
-const linkOf = (view: StatusView): string => /Session ready: (\S+)/.exec(view.message)![1]!;
+function linkOf(view: StatusView): string {
+  const link = /Session ready: (\S+)/.exec(view.message)?.[1];
+  if (!link) throw new Error(`no session URL in ${view.name}: ${view.message || view.xml}`);
+  return link;
+}
 
 async function untilFinal(location: string, timeoutMs = 30_000): Promise<StatusView> {
   const deadline = Date.now() + timeoutMs;

@@ -61,7 +61,7 @@ export function startWarmRunner(findProcess: ProcessFinder): void {
         busy = false;
         // Told to stop, or orphaned: gone once the scheduler has heard of the job's end.
         const exit = !process.connected || stop.aborted;
-        send({ type: 'done', jobId: cmd.jobId, reason }, exit ? () => process.exit(0) : undefined);
+        send({ type: 'done', jobId: cmd.jobId, reason, ...(exit ? { leaving: true as const } : {}) }, exit ? () => process.exit(0) : undefined);
       });
   });
   send({ type: 'ready' });

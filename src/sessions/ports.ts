@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } f
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
 import type { PortPool } from './app.js';
 
 /** Where runners on a node mark the ports their sessions hold (node-local: ports are). */
@@ -18,9 +19,22 @@ export interface PortReservation {
  * not pick the same port, so a port is first marked with a file of its own (created
  * exclusively, holding the runner's pid; one whose runner died is taken over), then
  * checked by binding it: a port something else listens on is skipped. Ports are tried
- * from a random place in the range, so sessions spread over it.
+ * from a random place in the range, so sessions spread over it. With every port taken it
+ * looks again for `waitSeconds`: a session that just ended frees its port a moment later.
  */
-export async function reservePort(pool: PortPool, pid = process.pid): Promise<PortReservation | undefined> {
+export async function reservePort(pool: PortPool, waitSeconds = 0, pid = process.pid): Promise<PortReservation | undefined> {
+  const deadline = Date.now() + waitSeconds * 1000;
+  for (;;) {
+    const taken = await reserveOnce(pool, pid);
+    if (taken || Date.now() >= deadline) return taken;
+    await wait(RETRY_MS);
+  }
+}
+
+/** Between looks at a pool whose ports are all taken (a session ending frees one). */
+const RETRY_MS = 200;
+
+async function reserveOnce(pool: PortPool, pid: number): Promise<PortReservation | undefined> {
   mkdirSync(RESERVATIONS, { recursive: true, mode: 0o1777 });
   const [first, last] = pool.portRange;
   const count = last - first + 1;

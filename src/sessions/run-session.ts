@@ -29,6 +29,8 @@ export const NO_PORT = 'All the resources are currently taken';
 export const NOT_READY = 'Session did not start before timeout expired. Check session logs.';
 
 const POLL_MS = 100;
+/** A session that just ended may hold its port a moment longer (its application stopping): so long a new one waits for it. */
+const PORT_WAIT_SECONDS = 10;
 const LOG_LINES = 20;
 
 /**
@@ -43,7 +45,7 @@ export async function runSession(run: SessionRun): Promise<JobResult> {
   const output = [{ identifier: SESSION_URL_OUTPUT, value: { type: 'literal' as const, value: spec.url } }];
   const pool = poolFor(spec.pools, hostname());
   if (!pool) return failed(`No port pool is configured for host ${hostname()}`);
-  const reservation = await reservePort(pool);
+  const reservation = await reservePort(pool, Math.min(run.spec.app.timeoutSeconds, PORT_WAIT_SECONDS));
   if (!reservation) return failed(NO_PORT);
   let child: ChildProcess | undefined;
   try {

@@ -1,10 +1,12 @@
 // A small websocket application for the session tests: echoes every message, answers
 // HTTP with what it was asked (path, headers), and streams N bytes from /bytes/N.
-// Prints its ready line once it listens. Usage: ws-echo.mjs HOST PORT [BASE]
+// Prints its ready line once it listens. Usage: ws-echo.mjs HOST PORT [--base PATH] [ARG…]
+// (further arguments are only shown back, as `argv`).
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
 
-const [host, port, base = ''] = process.argv.slice(2);
+const [host, port, ...rest] = process.argv.slice(2);
+const base = rest[0] === '--base' ? rest[1] : '';
 const server = createServer((req, res) => {
   const path = req.url.slice(base.length) || '/';
   const bytes = /^\/bytes\/(\d+)$/.exec(path);
@@ -27,7 +29,7 @@ const server = createServer((req, res) => {
   req.on('data', (c) => (body += c));
   req.on('end', () => {
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'app=1; Path=/' });
-    res.end(JSON.stringify({ app: 'ws-echo', method: req.method, url: req.url, headers: req.headers, body }));
+    res.end(JSON.stringify({ app: 'ws-echo', method: req.method, url: req.url, headers: req.headers, body, argv: rest }));
   });
 });
 const wss = new WebSocketServer({ server });

@@ -211,6 +211,8 @@ export class LocalScheduler implements Scheduler {
       } else if (msg.type === 'done' && runner.jobId === msg.jobId) {
         const job = this.jobs.get(msg.jobId);
         runner.jobId = undefined;
+        // A runner about to exit takes no other job (it would die under it).
+        if (msg.leaving) runner.ready = false;
         if (job && msg.reason) this.finish(msg.jobId, job, 'failed', msg.reason);
         else if (job) this.finish(msg.jobId, job, 'done', undefined, 0);
         this.pump();
