@@ -2,7 +2,7 @@
 # test-deps.sh — what `npm test` needs besides node_modules, made present on this
 # machine kind (Debian, root): the packages the tests drive (xmllint, OWSLib, PyWPS with
 # gunicorn, tmux, wrk, Chromium, cwltool, GDAL, CDO, Docker and rootless Podman (for the
-# user wps-podman) with a busybox image), Postgres
+# user wps-podman) with a busybox image, Jupyter Notebook, Xpra and nginx), Postgres
 # and Redis running, GridEngine, Slurm and the test sshd
 # (scripts/schedulers/start.sh). Idempotent; a second run takes a few seconds.
 # Without root it only says what is missing.
@@ -31,6 +31,11 @@ command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
 dpkg -s busybox-static >/dev/null 2>&1 || need="$need busybox-static"
 # Batch jobs submitted as their owner's account (scheduler.runAsUser) go through sudo.
 command -v sudo >/dev/null 2>&1 || need="$need sudo"
+# Interactive sessions: Jupyter Notebook and Xpra (with its HTML5 client) as the applications,
+# Xvfb for Xpra's display, nginx as the websocket proxy the session benchmark compares with.
+command -v jupyter-notebook >/dev/null 2>&1 || need="$need jupyter-notebook python3-ipykernel"
+command -v xpra >/dev/null 2>&1 || need="$need xpra xvfb python3-websockify"
+command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 
 if [ "$(id -u)" != 0 ]; then
   [ -z "$need" ] || log "missing packages (install them as root):$need"

@@ -113,6 +113,8 @@ describe('the launcher API', () => {
     expect(await error(await launch(s, { application: 'nothing-like-it' }))).toEqual([404, 'No application nothing-like-it']);
     expect(await error(await launch(s, { application: 'never_ready' }))).toEqual([503, 'Session did not start before timeout expired. Check session logs.']);
     expect(await error(await fetch(`${s.url}/paraview/not-an-id`))).toEqual([400, 'No session with id: not-an-id']);
+    // A page of another site cannot start sessions in its visitor's name.
+    expect(await error(await launch(s, { application: 'echo' }, { 'sec-fetch-site': 'cross-site' }))).toEqual([403, 'POST /paraview is not accepted from a page on another site']);
   }, 30_000);
 
   it.runIf(chromiumAvailable())('wslink’s ProcessLauncher, unchanged, starts a session in Chromium, whose websocket answers', async () => {

@@ -111,6 +111,11 @@ export function launcherApi(services: Services) {
   };
 
   return async (ctx: Context, id: string | undefined): Promise<void> => {
+    // A page of another site must not start or end sessions in its visitor's name (Fetch Metadata, as for /wps).
+    const site = ctx.get('sec-fetch-site');
+    if ((site === 'cross-site' || site === 'same-site') && ctx.method !== 'GET') {
+      return reply(ctx, 403, { error: `${ctx.method} ${s.endpoint} is not accepted from a page on another site` });
+    }
     let caller: Caller;
     try {
       caller = await services.auth.identify(ctx.req);

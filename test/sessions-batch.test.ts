@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { expectAllValid, statusLocationOf, statusOf, type StatusView } from './helpers/async.js';
+import { get } from './helpers/http.js';
+import { available, type BatchSystem } from './helpers/schedulers.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * Sessions through the batch systems: the application starts on the compute node as a
+ * Slurm or GridEngine job, and is reached only through the server's proxy.
+ */
+
+const ECHO = resolve('test/apps/ws-echo.mjs');
+
+async function until(location: string, done: (v: StatusView) => boolean, timeoutMs = 60_000): Promise<StatusView[]> {
+  const seen: StatusView[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = statusOf(await (await fetch(location)).text());
+    if (seen.at(-1)?.xml !== view.xml) seen.push(view);
+    if (done(view)) return seen;
+    if (Date.now() > deadline) throw new Error(`timed out: ${seen.map((v) => `${v.name} ${v.message}`).join(' → ')}`);
+    await wait(100);
+  }
+}
+
+const listening = (port: number) =>
+  new Promise<boolean>((done) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => (s.destroy(), done(true)));
+    s.once('error', () => done(false));
+  });
+
+function queued(system: BatchSystem, id: string): boolean {
+  if (system === 'slurm') return execFileSync('squeue', ['-h', '-j', id, '-o', '%T'], { encoding: 'utf8' }).trim() !== '';
+  return execFileSync('qstat', ['-u', '*'], { encoding: 'utf8' }).split('\n').some((l) => l.trim().split(/\s+/)[0] === id);
+}
+
+describe.each(['slurm', 'gridengine'] as const)('a session as a %s job', (system) => {
+  const runs = available(system);
+  let s: TestServer;
+  beforeAll(async () => {
+    if (!runs) return;
+    s = await startTestServer(
+      {
+        scheduler: { default: system },
+        jobs: { monitorInterval: 0.5 },
+        sessions: {
+          resources: [{ host: '127.0.0.1', port_range: system === 'slurm' ? [19200, 19219] : [19220, 19239] }],
+          apps: { echo: { cmd: [process.execPath, ECHO, '${host}', '${port}'], ready_line: 'ws-echo listening', timeout: 60 } },
+        },
+      },
+      undefined,
+      { store: 'postgres' },
+    );
+  }, 60_000);
+  afterAll(() => s?.close());
+
+  it.runIf(runs)('starts on the node, is reached through the proxy (HTTP and websocket), and ends with Dismiss: no job, process or port left', async () => {
+    const location = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=echo&storeExecuteResponse=true&status=true`)).text);
+    const views = await until(location, (v) => /Session ready: /.test(v.message) || v.name === 'ProcessFailed');
+    await expectAllValid(views);
+    const link = /Session ready: (\S+)/.exec(views.at(-1)!.message)?.[1];
+    expect(link, views.at(-1)!.xml).toBeDefined();
+    const id = /sessions\/([0-9a-f-]{36})\//.exec(link!)![1]!;
+    const job = (await s.services.store.get(id))!;
+    expect(job).toMatchObject({ scheduler: system, state: 'running', sessionHost: '127.0.0.1' });
+    expect(queued(system, job.schedulerJobId!)).toBe(true);
+
+    const opened = await fetch(link!, { redirect: 'manual' });
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    const page = await fetch(`${s.url}/sessions/${id}/on-the-node`, { headers: { cookie } });
+    expect(((await page.json()) as { url: string }).url).toBe('/on-the-node');
+    const echoed = await new Promise<string>((done, fail) => {
+      const ws = new WebSocket(`${link!.replace(/^http/, 'ws').replace('/?', '/ws?')}`);
+      let greeted = false;
+      ws.on('message', (data) => {
+        if (!greeted) return ((greeted = true), ws.send(`hello ${system}`));
+        ws.close();
+        done(String(data));
+      });
+      ws.on('error', fail);
+    });
+    expect(echoed).toBe(`hello ${system}`);
+
+    await get(`${s.wps}?service=WPS&request=Dismiss&version=1.0.0&jobId=${id}`);
+    const final = await until(location, (v) => v.name === 'ProcessFailed' || v.name === 'ProcessSucceeded');
+    expect(final.at(-1)!.name).toBe('ProcessFailed');
+    for (let i = 0; i < 100 && ((await listening(job.sessionPort!)) || queued(system, job.schedulerJobId!)); i++) await wait(200);
+    expect(await listening(job.sessionPort!)).toBe(false);
+    expect(queued(system, job.schedulerJobId!)).toBe(false);
+    expect((await fetch(`${s.url}/sessions/${id}/`, { headers: { cookie } })).status).toBe(404);
+  }, 120_000);
+});
