@@ -34,7 +34,9 @@ command -v sudo >/dev/null 2>&1 || need="$need sudo"
 # Interactive sessions: Jupyter Notebook and Xpra (with its HTML5 client) as the applications,
 # Xvfb for Xpra's display, nginx as the websocket proxy the session benchmark compares with.
 command -v jupyter-notebook >/dev/null 2>&1 || need="$need jupyter-notebook python3-ipykernel"
-command -v xpra >/dev/null 2>&1 || need="$need xpra xvfb python3-websockify"
+command -v xpra >/dev/null 2>&1 || need="$need xpra xvfb"
+# Xpra draws window icons with Pillow, only a Recommends of its package.
+/usr/bin/python3 -c "import PIL" >/dev/null 2>&1 || need="$need python3-pil"
 command -v nginx >/dev/null 2>&1 || need="$need nginx-light"
 
 if [ "$(id -u)" != 0 ]; then

@@ -354,7 +354,7 @@ export class Dispatcher {
         if (!current || isTerminal(current.state)) return;
         const over = session && current.sessionReadyAt ? this.sessionOver(current, session, template) : undefined;
         if (over) {
-          await this.d.lifecycle.endSession(id, over, sessionPaths(this.d.config.sessions.url, id, session!).url);
+          await this.d.lifecycle.endSession(id, over, sessionPaths(this.d.config.sessions.url, id).url);
           await monitor.scheduler.terminate(schedulerId, template.runAs).catch(() => undefined);
           return;
         }
@@ -494,7 +494,7 @@ export class Dispatcher {
       const first = given[0];
       if (first?.type === 'literal') values[name] = String(first.value);
     }
-    const paths = sessionPaths(this.d.config.sessions.url, job.id, app);
+    const paths = sessionPaths(this.d.config.sessions.url, job.id);
     return { app, secret, basePath: paths.basePath, url: paths.url, pools: this.d.config.sessions.resources, values };
   }
 

@@ -24,11 +24,14 @@ export interface SessionApp {
    * use relative links, such as Xpra's HTML5 client).
    */
   keepPrefix: boolean;
-  /** Where in the application the session URL points (a websocket path for ParaViewWeb). */
+  /**
+   * Where in the application the session URL points (a websocket path for ParaViewWeb).
+   * It may name `${secret}` for the application's own login (Jupyter's `/tree?token=${secret}`).
+   */
   path: string;
   /** Values the command may name besides the built-ins and inputs (the launcher's `properties`). */
   properties: Record<string, string>;
-  /** Environment of the application, added to the runner's own. */
+  /** Environment of the application (values may name the same variables as the command). */
   env: Record<string, string>;
 }
 
@@ -45,7 +48,7 @@ export interface SessionSpec {
   secret: string;
   /** `/sessions/{id}/`, as the proxy serves it. */
   basePath: string;
-  /** The session's public URL (without the secret). */
+  /** The session's public URL (`…/sessions/{id}/`, without the secret). */
   url: string;
   pools: PortPool[];
   /** The process's inputs as the command names them, checked and with their defaults. */

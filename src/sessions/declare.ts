@@ -39,7 +39,9 @@ export function defineSession(d: SessionDeclaration): ProcessDefinition {
   if (app.cmd.length === 0 || !app.cmd.every((a) => typeof a === 'string')) throw new Error(`session ${d.identifier}: cmd must be a non-empty list of strings`);
   if (!app.path.startsWith('/')) throw new Error(`session ${d.identifier}: path must start with /`);
   const known = new Set<string>([...SESSION_VARIABLES, ...Object.keys(app.properties), ...inputs.map((i) => i.identifier)]);
-  const unknown = [...variablesOf(app.cmd)].filter((v) => !known.has(v));
+  const unknown = [...variablesOf([...app.cmd, ...Object.values(app.env)])].filter((v) => !known.has(v));
+  const inPath = [...variablesOf([app.path])].filter((v) => v !== 'secret');
+  if (inPath.length > 0) throw new Error(`session ${d.identifier}: its path may name only \${secret}, not ${inPath.map((v) => `\${${v}}`).join(', ')}`);
   if (unknown.length > 0) throw new Error(`session ${d.identifier}: the command names ${unknown.map((v) => `\${${v}}`).join(', ')}, which is neither a built-in, a property nor an input`);
   for (const i of inputs) {
     if (i.type !== 'literal' || i.maxOccurs !== 1) throw new Error(`session ${d.identifier}: input ${i.identifier} must be a literal given at most once`);

@@ -1,15 +1,20 @@
 import type { SessionApp } from './app.js';
-import { SECRET_PARAMETER } from './app.js';
+import { expandCommand, SECRET_PARAMETER } from './app.js';
 
-/** Where the proxy serves a session, and the URL a person opens (the app's `path` below it). */
-export function sessionPaths(sessionsUrl: string, id: string, app: Pick<SessionApp, 'path'>): { basePath: string; url: string } {
+/** Where the proxy serves a session: its path, and its public URL (without the secret). */
+export function sessionPaths(sessionsUrl: string, id: string): { basePath: string; url: string } {
   const basePath = `/sessions/${id}/`;
-  return { basePath, url: `${sessionsUrl}${basePath}${app.path.replace(/^\//, '')}` };
+  return { basePath, url: `${sessionsUrl}${basePath}` };
 }
 
-/** The session's URL with its secret: what lets its holder through the proxy the first time. */
-export function withSecret(url: string, secret: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}${SECRET_PARAMETER}=${encodeURIComponent(secret)}`;
+/**
+ * The URL that lets its holder in: the app's `path` below the session's URL (its own
+ * login, such as Jupyter's `?token=${secret}`, filled in) and the secret for the proxy.
+ */
+export function sessionLink(url: string, app: Pick<SessionApp, 'path'>, secret: string): string {
+  const [path] = expandCommand([app.path], { secret: encodeURIComponent(secret) });
+  const full = `${url}${path!.replace(/^\//, '')}`;
+  return `${full}${full.includes('?') ? '&' : '?'}${SECRET_PARAMETER}=${encodeURIComponent(secret)}`;
 }
 
 /** What a session's links are made of: its app (from the registry) and its secret (from its spec). */
@@ -29,16 +34,10 @@ export class SessionLinks {
     private readonly sources: SessionLinkSources,
   ) {}
 
-  /** The URL without the secret (undefined: not a session). */
-  url(job: { id: string; processId: string }): string | undefined {
-    const app = this.sources.appOf(job.processId);
-    return app ? sessionPaths(this.sessionsUrl, job.id, app).url : undefined;
-  }
-
-  /** The URL that lets its holder in, once the session is ready. */
+  /** The URL that lets its holder in, once the session is ready (undefined: not a session, or not ready). */
   async link(job: { id: string; processId: string; sessionHost: string | null }): Promise<string | undefined> {
-    const url = job.sessionHost !== null ? this.url(job) : undefined;
-    const secret = url ? await this.sources.secretOf(job.id) : undefined;
-    return url && secret ? withSecret(url, secret) : undefined;
+    const app = job.sessionHost !== null ? this.sources.appOf(job.processId) : undefined;
+    const secret = app ? await this.sources.secretOf(job.id) : undefined;
+    return app && secret ? sessionLink(sessionPaths(this.sessionsUrl, job.id).url, app, secret) : undefined;
   }
 }

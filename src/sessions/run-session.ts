@@ -69,7 +69,7 @@ export async function runSession(run: SessionRun): Promise<JobResult> {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: run.workdir,
         // Not the runner's environment: a server's (database URLs, tokens) is no business of an application its user may drive.
-        env: { ...plainEnvironment(), ...spec.app.env, WPS_SESSION_ID: run.jobId },
+        env: { ...plainEnvironment(), ...expandEnvironment(spec.app.env, values), WPS_SESSION_ID: run.jobId },
         stdio: ['ignore', out, err],
       });
     } finally {
@@ -198,6 +198,12 @@ async function lastLines(paths: readonly string[], from: { out: number; err: num
 }
 
 const PASSED_ON = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'XDG_RUNTIME_DIR'];
+
+function expandEnvironment(env: Record<string, string>, values: Record<string, string>): Record<string, string> {
+  const names = Object.keys(env);
+  const expanded = expandCommand(names.map((n) => env[n]!), values);
+  return Object.fromEntries(names.map((n, i) => [n, expanded[i]!]));
+}
 
 function plainEnvironment(): Record<string, string> {
   const env: Record<string, string> = {};
