@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
@@ -220,4 +220,49 @@ describe('recovery after SIGKILL', () => {
       await dropQueue(queue);
     }
   }, 60_000);
+
+  it('a ready session survives its server’s SIGKILL: the restarted server proxies it again, nothing is started twice, and it still ends', async () => {
+    const env = await environment();
+    const config = join(dataDir, 'config.json');
+    writeFileSync(config, JSON.stringify({
+      sessions: {
+        resources: [{ host: '127.0.0.1', port_range: [19400, 19409] }],
+        apps: { echo: { cmd: [process.execPath, resolve('test/apps/ws-echo.mjs'), '${host}', '${port}'], ready_line: 'ws-echo listening' } },
+      },
+    }));
+    env.WPS_CONFIG = config;
+    const base = env.WPS_BASE_URL!;
+    let server = await spawnServer(env);
+    running.push(server);
+    const location = statusLocationOf(await (await fetch(`${base}/wps?service=WPS&request=Execute&version=1.0.0&identifier=echo&storeExecuteResponse=true&status=true`)).text());
+    let link: string | undefined;
+    for (let i = 0; i < 200 && !link; i++) {
+      link = /Session ready: (\S+)/.exec(statusOf(await (await fetch(location)).text()).message)?.[1];
+      if (!link) await wait(50);
+    }
+    expect(link).toBeDefined();
+    const id = idOf(location);
+    const opened = await fetch(link!, { redirect: 'manual' });
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    const page = () => fetch(`${base}/sessions/${id}/after`, { headers: { cookie } });
+    expect((await page()).status).toBe(200);
+
+    await server.kill9();
+    running.pop();
+    server = await spawnServer(env);
+    running.push(server);
+    const again = await page();
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { url: string }).url).toBe('/after');
+    expect(statusOf(await (await fetch(location)).text()).name).toBe('ProcessStarted');
+    expect(attemptsOf(id)).toHaveLength(1);
+
+    await fetch(`${base}/wps?service=WPS&request=Dismiss&version=1.0.0&jobId=${id}`);
+    const views = await followStatus(location, { timeoutMs: 30_000 });
+    expect(views.at(-1)!.name).toBe('ProcessFailed');
+    const runner = readRunner(id)!;
+    for (let i = 0; i < 100 && isSameProcessAlive(runner.pid, runner.startTicks); i++) await wait(100);
+    expect(isSameProcessAlive(runner.pid, runner.startTicks)).toBe(false);
+    expect((await page()).status).toBe(404);
+  }, 90_000);
 });
