@@ -12,6 +12,8 @@ import { loadConfig, type Config, type ConfigFile } from '../../src/config.js';
 import { silentLog } from '../../src/log.js';
 import type { ProcessDefinition } from '../../src/process/types.js';
 import { startServer } from '../../src/server.js';
+import { isSameProcessAlive, killGroup } from '../../src/scheduler/local/proc.js';
+import { setTimeout as wait } from 'node:timers/promises';
 import { openServices, type Services } from '../../src/services.js';
 
 /** The real services every machine of this kind runs; CI fails when they are missing. */
@@ -94,6 +96,7 @@ export async function startTestServer(
     services,
     storageDir: config.storageDir,
     async close() {
+      await endSessions(services);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await services.close();
@@ -103,6 +106,23 @@ export async function startTestServer(
       if (store === 'pglite') await rm(config.pgliteDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Sessions outlive their server by design (a restarted one takes them up again): a test
+ * server that closes ends its own first, as their user would, and makes sure their
+ * runners and applications are gone.
+ */
+async function endSessions(services: Services): Promise<void> {
+  const sessions = (await services.store.unfinished().catch(() => [])).filter((j) => services.registry.get(j.processId)?.session);
+  for (const j of sessions) await services.lifecycle.dismiss(j.id).catch(() => undefined);
+  const deadline = Date.now() + 15_000;
+  for (const j of sessions) {
+    const runner = await services.files.readRunner(j.id).catch(() => undefined);
+    if (!runner) continue;
+    while (isSameProcessAlive(runner.pid, runner.startTicks) && Date.now() < deadline) await wait(100);
+    if (isSameProcessAlive(runner.pid, runner.startTicks)) killGroup(runner.pid);
+  }
 }
 
 export async function dropSchema(schema: string): Promise<void> {
