@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ConfigFile } from '../src/config.js';
 import { chromiumAvailable, launchChromium } from './helpers/browser.js';
-import { expectAllValid, statusLocationOf, statusOf, type StatusView } from './helpers/async.js';
+import { expectAllValid, statusLocationOf } from './helpers/async.js';
+import { linkOf, sessionIdOf, untilFinal, untilReady } from './helpers/sessions.js';
 import { get } from './helpers/http.js';
 import { available } from './helpers/schedulers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -59,16 +60,10 @@ const xpra = {
   env: { XPRA_PASSWORD: '${secret}' },
 };
 
-async function until(location: string, done: (v: StatusView) => boolean, timeoutMs = 120_000): Promise<StatusView[]> {
-  const seen: StatusView[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = statusOf(await (await fetch(location)).text());
-    if (seen.at(-1)?.xml !== view.xml) seen.push(view);
-    if (done(view)) return seen;
-    if (Date.now() > deadline) throw new Error(`timed out: ${seen.map((v) => `${v.name} ${v.message}`).join(' → ')}`);
-    await wait(100);
-  }
+/** Processes of the applications these tests start (they run one session at a time). */
+function leftovers(): string[] {
+  const out = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => /Xvfb-for-Xpra|ipykernel_launcher|jupyter-notebook|xpra start/.test(l));
 }
 
 interface Session {
@@ -82,11 +77,10 @@ interface Session {
 
 async function startSession(s: TestServer, app: string): Promise<Session> {
   const location = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=${app}&storeExecuteResponse=true&status=true`)).text);
-  const views = await until(location, (v) => /Session ready: /.test(v.message) || v.name === 'ProcessFailed');
+  const views = await untilReady(location, 120_000);
   await expectAllValid(views);
-  const link = /Session ready: (\S+)/.exec(views.at(-1)!.message)?.[1];
-  if (!link) throw new Error(`${app} did not start: ${views.at(-1)!.xml}`);
-  const id = /sessions\/([0-9a-f-]{36})\//.exec(link)![1]!;
+  const link = linkOf(views.at(-1)!);
+  const id = sessionIdOf(link);
   const opened = await fetch(link, { redirect: 'manual' });
   expect(opened.status).toBe(303);
   const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
@@ -97,7 +91,11 @@ async function startSession(s: TestServer, app: string): Promise<Session> {
     cookie,
     async end() {
       await get(`${s.wps}?service=WPS&request=Dismiss&version=1.0.0&jobId=${id}`);
-      await until(location, (v) => v.name === 'ProcessFailed' || v.name === 'ProcessSucceeded', 60_000);
+      await untilFinal(location, 60_000);
+      // Nothing of the application outlives its session: not even what left its process
+      // group (Xpra's display server, Jupyter's kernels).
+      for (let i = 0; i < 100 && leftovers().length > 0; i++) await wait(100);
+      expect(leftovers()).toEqual([]);
     },
   };
 }

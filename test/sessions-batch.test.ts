@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { expectAllValid, statusLocationOf, statusOf, type StatusView } from './helpers/async.js';
+import { expectAllValid, statusLocationOf } from './helpers/async.js';
+import { isFinal, linkOf, listening, sessionIdOf, untilReady, untilStatus } from './helpers/sessions.js';
 import { get } from './helpers/http.js';
 import { available, type BatchSystem } from './helpers/schedulers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -15,25 +15,6 @@ import { startTestServer, type TestServer } from './helpers/server.js';
  */
 
 const ECHO = resolve('test/apps/ws-echo.mjs');
-
-async function until(location: string, done: (v: StatusView) => boolean, timeoutMs = 60_000): Promise<StatusView[]> {
-  const seen: StatusView[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = statusOf(await (await fetch(location)).text());
-    if (seen.at(-1)?.xml !== view.xml) seen.push(view);
-    if (done(view)) return seen;
-    if (Date.now() > deadline) throw new Error(`timed out: ${seen.map((v) => `${v.name} ${v.message}`).join(' → ')}`);
-    await wait(100);
-  }
-}
-
-const listening = (port: number) =>
-  new Promise<boolean>((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), done(true)));
-    s.once('error', () => done(false));
-  });
 
 function queued(system: BatchSystem, id: string): boolean {
   if (system === 'slurm') return execFileSync('squeue', ['-h', '-j', id, '-o', '%T'], { encoding: 'utf8' }).trim() !== '';
@@ -62,21 +43,20 @@ describe.each(['slurm', 'gridengine'] as const)('a session as a %s job', (system
 
   it.runIf(runs)('starts on the node, is reached through the proxy (HTTP and websocket), and ends with Dismiss: no job, process or port left', async () => {
     const location = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=echo&storeExecuteResponse=true&status=true`)).text);
-    const views = await until(location, (v) => /Session ready: /.test(v.message) || v.name === 'ProcessFailed');
+    const views = await untilReady(location, 60_000);
     await expectAllValid(views);
-    const link = /Session ready: (\S+)/.exec(views.at(-1)!.message)?.[1];
-    expect(link, views.at(-1)!.xml).toBeDefined();
-    const id = /sessions\/([0-9a-f-]{36})\//.exec(link!)![1]!;
+    const link = linkOf(views.at(-1)!);
+    const id = sessionIdOf(link);
     const job = (await s.services.store.get(id))!;
     expect(job).toMatchObject({ scheduler: system, state: 'running', sessionHost: '127.0.0.1' });
     expect(queued(system, job.schedulerJobId!)).toBe(true);
 
-    const opened = await fetch(link!, { redirect: 'manual' });
+    const opened = await fetch(link, { redirect: 'manual' });
     const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
     const page = await fetch(`${s.url}/sessions/${id}/on-the-node`, { headers: { cookie } });
     expect(((await page.json()) as { url: string }).url).toBe('/on-the-node');
     const echoed = await new Promise<string>((done, fail) => {
-      const ws = new WebSocket(`${link!.replace(/^http/, 'ws').replace('/?', '/ws?')}`);
+      const ws = new WebSocket(`${link.replace(/^http/, 'ws').replace('/?', '/ws?')}`);
       let greeted = false;
       ws.on('message', (data) => {
         if (!greeted) return ((greeted = true), ws.send(`hello ${system}`));
@@ -88,7 +68,7 @@ describe.each(['slurm', 'gridengine'] as const)('a session as a %s job', (system
     expect(echoed).toBe(`hello ${system}`);
 
     await get(`${s.wps}?service=WPS&request=Dismiss&version=1.0.0&jobId=${id}`);
-    const final = await until(location, (v) => v.name === 'ProcessFailed' || v.name === 'ProcessSucceeded');
+    const final = await untilStatus(location, isFinal);
     expect(final.at(-1)!.name).toBe('ProcessFailed');
     for (let i = 0; i < 100 && ((await listening(job.sessionPort!)) || queued(system, job.schedulerJobId!)); i++) await wait(200);
     expect(await listening(job.sessionPort!)).toBe(false);

@@ -5,7 +5,8 @@ import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ConfigFile } from '../src/config.js';
-import { expectAllValid, statusLocationOf, statusOf, type StatusView } from './helpers/async.js';
+import { expectAllValid, statusLocationOf } from './helpers/async.js';
+import { linkOf, listening, untilFinal, untilReady } from './helpers/sessions.js';
 import { expectException, get } from './helpers/http.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
@@ -24,43 +25,6 @@ export const echoApps = (extra: Record<string, unknown> = {}): NonNullable<Confi
     never_ready: { cmd: [process.execPath, '-e', 'console.log("starting, never ready"); setInterval(() => {}, 1000)'], ready_line: 'ready!', timeout: 2 },
   },
 });
-
-/** Polls a status document until the session is ready (its message carries the URL) or the job ends. */
-async function untilReady(location: string, timeoutMs = 30_000): Promise<StatusView[]> {
-  const seen: StatusView[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = statusOf(await (await fetch(location)).text());
-    if (seen.at(-1)?.xml !== view.xml) seen.push(view);
-    if (/Session ready: /.test(view.message) || view.name === 'ProcessSucceeded' || view.name === 'ProcessFailed') return seen;
-    if (Date.now() > deadline) throw new Error(`session not ready: ${seen.map((v) => `${v.name} ${v.message}`).join(' → ')}`);
-    await wait(50);
-  }
-}
-
-function linkOf(view: StatusView): string {
-  const link = /Session ready: (\S+)/.exec(view.message)?.[1];
-  if (!link) throw new Error(`no session URL in ${view.name}: ${view.message || view.xml}`);
-  return link;
-}
-
-async function untilFinal(location: string, timeoutMs = 30_000): Promise<StatusView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const view = statusOf(await (await fetch(location)).text());
-    if (view.name === 'ProcessSucceeded' || view.name === 'ProcessFailed') return view;
-    if (Date.now() > deadline) throw new Error(`no final status: ${view.name} ${view.message}`);
-    await wait(50);
-  }
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => (s.destroy(), done(true)));
-    s.once('error', () => done(false));
-  });
-}
 
 function echoOver(url: string, headers: Record<string, string> = {}): Promise<{ hello: unknown; echoed: string }> {
   return new Promise((done, fail) => {

@@ -5,6 +5,7 @@ import { setTimeout as wait } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { jsonLog } from '../log.js';
 import { servePglite } from './pglite-wire.js';
+import { isAlive } from '../scheduler/local/proc.js';
 
 /**
  * PGlite starts with a database server's defaults, 160 MB of shared buffers. A job
@@ -111,12 +112,3 @@ async function lockDirectory(dir: string): Promise<string> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
+import { isAlive } from '../scheduler/local/proc.js';
 import type { PortPool } from './app.js';
 
 /** Where runners on a node mark the ports their sessions hold (node-local: ports are). */
@@ -81,19 +82,10 @@ function takeMark(path: string, pid: number): boolean {
 }
 
 function holderAlive(path: string): boolean {
-  let pid: number;
   try {
-    pid = Number(readFileSync(path, 'utf8'));
+    return isAlive(Number(readFileSync(path, 'utf8')));
   } catch {
     return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, another user's.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -8,6 +8,7 @@ import type { JobResult } from '../runner-contract.js';
 import { openJobLogs } from '../storage/job-files.js';
 import { expandCommand, poolFor, SESSION_URL_OUTPUT, type SessionSpec } from './app.js';
 import { reservePort } from './ports.js';
+import { descendantsOf, isSameProcessAlive, signalEach } from '../scheduler/local/proc.js';
 
 /** What a session's runner needs from its job: where it logs, and how it tells the server. */
 export interface SessionRun {
@@ -163,14 +164,22 @@ function stopped(signal: AbortSignal): Promise<'stopped'> {
   });
 }
 
-/** SIGTERM, then SIGKILL once the grace has passed. */
+/**
+ * SIGTERM, then SIGKILL once the grace has passed; then the same for whatever the
+ * application had started that is still there, including what left its process group
+ * (Xpra's display server), which the group kill of the job would miss.
+ */
 async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
+  const tree = descendantsOf(child.pid!);
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await gone;
   clearTimeout(timer);
+  signalEach(tree, 'SIGTERM');
+  for (let waited = 0; waited < graceMs && tree.some((p) => isSameProcessAlive(p.pid, p.startTicks)); waited += POLL_MS) await wait(POLL_MS);
+  signalEach(tree, 'SIGKILL');
 }
 
 async function sizeOf(path: string): Promise<number> {
