@@ -18,6 +18,9 @@ export {
   literalOutput,
 } from './process/declare.js';
 export { Inputs, ProcessError } from './process/types.js';
+/** An interactive session as a process: its job starts an application behind the server's proxy. */
+export { defineSession } from './sessions/declare.js';
+export type { SessionDeclaration } from './sessions/declare.js';
 export type {
   AllowedValue,
   BoundingBox,

@@ -187,7 +187,7 @@ describe('upgrading a database with jobs in it', () => {
       expect(await migrate(db, '006_job_owners')).toEqual(['003_job_counts', '004_jobs_newest_first', '005_offerings', '006_job_owners']);
       // Dora's jobs from before quotas count against her when quotas arrive.
       await db('jobs').insert([{ ...row('accepted'), owner: 'dora' }, { ...row('running'), owner: 'dora' }, { ...row('succeeded'), owner: 'dora' }]);
-      expect(await migrate(db)).toEqual(['007_user_usage', '008_user_usage_apart']);
+      expect(await migrate(db)).toEqual(['007_user_usage', '008_user_usage_apart', '009_sessions']);
       const store = new JobStore(db);
       expect(await store.countWaiting()).toBe(5);
       expect(await store.countByState()).toEqual(new Map([['accepted', 5], ['running', 2], ['succeeded', 2], ['failed', 0], ['dismissed', 0]]));

@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { expectAllValid, statusLocationOf } from './helpers/async.js';
 import { isFinal, linkOf, listening, sessionIdOf, untilReady, untilStatus } from './helpers/sessions.js';
 import { get } from './helpers/http.js';
-import { available, type BatchSystem } from './helpers/schedulers.js';
+import { available, SSH_DIR, SSH_PORT, sshAvailable, type BatchSystem } from './helpers/schedulers.js';
+import type { ConfigFile } from '../src/config.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 /**
@@ -21,17 +22,27 @@ function queued(system: BatchSystem, id: string): boolean {
   return execFileSync('qstat', ['-u', '*'], { encoding: 'utf8' }).split('\n').some((l) => l.trim().split(/\s+/)[0] === id);
 }
 
-describe.each(['slurm', 'gridengine'] as const)('a session as a %s job', (system) => {
-  const runs = available(system);
+const combos: [BatchSystem, 'local' | 'ssh', number][] = [
+  ['slurm', 'local', 19200],
+  ['gridengine', 'local', 19220],
+  ['slurm', 'ssh', 19240],
+];
+
+describe.each(combos)('a session as a %s job (commands %s)', (system, via, firstPort) => {
+  const runs = available(system) && (via === 'local' || sshAvailable());
   let s: TestServer;
   beforeAll(async () => {
     if (!runs) return;
+    const scheduler: NonNullable<ConfigFile['scheduler']> = { default: system };
+    if (via === 'ssh') {
+      scheduler.ssh = { nodes: [{ host: '127.0.0.1', port: SSH_PORT, user: 'root', key: join(SSH_DIR, 'id_ed25519') }], knownHosts: join(SSH_DIR, 'known_hosts') };
+    }
     s = await startTestServer(
       {
-        scheduler: { default: system },
+        scheduler,
         jobs: { monitorInterval: 0.5 },
         sessions: {
-          resources: [{ host: '127.0.0.1', port_range: system === 'slurm' ? [19200, 19219] : [19220, 19239] }],
+          resources: [{ host: '127.0.0.1', port_range: [firstPort, firstPort + 19] }],
           apps: { echo: { cmd: [process.execPath, ECHO, '${host}', '${port}'], ready_line: 'ws-echo listening', timeout: 60 } },
         },
       },

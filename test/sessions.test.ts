@@ -5,10 +5,16 @@ import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ConfigFile } from '../src/config.js';
+import { defineSession, literalInput } from '../src/index.js';
 import { expectAllValid, statusLocationOf } from './helpers/async.js';
 import { linkOf, listening, untilFinal, untilReady } from './helpers/sessions.js';
 import { expectException, get } from './helpers/http.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { freePort, startTestServer, type TestServer } from './helpers/server.js';
+import { loadConfig } from '../src/config.js';
+import { silentLog } from '../src/log.js';
+import { startServer } from '../src/server.js';
+import { openServices } from '../src/services.js';
+import { processes as defaultProcesses } from '../processes/index.js';
 
 /**
  * Interactive sessions through the local scheduler: a small websocket application
@@ -252,4 +258,86 @@ describe('owned sessions (authentication on)', () => {
     expect((await fetch(`${s.url}/jobs/${id}`, { method: 'DELETE', headers: as(BOB) })).status).toBe(404);
     expect((await fetch(`${s.url}/jobs/${id}`, { method: 'DELETE', headers: as(ALICE) })).status).toBe(200);
   }, 30_000);
+});
+
+describe('a session declared in a process package (defineSession)', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    const greeter = defineSession({
+      identifier: 'greeter',
+      title: 'A greeting application',
+      inputs: [literalInput('greeting', { title: 'Greeting', dataType: 'string', allowedValues: ['hello', 'hi'], default: 'hello' })],
+      cmd: [process.execPath, ECHO, '${host}', '${port}', '${greeting}'],
+      readyLine: 'ws-echo listening',
+      idleTimeoutSeconds: 60,
+    });
+    s = await startTestServer({ sessions: { resources: [{ host: '127.0.0.1', port_range: [19180, 19189] }] } }, [greeter]);
+  }, 60_000);
+  afterAll(() => s?.close());
+
+  it('is described like any process, refuses a value it does not allow, and starts its application with the one it does', async () => {
+    const described = await get(`${s.wps}?service=WPS&request=DescribeProcess&version=1.0.0&identifier=greeter`);
+    expect(described.text).toContain('<ows:Identifier>session_url</ows:Identifier>');
+    await expectException(await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=greeter&storeExecuteResponse=true&DataInputs=greeting=rm`), 'InvalidParameterValue', 'greeting', 400);
+    const location = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=greeter&storeExecuteResponse=true&status=true&DataInputs=greeting=hi`)).text);
+    const link = linkOf((await untilReady(location)).at(-1)!);
+    const opened = await fetch(link, { redirect: 'manual' });
+    const page = await fetch(`${s.url}${opened.headers.get('location')}`, { headers: { cookie: opened.headers.get('set-cookie')!.split(';')[0]! } });
+    expect(((await page.json()) as { argv: string[] }).argv).toEqual(['hi']);
+  }, 30_000);
+});
+
+describe('sessions behind several servers', () => {
+  let s: TestServer;
+  let other: { url: string; close(): Promise<void> };
+  beforeAll(async () => {
+    const sessions = { resources: [{ host: '127.0.0.1', port_range: [19190, 19199] as [number, number] }], apps: echoApps().apps };
+    s = await startTestServer({ sessions }, undefined, { queue: 'bullmq' });
+    // A second server on the same store, queue and storage, which does not dispatch.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        server: { port, host: '127.0.0.1', baseUrl: url },
+        storage: { dir: s.config.storageDir },
+        database: { url: s.config.databaseUrl!, schema: s.config.databaseSchema! },
+        queue: { redisUrl: s.config.redisUrl!, name: s.config.queueName },
+        jobs: { dir: s.config.jobsDir, dispatch: false },
+        sessions,
+      },
+    });
+    const services = await openServices(config, defaultProcesses, { log: silentLog, dispatch: false });
+    const server = await startServer(services);
+    other = {
+      url,
+      async close() {
+        server.closeAllConnections();
+        await new Promise<void>((done) => server.close(() => done()));
+        await services.close();
+      },
+    };
+  }, 60_000);
+  afterAll(async () => {
+    await other?.close();
+    await s?.close();
+  });
+
+  it('any server proxies any session (the route is in the store), and forgets it when it ends elsewhere', async () => {
+    const location = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=echo&storeExecuteResponse=true&status=true`)).text);
+    const link = linkOf((await untilReady(location)).at(-1)!);
+    const id = /sessions\/([0-9a-f-]{36})\//.exec(link)![1]!;
+    const viaOther = link.replace(s.url, other.url);
+    const opened = await fetch(viaOther, { redirect: 'manual' });
+    expect(opened.status).toBe(303);
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    const page = await fetch(`${other.url}/sessions/${id}/elsewhere`, { headers: { cookie } });
+    expect(((await page.json()) as { url: string }).url).toBe('/elsewhere');
+    expect((await echoOver(viaOther.replace(/^http/, 'ws').replace('/?', '/ws?'))).echoed).toBe('ping über proxy');
+    // Ended through the other server: the dispatching one stops it, both forget the route.
+    expect((await get(`${other.url}/wps?service=WPS&request=Dismiss&version=1.0.0&jobId=${id}`)).status).toBe(200);
+    expect((await untilFinal(location)).name).toBe('ProcessFailed');
+    expect((await fetch(`${other.url}/sessions/${id}/`, { headers: { cookie } })).status).toBe(404);
+    expect((await fetch(`${s.url}/sessions/${id}/`, { headers: { cookie } })).status).toBe(404);
+  }, 60_000);
 });

@@ -60,7 +60,7 @@ describe('the server command', () => {
       new Promise<string>((resolve, reject) =>
         execFile(process.execPath, ['dist/src/cli/main.js', 'migrate'], { env }, (err, out) => (err ? reject(err) : resolve(out))),
       );
-    expect(await run()).toBe('applied: 001_jobs, 002_waiting_count, 003_job_counts, 004_jobs_newest_first, 005_offerings, 006_job_owners, 007_user_usage, 008_user_usage_apart\n');
+    expect(await run()).toBe('applied: 001_jobs, 002_waiting_count, 003_job_counts, 004_jobs_newest_first, 005_offerings, 006_job_owners, 007_user_usage, 008_user_usage_apart, 009_sessions\n');
     expect(await run()).toBe('up to date\n');
   }, 120_000);
 
