@@ -6,6 +6,7 @@ import { isSameProcessAlive } from '../src/scheduler/local/proc.js';
 import type { RunnerInfo } from '../src/runner-contract.js';
 import { followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { expectException, expectSchemaValid, get, parseXml, post } from './helpers/http.js';
+import { expectOgcValid } from './helpers/ogcapi.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let s: TestServer;
@@ -17,9 +18,13 @@ afterAll(() => s.close());
 const submit = async (q: string) =>
   statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&storeExecuteResponse=true&status=true&${q}`)).text);
 const idOf = (location: string) => /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
+/** A JSON answer of the jobs API, checked against OGC API - Processes' own schema for what it is. */
 const json = async (path: string, init?: RequestInit) => {
   const res = await fetch(`${s.url}${path}`, init);
-  return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as Record<string, any> };
+  const body = (await res.json()) as Record<string, any>;
+  const schema = res.status >= 400 ? 'exception' : /^\/jobs\/?(\?|$)/.test(path) ? 'jobList' : /\/results$/.test(path) ? 'results' : /\/logs$/.test(path) ? undefined : 'statusInfo';
+  if (schema) expectOgcValid(schema, body);
+  return { status: res.status, type: res.headers.get('content-type'), body };
 };
 async function waitFor(location: string, name: string) {
   for (let i = 0; i < 200; i++) {
