@@ -7,6 +7,7 @@ import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
 import { launcherApi } from './http/launcher-api.js';
+import { PROCESSES_PATH, processesApi } from './http/processes-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { callerOf, identifyCaller } from './http/problem.js';
 import { usersApi, USERS_ME_PATH } from './http/users-api.js';
@@ -131,6 +132,7 @@ function createApp(services: Services): Koa {
   const identified = identifyCaller(services.auth);
   const users = usersApi(services.auth, services.config.quotas, services.store);
   const launcher = launcherApi(services);
+  const ogc = processesApi(services);
   const launcherPath = services.config.sessions.endpoint;
   app.use((ctx) => {
     ctx.set(SECURITY_HEADERS);
@@ -152,7 +154,13 @@ function createApp(services: Services): Koa {
         }),
       );
     }
+    const processes = PROCESSES_PATH.exec(path);
+    if (processes) return identified(ctx, async () => ogc.processes(ctx, callerOf(ctx), processes[1]));
+    if (path === '/conformance' && ctx.method === 'GET') return ogc.conformance(ctx);
     if (path === '/' && ctx.method === 'GET') {
+      // OGC API's landing page, unless a browser asks for a page (it gets the capabilities, for now).
+      const wantsPage = ctx.query.f === 'html' || (ctx.query.f !== 'json' && /text\/html/.test(ctx.get('accept')));
+      if (!wantsPage) return ogc.landing(ctx);
       ctx.redirect(`/wps?service=WPS&request=GetCapabilities`);
       return;
     }

@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOgcValid } from './helpers/ogcapi.js';
+import { runPython } from './helpers/python.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+/**
+ * OGC API - Processes - Part 1 beside WPS 1.0.0: the landing page, the conformance
+ * declaration and the process documents, each checked against the standard's schemas.
+ */
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(() => s?.close());
+
+async function json(path: string, schema: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: any }> {
+  const res = await fetch(`${s.url}${path}`, { headers: { accept: 'application/json', ...headers } });
+  const body = await res.json();
+  expectOgcValid(res.status >= 400 ? 'exception' : schema, body);
+  return { status: res.status, type: res.headers.get('content-type'), body };
+}
+
+const EXCEPTIONS = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0';
+
+describe('OGC API - Processes: landing page, conformance, processes', () => {
+  it('the landing page links the API’s parts; a browser still gets the capabilities', async () => {
+    const { status, type, body } = await json('/', 'landingPage');
+    expect(status).toBe(200);
+    expect(type).toMatch(/^application\/json/);
+    const rels = body.links.map((l: { rel: string }) => l.rel);
+    for (const rel of ['self', 'http://www.opengis.net/def/rel/ogc/1.0/conformance', 'http://www.opengis.net/def/rel/ogc/1.0/processes', 'http://www.opengis.net/def/rel/ogc/1.0/job-list']) expect(rels).toContain(rel);
+    const page = await fetch(`${s.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+    expect(page.status).toBe(302);
+    expect(page.headers.get('location')).toBe('/wps?service=WPS&request=GetCapabilities');
+  });
+
+  it('declares its conformance classes', async () => {
+    const { body } = await json('/conformance', 'confClasses');
+    expect(body.conformsTo).toContain('http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description');
+  });
+
+  it('lists the processes in pages, with next and prev links', async () => {
+    const all = (await json('/processes?limit=100', 'processList')).body;
+    expect(all.processes.map((p: { id: string }) => p.id).sort()).toEqual(['bbox', 'hello', 'inout', 'show_error', 'sleep', 'ultimate_question', 'wordcounter']);
+    const first = (await json('/processes?limit=2', 'processList')).body;
+    expect(first.processes).toHaveLength(2);
+    const next = first.links.find((l: { rel: string }) => l.rel === 'next').href as string;
+    const second = (await json(next.replace(s.url, ''), 'processList')).body;
+    expect(second.processes[0].id).toBe(all.processes[2].id);
+    expect(second.links.some((l: { rel: string }) => l.rel === 'prev')).toBe(true);
+    const refused = await json('/processes?limit=0', 'processList');
+    expect(refused.status).toBe(400);
+  });
+
+  it('describes every process with JSON schemas for its inputs and outputs', async () => {
+    for (const { id } of (await json('/processes?limit=100', 'processList')).body.processes) {
+      const { status, body } = await json(`/processes/${id}`, 'process');
+      expect(status).toBe(200);
+      expect(body.id).toBe(id);
+    }
+    const inout = (await json('/processes/inout', 'process')).body;
+    expect(inout.jobControlOptions).toEqual(['sync-execute', 'async-execute', 'dismiss']);
+    expect(inout.inputs.int_in.schema).toEqual({ type: 'integer', minimum: 1, maximum: 10 });
+    expect(inout.inputs.string_in.schema).toMatchObject({ type: 'string', enum: ['rock', 'paper', 'scissors'] });
+    expect(inout.inputs.tags).toMatchObject({ minOccurs: 0, maxOccurs: 3 });
+    const words = (await json('/processes/wordcounter', 'process')).body;
+    expect(words.inputs.text.schema).toMatchObject({ type: 'string', contentMediaType: 'text/plain' });
+    const box = (await json('/processes/bbox', 'process')).body;
+    expect(box.inputs.bboxin.schema.properties.crs.enum[0]).toMatch(/4326/);
+  });
+
+  it('answers an unknown process with 404 and the standard’s exception type', async () => {
+    const { status, body } = await json('/processes/no_such_thing', 'process');
+    expect(status).toBe(404);
+    expect(body.type).toBe(`${EXCEPTIONS}/no-such-process`);
+  });
+
+  it('OWSLib’s ogcapi.processes client lists and describes the processes', async () => {
+    const out = await runPython('-c', [
+      `from owslib.ogcapi.processes import Processes
+import json, sys
+p = Processes(sys.argv[1])
+print(json.dumps({"ids": [x["id"] for x in p.processes()["processes"]], "hello": p.process("hello")["inputs"]["name"]["schema"]}))`,
+      s.url,
+    ]);
+    const seen = JSON.parse(out.trim().split('\n').pop()!) as { ids: string[]; hello: unknown };
+    expect(seen.ids).toContain('hello');
+    expect(seen.hello).toEqual({ type: 'string' });
+  });
+});
