@@ -89,3 +89,65 @@ print(json.dumps({"ids": [x["id"] for x in p.processes()["processes"]], "hello":
     expect(seen.hello).toEqual({ type: 'string' });
   });
 });
+
+describe('OGC API - Processes: execution', () => {
+  const execute = async (id: string, body: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${s.url}/processes/${id}/execution`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    return res;
+  };
+  const results = async (res: Response) => {
+    const body = await res.json();
+    expectOgcValid(res.status >= 400 ? 'exception' : 'results', body);
+    return { status: res.status, body: body as Record<string, any> };
+  };
+
+  it('runs synchronously by default and answers a results document', async () => {
+    expect(await results(await execute('hello', { inputs: { name: 'api' } }))).toEqual({ status: 200, body: { output: 'Hello api' } });
+    const inout = await results(await execute('inout', { inputs: { int_in: 3, bool_in: true, float_in: { value: '2.5', uom: 'metre' }, string_in: 'rock', tags: ['a', 'b'] } }));
+    expect(inout.status).toBe(200);
+    expect(inout.body).toMatchObject({ int_out: 3, bool_out: true, string_out: 'rock' });
+    const words = await results(await execute('wordcounter', { inputs: { text: { value: 'a b a', mediaType: 'text/plain' } } }));
+    expect(JSON.parse(words.body.output.value)).toMatchObject({ total: 3 });
+    const box = await results(await execute('bbox', { inputs: { bboxin: { bbox: [51.9, 7.0, 53.0, 8.0], crs: 'EPSG:4326' } } }));
+    // EPSG:4326 is latitude first; the standard's bbox is CRS84, longitude first.
+    expect(box.body.bboxout).toEqual({ bbox: [7, 51.9, 8, 53], crs: 'http://www.opengis.net/def/crs/OGC/1.3/CRS84' });
+  });
+
+  it('answers one output raw when asked for response raw', async () => {
+    const res = await execute('hello', { inputs: { name: 'raw' }, outputs: { output: {} }, response: 'raw' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await res.text()).toBe('Hello raw');
+  });
+
+  it('with Prefer: respond-async creates a job (201, Location, statusInfo) that WPS and /jobs both show', async () => {
+    const res = await execute('sleep', { inputs: { delay: 0.2 } }, { prefer: 'respond-async' });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('preference-applied')).toBe('respond-async');
+    const info = (await res.json()) as { jobID: string; status: string };
+    expectOgcValid('statusInfo', info);
+    expect(res.headers.get('location')).toBe(`${s.url}/jobs/${info.jobID}`);
+    let job = info as { status: string; links: { rel: string; href: string }[] };
+    for (let i = 0; i < 100 && job.status !== 'successful'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      job = (await (await fetch(res.headers.get('location')!)).json()) as typeof job;
+    }
+    expectOgcValid('statusInfo', job);
+    expect(job.status).toBe('successful');
+    expect((await results(await fetch(`${s.url}/jobs/${info.jobID}/results`))).body).toEqual({ sleep_output: 'done sleeping' });
+    const wps = job.links.find((l: { rel: string }) => l.rel === 'status').href as string;
+    expect(await (await fetch(wps)).text()).toContain('<wps:ProcessSucceeded>');
+  });
+
+  it('refuses a value the process does not allow, a malformed body, and a GET, with the standard’s exceptions', async () => {
+    const bad = await results(await execute('inout', { inputs: { int_in: 99, bool_in: true, float_in: 1, string_in: 'rock' } }));
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toMatch(/int_in/);
+    const malformed = await fetch(`${s.url}/processes/hello/execution`, { method: 'POST', body: '{not json' });
+    expect(malformed.status).toBe(400);
+    expectOgcValid('exception', await malformed.json());
+    const get = await fetch(`${s.url}/processes/hello/execution`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+});

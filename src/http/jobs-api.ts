@@ -4,10 +4,9 @@ import { JOB_ID_PATTERN } from '../job-id.js';
 import { problem } from './problem.js';
 import { isTerminal, type JobState } from '../jobs/states.js';
 import type { Job } from '../jobs/store.js';
-import { isTextMimeType } from '../process/formats.js';
 import type { Services } from '../services.js';
-import type { StoredOutput } from '../runner-contract.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
+import { resultValue } from '../ogcapi/results.js';
 
 /**
  * Job management over HTTP, shaped like OGC API - Processes Part 1 so that existing
@@ -27,19 +26,12 @@ const STATUS: Record<JobState, string> = {
 const STATE_OF = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as JobState]));
 const LOG_TAIL = 256 * 1024;
 
-export function jobsApi(services: Services) {
-  const { store, files, publisher, lifecycle, config, sessionLinks } = services;
+/** A job as OGC API - Processes' statusInfo (a ready session's has a link with rel `session`: its URL with its secret, for its owner). */
+export function statusInfoOf(services: Services): (job: Job) => Promise<Record<string, unknown>> {
+  const { publisher, config, sessionLinks } = services;
   const base = config.baseUrl;
 
-  /** The job's status info; a ready session's has a link with rel `session` (its URL with its secret, for its owner). */
-  const statusInfo = async (job: Job) => {
-    const info = statusInfoOf(job);
-    const link = job.state === 'running' ? await sessionLinks.link(job) : undefined;
-    if (link) (info.links as unknown[]).push({ href: link, rel: 'session', type: 'text/html', title: 'the interactive session' });
-    return info;
-  };
-
-  const statusInfoOf = (job: Job) => {
+  const describe = (job: Job) => {
     const info: Record<string, unknown> = {
       jobID: job.id,
       processID: job.processId,
@@ -67,6 +59,19 @@ export function jobsApi(services: Services) {
     }
     return info;
   };
+
+  return async (job: Job) => {
+    const info = describe(job);
+    const link = job.state === 'running' ? await sessionLinks.link(job) : undefined;
+    if (link) (info.links as unknown[]).push({ href: link, rel: 'session', type: 'text/html', title: 'the interactive session' });
+    return info;
+  };
+}
+
+export function jobsApi(services: Services) {
+  const { store, files, lifecycle } = services;
+  const base = services.config.baseUrl;
+  const statusInfo = statusInfoOf(services);
 
   const list = async (ctx: Context, caller: Caller) => {
     const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit ?? 100) || 100));
@@ -137,22 +142,6 @@ export function jobsApi(services: Services) {
     if (part === 'logs') return logs(ctx, job);
     ctx.body = await statusInfo(job);
   };
-}
-
-function resultValue(o: StoredOutput): unknown {
-  const v = o.value;
-  if (o.href) return { href: o.href, type: v.type === 'complex' ? v.mimeType : v.type === 'bbox' ? 'text/xml' : 'text/plain' };
-  switch (v.type) {
-    case 'literal':
-      return v.uom ? { value: v.value, uom: v.uom } : v.value;
-    case 'bbox':
-      return { bbox: [...v.lowerCorner, ...v.upperCorner], crs: v.crs };
-    case 'complex': {
-      const bytes = Buffer.from(v.data ?? '', 'base64');
-      const text = isTextMimeType(v.mimeType) && v.encoding?.toLowerCase() !== 'base64';
-      return text ? { value: bytes.toString('utf8'), mediaType: v.mimeType } : { value: v.data, mediaType: v.mimeType, encoding: 'base64' };
-    }
-  }
 }
 
 /** The last part of a log file; a missing file (or anything but a regular file) is an empty log. */

@@ -1,13 +1,24 @@
 import type { Context } from 'koa';
-import type { Caller } from '../auth/caller.js';
+import { isAnonymous, needsIdentity, type Caller } from '../auth/caller.js';
+import { OwsException } from '../exceptions.js';
+import { parseExecute } from '../ogcapi/execute-request.js';
+import { resultValue } from '../ogcapi/results.js';
+import { runSynchronously } from '../operations/execute.js';
+import { selectOutputs } from '../process/outputs.js';
+import { checkInputsBeforeFetching } from '../processing/resolve-inputs.js';
+import { outputBytes } from '../processing/store-outputs.js';
+import { submitJob } from '../processing/submit-job.js';
+import { toStoredOutput } from '../storage/job-files.js';
+import { statusInfoOf } from './jobs-api.js';
+import { readBody } from './read-body.js';
 import { CONFORMANCE, landingPage } from '../ogcapi/landing.js';
-import { processDescription, processSummary, type Link } from '../ogcapi/process-description.js';
+import { jobControlOptions, processDescription, processSummary, type Link } from '../ogcapi/process-description.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { Services } from '../services.js';
 import { problem } from './problem.js';
 
-/** `/processes` and `/processes/{id}` (an identifier, percent-encoded). */
-export const PROCESSES_PATH = /^\/processes(?:\/([^/]+))?\/?$/;
+/** `/processes`, `/processes/{id}` (an identifier, percent-encoded) and `/processes/{id}/execution`. */
+export const PROCESSES_PATH = /^\/processes(?:\/([^/]+)(\/execution)?)?\/?$/;
 
 /**
  * OGC API - Processes - Part 1 over the same processes as WPS: the landing page, the
@@ -16,6 +27,7 @@ export const PROCESSES_PATH = /^\/processes(?:\/([^/]+))?\/?$/;
  */
 export function processesApi(services: Services) {
   const { config, registry } = services;
+  const statusInfo = statusInfoOf(services);
   const base = config.baseUrl;
   const meta = config.metadata;
 
@@ -41,6 +53,60 @@ export function processesApi(services: Services) {
     ctx.body = { processes: visible.slice(offset, offset + limit).map((p) => processSummary(p, linksOf(p, false))), links };
   };
 
+  /**
+   * `POST /processes/{id}/execution`: asynchronous with `Prefer: respond-async` (or when
+   * the process runs only as a job), else synchronous; the same validation, jobs, store
+   * and schedulers as WPS Execute.
+   */
+  const execute = async (ctx: Context, caller: Caller, process: ProcessDefinition): Promise<void> => {
+    if (isAnonymous(caller)) throw needsIdentity();
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(ctx.req, config.limits.maxRequestSize)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof OwsException) return problem(ctx, err.httpStatus, 'invalid-request', err.message);
+      return problem(ctx, 400, 'invalid-request', 'The body is not a JSON execute request');
+    }
+    try {
+      const { request } = parseExecute(process.identifier, body);
+      const options = jobControlOptions(process);
+      const prefersAsync = /\brespond-async\b/.test(ctx.get('prefer'));
+      if ((prefersAsync && options.includes('async-execute')) || !options.includes('sync-execute')) {
+        const form = request.responseForm;
+        const asks = form.kind === 'raw' ? [form.output] : form.outputs;
+        request.responseForm = { kind: 'document', outputs: asks, storeExecuteResponse: true, lineage: false, status: true };
+        selectOutputs(process, asks);
+        checkInputsBeforeFetching(process, request.inputs, config.limits);
+        await services.jobs.queueLimits.check(process);
+        const { jobId } = await submitJob(services.jobs, request, process, caller);
+        const job = await services.store.get(jobId);
+        ctx.status = 201;
+        ctx.set('location', `${base}/jobs/${jobId}`);
+        if (prefersAsync) ctx.set('preference-applied', 'respond-async');
+        ctx.body = await statusInfo(job!);
+        return;
+      }
+      const run = await runSynchronously(services, request, process, caller);
+      try {
+        if (!run.result.ok) throw run.result.error;
+        const form = request.responseForm;
+        if (form.kind === 'raw') {
+          const { data, mimeType } = outputBytes(run.selections[0]!, run.result.produced[0]!.value);
+          ctx.type = mimeType;
+          ctx.body = data;
+          return;
+        }
+        ctx.body = Object.fromEntries(run.result.produced.map((p) => [p.selection.output.identifier, resultValue(toStoredOutput(p.selection.output.identifier, p.value, p.href))]));
+      } finally {
+        await run.release?.();
+      }
+    } catch (err) {
+      if (!(err instanceof OwsException)) throw err;
+      const type = err.httpStatus >= 500 ? (err.code === 'ServerBusy' ? 'server-busy' : 'execution-failed') : 'invalid-parameter';
+      problem(ctx, err.httpStatus, type, err.locator ? `${err.locator}: ${err.message}` : err.message);
+    }
+  };
+
   return {
     landing(ctx: Context): void {
       ctx.body = landingPage(meta.title, meta.abstract, base);
@@ -48,8 +114,12 @@ export function processesApi(services: Services) {
     conformance(ctx: Context): void {
       ctx.body = { conformsTo: CONFORMANCE };
     },
-    processes(ctx: Context, caller: Caller, id: string | undefined): void {
-      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', `${ctx.method} is not allowed here`);
+    async processes(ctx: Context, caller: Caller, id: string | undefined, execution: boolean): Promise<void> {
+      const allowed = execution ? 'POST' : 'GET';
+      if (ctx.method !== allowed && !(allowed === 'GET' && ctx.method === 'HEAD')) {
+        ctx.set('allow', allowed);
+        return problem(ctx, 405, 'method-not-allowed', `${ctx.method} is not allowed here; ${allowed} is`);
+      }
       if (id === undefined) return list(ctx, caller);
       let identifier: string;
       try {
@@ -60,6 +130,7 @@ export function processesApi(services: Services) {
       const process = registry.getFor(identifier, caller);
       // One the caller may not use is answered as one that does not exist.
       if (!process) return problem(ctx, 404, 'no-such-process', `there is no process ${identifier}`);
+      if (execution) return execute(ctx, caller, process);
       ctx.body = processDescription(process, linksOf(process, true));
     },
   };

@@ -39,6 +39,31 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext, caller
   if (process.session) {
     throw invalidParameter('storeExecuteResponse', `Process ${process.identifier} is an interactive session, which runs only as a job: storeExecuteResponse must be true`);
   }
+  const run = await runSynchronously(ctx, req, process, caller);
+  // Most runs never made a working directory: no promise for them.
+  if (!run.release) return answer(ctx, req, process, asks, run.selections, run.result);
+  try {
+    return answer(ctx, req, process, asks, run.selections, run.result);
+  } finally {
+    await run.release();
+  }
+}
+
+/** A synchronous run's outcome, and what to give back once its answer is made. */
+export interface SynchronousRun {
+  selections: readonly OutputSelection[];
+  result: ProcessRunResult;
+  /** Removes the run's working directory, once the answer is made (its files may back it); absent when it made none. */
+  release?: () => Promise<void>;
+}
+
+/**
+ * Runs a process inline: a synchronous slot (ServerBusy beyond), a lease on the request
+ * memory for fetched references, the time limit. Shared by WPS and OGC API execution.
+ */
+export async function runSynchronously(ctx: OperationContext, req: ExecuteRequest, process: ProcessDefinition, caller: Caller): Promise<SynchronousRun> {
+  const form = req.responseForm;
+  const asks: readonly OutputRequest[] = form.kind === 'raw' ? [form.output] : form.outputs;
   const selections = selectOutputs(process, asks);
   if (!ctx.syncSlots.tryTake()) {
     throw new OwsException(
@@ -82,13 +107,7 @@ export async function execute(req: ExecuteRequest, ctx: OperationContext, caller
     lease.release();
     ctx.syncSlots.give();
   }
-  // Most runs never made it: no promise for them.
-  if (!workdir.made) return answer(ctx, req, process, asks, selections, result);
-  try {
-    return answer(ctx, req, process, asks, selections, result);
-  } finally {
-    await workdir.remove();
-  }
+  return workdir.made ? { selections, result, release: () => workdir.remove() } : { selections, result };
 }
 
 /** The response to a synchronous run: its raw output, or the ExecuteResponse. */
