@@ -124,10 +124,10 @@ describe('OGC API - Processes: execution', () => {
     const res = await execute('sleep', { inputs: { delay: 0.2 } }, { prefer: 'respond-async' });
     expect(res.status).toBe(201);
     expect(res.headers.get('preference-applied')).toBe('respond-async');
-    const info = (await res.json()) as { jobID: string; status: string };
+    const info = (await res.json()) as { jobID: string; status: string; links: { rel: string; href: string }[] };
     expectOgcValid('statusInfo', info);
     expect(res.headers.get('location')).toBe(`${s.url}/jobs/${info.jobID}`);
-    let job = info as { status: string; links: { rel: string; href: string }[] };
+    let job = info;
     for (let i = 0; i < 100 && job.status !== 'successful'; i++) {
       await new Promise((r) => setTimeout(r, 50));
       job = (await (await fetch(res.headers.get('location')!)).json()) as typeof job;
@@ -135,7 +135,7 @@ describe('OGC API - Processes: execution', () => {
     expectOgcValid('statusInfo', job);
     expect(job.status).toBe('successful');
     expect((await results(await fetch(`${s.url}/jobs/${info.jobID}/results`))).body).toEqual({ sleep_output: 'done sleeping' });
-    const wps = job.links.find((l: { rel: string }) => l.rel === 'status').href as string;
+    const wps = job.links.find((l) => l.rel === 'status')!.href;
     expect(await (await fetch(wps)).text()).toContain('<wps:ProcessSucceeded>');
   });
 
