@@ -98,7 +98,10 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     secretOf: async (jobId) => (await files.readSpec(jobId).catch(() => undefined))?.session?.secret,
   });
   const publisher = new StatusPublisher({
-    sessionLink: (job) => sessionLinks.link(job),
+    // The secret only where the document is as private as the session: its owner's
+    // (protectOutputs), or nothing is protected (auth off). A status document is otherwise
+    // a capability URL whose address follows from the job id, which every session URL shows.
+    sessionLink: (job) => (!config.auth || config.auth.protectOutputs ? sessionLinks.link(job) : Promise.resolve(sessionLinks.url(job))),
     store,
     registry,
     files,

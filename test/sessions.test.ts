@@ -78,13 +78,17 @@ describe('sessions through the local scheduler', () => {
     expect(opened.headers.get('location')).toBe(`/sessions/${id}/`);
     const cookie = opened.headers.get('set-cookie')!;
     expect(cookie).toMatch(new RegExp(`^wps-session-secret=[^;]+; Path=/sessions/${id}/; HttpOnly; SameSite=Lax$`));
-    const page = await fetch(`${s.url}/sessions/${id}/some/page?x=1`, { headers: { cookie: `${cookie.split(';')[0]}; other=2` } });
+    const page = await fetch(`${s.url}/sessions/${id}/some/page?x=1`, { headers: { cookie: `${cookie.split(';')[0]}; other=2`, authorization: 'Bearer a-token-of-this-server' } });
     expect(page.status).toBe(200);
     const seen = (await page.json()) as { url: string; headers: Record<string, string> };
     // The prefix is stripped, the secret's cookie kept from the application, the rest passed on.
     expect(seen.url).toBe('/some/page?x=1');
     expect(seen.headers.cookie).toBe('other=2');
     expect(seen.headers['x-forwarded-prefix']).toBe(`/sessions/${id}`);
+    // Bearer credentials are the server's, never the application's; its own scheme passes.
+    expect(seen.headers.authorization).toBeUndefined();
+    const own = await fetch(`${s.url}/sessions/${id}/`, { headers: { cookie: cookie.split(';')[0]!, authorization: 'token its-own' } });
+    expect(((await own.json()) as { headers: Record<string, string> }).headers.authorization).toBe('token its-own');
 
     const ws = await echoOver(`${link.replace(/^http/, 'ws').replace('/?', '/ws?')}`);
     expect(ws.hello).toEqual({ hello: '/ws' });
@@ -144,6 +148,17 @@ describe('sessions through the local scheduler', () => {
       expect(answer).toMatch(/^HTTP\/1\.1 200/);
       expect(answer).toContain('"app":"ws-echo"');
     }
+    // A body on a GET stays its body (chunked framing kept): never a request of its own.
+    const smuggled = 'GET /admin HTTP/1.1\r\nHost: x\r\n\r\n';
+    const carried = await new Promise<string>((done) => {
+      const c = connect({ host: '127.0.0.1', port: Number(port) });
+      let got = '';
+      c.on('data', (d) => (got += d));
+      c.on('end', () => done(got));
+      c.write(`GET /sessions/${id}/x HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`);
+    });
+    expect(carried.match(/"app":"ws-echo"/g)).toHaveLength(1);
+    expect(carried).toContain('"body":"GET /admin HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"');
     // Encoded paths stay paths of the same application.
     const encoded = await fetch(`${s.url}/sessions/${id}/..%2F..%2Fwps%3Frequest=GetCapabilities`, { headers: { cookie } });
     expect(((await encoded.json()) as { url: string }).url).toBe('/..%2F..%2Fwps%3Frequest=GetCapabilities');
@@ -243,7 +258,10 @@ describe('owned sessions (authentication on)', () => {
 
   it('the owner and an admin get through by their tokens (which the application never sees); another user does not', async () => {
     const location = statusLocationOf((await get(`${s.wps}?service=WPS&request=Execute&version=1.0.0&identifier=echo&storeExecuteResponse=true&status=true`, as(ALICE))).text);
-    const id = /sessions\/([0-9a-f-]{36})\//.exec(linkOf((await untilReady(location)).at(-1)!))![1]!;
+    const ready = (await untilReady(location)).at(-1)!;
+    // With authentication on, a status document is a capability URL found from the job id: no secret in it.
+    expect(ready.message).not.toContain('session_secret');
+    const id = /sessions\/([0-9a-f-]{36})\//.exec(linkOf(ready))![1]!;
     const page = (token: string) => fetch(`${s.url}/sessions/${id}/who`, { headers: as(token) });
     const owner = await page(ALICE);
     expect(owner.status).toBe(200);

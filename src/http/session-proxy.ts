@@ -59,7 +59,7 @@ type Admission =
  */
 export class SessionProxy {
   private readonly routes = new Map<string, Route>();
-  /** Open websocket connections by session, with the bytes they had moved at the last look. */
+  /** Open websocket connections and HTTP exchanges in progress by session, with the bytes they had moved at the last look. */
   private readonly tunnels = new Map<string, Map<Socket, number>>();
   private readonly seen = new Map<string, Date>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, scheduling: 'lifo' });
@@ -95,8 +95,17 @@ export class SessionProxy {
       if (admitted.cookie) headers['set-cookie'] = admitted.cookie;
       return answer(res, 303, 'Opening the session\n', headers);
     }
+    // A client gone while it was being checked: nothing to forward.
+    if (req.destroyed || res.destroyed) return;
     const { route } = admitted;
     this.seen.set(route.id, new Date());
+    // A long exchange (a download) counts as traffic while it lasts, by its socket's bytes.
+    const open = this.tunnelsOf(route.id);
+    open.set(req.socket, req.socket.bytesRead + req.socket.bytesWritten);
+    res.once('close', () => {
+      open.delete(req.socket);
+      this.seen.set(route.id, new Date());
+    });
     const upstream = request({
       host: route.host,
       port: route.port,
@@ -135,6 +144,7 @@ export class SessionProxy {
       client.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Refused'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
       return;
     }
+    if (client.destroyed) return;
     const { route } = admitted;
     const upstream = connect({ host: route.host, port: route.port });
     const close = () => {
@@ -159,10 +169,14 @@ export class SessionProxy {
       upstream.pipe(client);
       client.pipe(upstream);
     });
-    let open = this.tunnels.get(route.id);
-    if (!open) this.tunnels.set(route.id, (open = new Map()));
-    open.set(upstream, 0);
+    this.tunnelsOf(route.id).set(upstream, 0);
     this.seen.set(route.id, new Date());
+  }
+
+  private tunnelsOf(id: string): Map<Socket, number> {
+    let open = this.tunnels.get(id);
+    if (!open) this.tunnels.set(id, (open = new Map()));
+    return open;
   }
 
   /** Who may pass, and where the request goes in the application. */
@@ -250,8 +264,15 @@ function forwardedHeaders(req: IncomingMessage, route: Route, admitted: Extract<
       out.push(name, raw[i + 1]!);
       continue;
     }
+    // A body's framing is kept (Node frames what it forwards as chunked): dropped, a body
+    // on a GET would reach the application as a request of its own.
+    if (lower === 'transfer-encoding' && !upgrade) {
+      out.push('Transfer-Encoding', 'chunked');
+      continue;
+    }
     if (HOP_BY_HOP.has(lower) || lower.startsWith('x-forwarded-')) continue;
-    if (lower === 'authorization' && admitted.dropAuthorization) continue;
+    // Bearer credentials are this server's (a front end may add them to every request): never the application's.
+    if (lower === 'authorization' && (admitted.dropAuthorization || /^bearer\s/i.test(raw[i + 1]!))) continue;
     if (lower === 'cookie') {
       const kept = raw[i + 1]!.split(/;\s*/).filter((c) => c !== '' && !c.startsWith(`${COOKIE}=`)).join('; ');
       if (kept) out.push(name, kept);

@@ -324,16 +324,18 @@ export class JobStore {
   }
 
   /**
-   * A session's application is ready at host:port: once per job, and only at an address no
-   * other unfinished session holds (the unique index refuses it: undefined).
+   * A session's application is ready at host:port: once per job, only for a running
+   * session, and only at an address no other unfinished session holds (the unique index
+   * refuses it: undefined).
    */
   async sessionReady(id: string, host: string, port: number, message: string): Promise<Job | undefined> {
     try {
+      // Only a running job that was handed over as a session (it has a session secret).
       return await this.update(
         id,
-        ['accepted', 'running'],
-        { state: 'running', session_host: host, session_port: port, session_ready_at: this.db.fn.now(), started_at: this.db.raw('coalesce(started_at, now())'), message },
-        (q) => q.whereNull('session_host'),
+        ['running'],
+        { session_host: host, session_port: port, session_ready_at: this.db.fn.now(), message },
+        (q) => q.whereNull('session_host').whereNotNull('session_secret_hash'),
       );
     } catch (err) {
       if ((err as { code?: string }).code === '23505') return undefined;

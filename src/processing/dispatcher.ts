@@ -408,8 +408,10 @@ export class Dispatcher {
   /** Why a ready session ends now (its wall time, or no traffic for its idle timeout); undefined: it goes on. */
   private sessionOver(job: Job, app: SessionApp, template: JobTemplate): string | undefined {
     const now = Date.now();
-    const wall = template.wallClockLimitSeconds - Math.ceil(this.d.config.jobs.wallGraceMs / 1000);
-    if (job.startedAt && now - job.startedAt.getTime() >= wall * 1000) return `The session reached its wall time of ${wall} s`;
+    // Ended here two looks before the batch system would (it asks for no more time than
+    // its partition may allow): then it succeeded; the batch system's kill is the backstop.
+    const wall = template.wallClockLimitSeconds;
+    if (job.startedAt && now - job.startedAt.getTime() >= wall * 1000 - 2 * this.d.config.jobs.monitorIntervalMs) return `The session reached its wall time of ${wall} s`;
     const idle = app.idleTimeoutSeconds;
     const last = Math.max(job.sessionReadyAt!.getTime(), job.sessionActiveAt?.getTime() ?? 0);
     if (idle !== undefined && now - last >= idle * 1000) return `The session ended after ${idle} s without traffic`;
@@ -463,8 +465,7 @@ export class Dispatcher {
       outputPath: this.d.files.stdoutPath(job.id),
       errorPath: this.d.files.stderrPath(job.id),
       env: { WPS_JOB_ID: job.id },
-      // A session is ended by the dispatcher at its wall time (it succeeded); the batch system's limit comes after, as a backstop.
-      wallClockLimitSeconds: reservationFrom(placement, this.d.config).wallTimeSeconds + (process.session ? Math.ceil(this.d.config.jobs.wallGraceMs / 1000) : 0),
+      wallClockLimitSeconds: reservationFrom(placement, this.d.config).wallTimeSeconds,
       nativeSpecification: placement.nativeOptions,
     };
     if (placement.queue) t.queue = placement.queue;

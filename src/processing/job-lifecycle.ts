@@ -59,6 +59,8 @@ export class JobLifecycle {
    */
   async endSession(id: string, message: string, url: string): Promise<Job | undefined> {
     const result: JobResult = { state: 'succeeded', message, outputs: [{ identifier: SESSION_URL_OUTPUT, value: { type: 'literal', value: url } }] };
+    // Its results are read from the file, whether or not the runner, stopped next, writes its own.
+    await this.files.writeResult(id, result).catch(() => undefined);
     const job = await this.store.succeed(id, message);
     if (job) await this.ended(job, result);
     return job;

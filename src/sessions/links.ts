@@ -34,6 +34,11 @@ export class SessionLinks {
     private readonly sources: SessionLinkSources,
   ) {}
 
+  /** The session's URL without its secret (undefined: not a session, or not ready). */
+  url(job: { id: string; processId: string; sessionHost: string | null }): string | undefined {
+    return job.sessionHost !== null && this.sources.appOf(job.processId) ? sessionPaths(this.sessionsUrl, job.id).url : undefined;
+  }
+
   /** The URL that lets its holder in, once the session is ready (undefined: not a session, or not ready). */
   async link(job: { id: string; processId: string; sessionHost: string | null }): Promise<string | undefined> {
     const app = job.sessionHost !== null ? this.sources.appOf(job.processId) : undefined;

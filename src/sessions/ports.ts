@@ -1,13 +1,15 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { isAlive } from '../scheduler/local/proc.js';
 import type { PortPool } from './app.js';
 
-/** Where runners on a node mark the ports their sessions hold (node-local: ports are). */
-const RESERVATIONS = join(tmpdir(), 'wps-session-ports');
+/**
+ * Where runners on a node mark the ports their sessions hold (node-local: ports are). A
+ * fixed path, not TMPDIR, which batch systems often set per job.
+ */
+const RESERVATIONS = '/tmp/wps-session-ports';
 
 /** A port held for one session until `release`. */
 export interface PortReservation {
@@ -36,7 +38,15 @@ export async function reservePort(pool: PortPool, waitSeconds = 0, pid = process
 const RETRY_MS = 200;
 
 async function reserveOnce(pool: PortPool, pid: number): Promise<PortReservation | undefined> {
-  mkdirSync(RESERVATIONS, { recursive: true, mode: 0o1777 });
+  // Shared by every user's runners, like /tmp itself (the umask would take the others' write bit).
+  if (!existsSync(RESERVATIONS)) {
+    mkdirSync(RESERVATIONS, { recursive: true });
+    try {
+      chmodSync(RESERVATIONS, 0o1777);
+    } catch {
+      // another user's runner made it at the same moment, and set its mode
+    }
+  }
   const [first, last] = pool.portRange;
   const count = last - first + 1;
   const start = Math.floor(Math.random() * count);

@@ -2,13 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { hostname } from 'node:os';
 import { setTimeout as wait } from 'node:timers/promises';
 import type { JobResult } from '../runner-contract.js';
 import { openJobLogs } from '../storage/job-files.js';
 import { expandCommand, poolFor, SESSION_URL_OUTPUT, type SessionSpec } from './app.js';
 import { reservePort } from './ports.js';
-import { descendantsOf, isSameProcessAlive, signalEach } from '../scheduler/local/proc.js';
+import { descendantsOf, isSameProcessAlive, signalEach, type ProcessId } from '../scheduler/local/proc.js';
 
 /** What a session's runner needs from its job: where it logs, and how it tells the server. */
 export interface SessionRun {
@@ -30,6 +31,10 @@ export const NO_PORT = 'All the resources are currently taken';
 export const NOT_READY = 'Session did not start before timeout expired. Check session logs.';
 
 const POLL_MS = 100;
+/** How often the application's process tree is looked at while it runs. */
+const TREE_LOOK_MS = 2000;
+/** Between SIGTERM and SIGKILL: the application's, then its leftovers' (both within the schedulers' own grace). */
+const KILL_GRACE_MS = 4000;
 /** A session that just ended may hold its port a moment longer (its application stopping): so long a new one waits for it. */
 const PORT_WAIT_SECONDS = 10;
 const LOG_LINES = 20;
@@ -49,6 +54,14 @@ export async function runSession(run: SessionRun): Promise<JobResult> {
   const reservation = await reservePort(pool, Math.min(run.spec.app.timeoutSeconds, PORT_WAIT_SECONDS));
   if (!reservation) return failed(NO_PORT);
   let child: ChildProcess | undefined;
+  // What the application started, looked at while it runs: some leave its process group
+  // (Xpra's display server, Jupyter's kernels) and, once it is gone, nothing links them to it.
+  const tree = new Map<number, ProcessId>();
+  const noteTree = () => {
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) for (const p of descendantsOf(child.pid)) tree.set(p.pid, p);
+  };
+  const looking = setInterval(noteTree, TREE_LOOK_MS);
+  looking.unref();
   try {
     const values: Record<string, string> = { ...spec.app.properties, ...spec.values };
     Object.assign(values, {
@@ -84,22 +97,28 @@ export async function runSession(run: SessionRun): Promise<JobResult> {
     const logTail = () => lastLines([run.stdoutPath, run.stderrPath], logStart);
     const ready = await becomeReady(run, pool.host, reservation.port, logStart, exited);
     if (ready !== true) {
+      noteTree();
       await stopChild(child, run.killGraceMs);
       const why = ready === 'timeout' ? NOT_READY : ready === 'stopped' ? 'The session was stopped before it was ready' : `The application ${ready} before it was ready`;
       return failed(`${why}${await logTail()}`);
     }
     if (!(await run.announce(pool.host, reservation.port))) {
+      noteTree();
       await stopChild(child, run.killGraceMs);
       return failed(`The server did not accept the session at ${pool.host}:${reservation.port}`);
     }
     const end = await Promise.race([exited, stopped(run.stop)]);
     if (end === 'stopped') {
+      noteTree();
       await stopChild(child, run.killGraceMs);
       return { state: 'succeeded', message: 'The session was stopped', outputs: output };
     }
     return { state: 'succeeded', message: `The session ended: the application ${end}`, outputs: output };
   } finally {
+    clearInterval(looking);
+    noteTree();
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await stopAll([...tree.values()], run.killGraceMs);
     reservation.release();
   }
 }
@@ -127,6 +146,8 @@ async function becomeReady(run: SessionRun, host: string, port: number, logStart
 function lineScanner(path: string, from: number, pattern: RegExp): () => Promise<boolean> {
   let offset = from;
   let partial = '';
+  // A character may be cut between two reads.
+  const decoder = new StringDecoder('utf8');
   return async () => {
     const handle = await open(path, 'r').catch(() => undefined);
     if (!handle) return false;
@@ -135,9 +156,9 @@ function lineScanner(path: string, from: number, pattern: RegExp): () => Promise
       if (size <= offset) return false;
       const { buffer, bytesRead } = await handle.read(Buffer.alloc(Math.min(size - offset, 1 << 20)), 0, Math.min(size - offset, 1 << 20), offset);
       offset += bytesRead;
-      const lines = (partial + buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
+      const lines = (partial + decoder.write(buffer.subarray(0, bytesRead))).split('\n');
       partial = lines.pop() ?? '';
-      return lines.some((l) => pattern.test(l)) || pattern.test(partial);
+      return lines.some((l) => pattern.test(l));
     } finally {
       await handle.close();
     }
@@ -164,22 +185,23 @@ function stopped(signal: AbortSignal): Promise<'stopped'> {
   });
 }
 
-/**
- * SIGTERM, then SIGKILL once the grace has passed; then the same for whatever the
- * application had started that is still there, including what left its process group
- * (Xpra's display server), which the group kill of the job would miss.
- */
-async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+/** SIGTERM, then SIGKILL once the grace has passed (what it started is stopped after, by stopAll). */
+async function stopChild(child: ChildProcess, graceMs = KILL_GRACE_MS): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const tree = descendantsOf(child.pid!);
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await gone;
   clearTimeout(timer);
-  signalEach(tree, 'SIGTERM');
-  for (let waited = 0; waited < graceMs && tree.some((p) => isSameProcessAlive(p.pid, p.startTicks)); waited += POLL_MS) await wait(POLL_MS);
-  signalEach(tree, 'SIGKILL');
+}
+
+/** Stops whatever of these processes is still the same one: SIGTERM, then SIGKILL after the grace. */
+async function stopAll(processes: readonly ProcessId[], graceMs = KILL_GRACE_MS): Promise<void> {
+  const alive = () => processes.filter((p) => isSameProcessAlive(p.pid, p.startTicks));
+  if (alive().length === 0) return;
+  signalEach(processes, 'SIGTERM');
+  for (let waited = 0; waited < graceMs && alive().length > 0; waited += POLL_MS) await wait(POLL_MS);
+  signalEach(processes, 'SIGKILL');
 }
 
 async function sizeOf(path: string): Promise<number> {
