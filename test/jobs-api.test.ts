@@ -109,6 +109,31 @@ describe('the jobs API (OGC API - Processes shape)', () => {
     expect((await json('/jobs?status=nonsense')).status).toBe(400);
   });
 
+  it('filters the job list by creation time, run time, type and several processes (the job-list class)', async () => {
+    const before = new Date().toISOString();
+    const quickAt = await submit('identifier=hello&DataInputs=name=quick');
+    const slowAt = await submit('identifier=sleep&DataInputs=delay=1.5');
+    for (const at of [quickAt, slowAt]) await followStatus(at, { timeoutMs: 30_000 });
+    const [quick, slow] = [idOf(quickAt), idOf(slowAt)];
+    const ids = async (q: string) => (await json(`/jobs?limit=1000&${q}`)).body.jobs.map((j: { jobID: string }) => j.jobID) as string[];
+    const mine = [quick, slow];
+    expect(await ids(`datetime=${encodeURIComponent(`${before}/..`)}`)).toEqual(expect.arrayContaining(mine));
+    expect(await ids(`datetime=${encodeURIComponent('2099-01-01T00:00:00Z/..')}`)).toEqual([]);
+    expect(await ids(`datetime=${encodeURIComponent('../2000-01-01T00:00:00Z')}`)).toEqual([]);
+    expect((await json('/jobs?datetime=yesterday')).status).toBe(400);
+    const long = await ids(`minDuration=1&datetime=${encodeURIComponent(`${before}/..`)}`);
+    expect(long).toContain(slow);
+    expect(long).not.toContain(quick);
+    const short = await ids(`maxDuration=1&datetime=${encodeURIComponent(`${before}/..`)}`);
+    expect(short).toContain(quick);
+    expect(short).not.toContain(slow);
+    expect((await json('/jobs?minDuration=-1')).status).toBe(400);
+    expect(await ids('type=process')).toEqual(expect.arrayContaining(mine));
+    expect(await ids('type=coverage')).toEqual([]);
+    expect(await ids(`processID=hello,sleep&datetime=${encodeURIComponent(`${before}/..`)}`)).toEqual(expect.arrayContaining(mine));
+    expect(await ids(`processID=wordcounter&datetime=${encodeURIComponent(`${before}/..`)}`)).toEqual([]);
+  }, 30_000);
+
   it('answers an unknown job with 404 and a problem document', async () => {
     const r = await json('/jobs/00000000-0000-0000-0000-000000000000');
     expect(r.status).toBe(404);

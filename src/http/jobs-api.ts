@@ -76,22 +76,38 @@ export function jobsApi(services: Services) {
   const list = async (ctx: Context, caller: Caller) => {
     const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit ?? 100) || 100));
     const offset = Math.max(0, Number(ctx.query.offset ?? 0) || 0);
-    const statuses = ([] as string[]).concat(ctx.query.status ?? []).flatMap((s) => s.split(','));
+    const listed = (name: string) => ([] as string[]).concat(ctx.query[name] ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+    const statuses = listed('status');
     const unknown = statuses.filter((s) => !(s in STATE_OF));
     if (unknown.length > 0) {
       return problem(ctx, 400, 'invalid-parameter', `status must be one of ${Object.values(STATUS).join(', ')}, not ${unknown.join(', ')}`);
     }
-    const processId = typeof ctx.query.processID === 'string' ? ctx.query.processID : undefined;
+    const created = typeof ctx.query.datetime === 'string' ? interval(ctx.query.datetime) : {};
+    if (created === undefined) return problem(ctx, 400, 'invalid-parameter', 'datetime is an RFC 3339 instant or interval (start/end, either end .. for open)');
+    const durations: Record<string, number> = {};
+    for (const name of ['minDuration', 'maxDuration']) {
+      const given = listed(name)[0];
+      if (given === undefined) continue;
+      if (!/^\d+$/.test(given)) return problem(ctx, 400, 'invalid-parameter', `${name} is a whole number of seconds`);
+      durations[name] = Number(given);
+    }
+    const types = listed('type');
     // Each user sees their own jobs; an admin everyone's, or one user's with ?user=.
     const user = typeof ctx.query.user === 'string' ? ctx.query.user : undefined;
     const owner = caller.admin ? user : caller.user;
-    const { jobs, total } = await store.list({
-      ...(owner !== undefined ? { owner } : {}),
-      ...(processId ? { processId } : {}),
-      states: statuses.map((s) => STATE_OF[s]!),
-      limit,
-      offset,
-    });
+    const processIds = listed('processID');
+    // Every job here is a process's: asking only for other types finds none.
+    const { jobs, total } = types.length > 0 && !types.includes('process')
+      ? { jobs: [], total: 0 }
+      : await store.list({
+          ...(owner !== undefined ? { owner } : {}),
+          ...(processIds.length > 0 ? { processIds } : {}),
+          states: statuses.map((s) => STATE_OF[s]!),
+          ...created,
+          ...durations,
+          limit,
+          offset,
+        });
     const page = (o: number) => {
       const q = new URLSearchParams(ctx.querystring);
       q.set('limit', String(limit));
@@ -142,6 +158,24 @@ export function jobsApi(services: Services) {
     if (part === 'logs') return logs(ctx, job);
     ctx.body = await statusInfo(job);
   };
+}
+
+/** An RFC 3339 instant, or an interval `start/end` with `..` (or nothing) for an open end; undefined when it is neither. */
+function interval(text: string): { createdFrom?: Date; createdTo?: Date } | undefined {
+  const parse = (t: string) => {
+    if (t === '..' || t === '') return null;
+    const d = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?$/i.test(t) ? new Date(t) : undefined;
+    return d && !Number.isNaN(d.getTime()) ? d : undefined;
+  };
+  const parts = text.split('/');
+  if (parts.length === 1) {
+    const at = parse(parts[0]!);
+    return at ? { createdFrom: at, createdTo: at } : undefined;
+  }
+  if (parts.length !== 2) return undefined;
+  const [from, to] = parts.map(parse);
+  if (from === undefined || to === undefined || (from === null && to === null)) return undefined;
+  return { ...(from ? { createdFrom: from } : {}), ...(to ? { createdTo: to } : {}) };
 }
 
 /** The last part of a log file; a missing file (or anything but a regular file) is an empty log. */

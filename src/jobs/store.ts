@@ -60,9 +60,18 @@ type Row = Record<string, unknown>;
 
 export interface JobFilter {
   owner?: string;
-  processId?: string;
+  /** Any of these processes. */
+  processIds?: readonly string[];
   states?: readonly JobState[];
+  /** Created within this interval (either end open). */
+  createdFrom?: Date;
+  createdTo?: Date;
+  /** Ran at least, or at most, this many seconds (until it ended, or until now): started jobs only. */
+  minDuration?: number;
+  maxDuration?: number;
 }
+
+const DURATION = "extract(epoch from coalesce(finished_at, now()) - started_at)";
 
 const date = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
 
@@ -437,8 +446,12 @@ export class JobStore {
   async list(filter: JobFilter & { limit: number; offset: number }): Promise<{ jobs: Job[]; total: number }> {
     const where = (q: Knex.QueryBuilder) => {
       if (filter.owner !== undefined) q.where('owner', filter.owner);
-      if (filter.processId) q.where('process_id', filter.processId);
+      if (filter.processIds?.length) q.whereIn('process_id', filter.processIds as string[]);
       if (filter.states && filter.states.length > 0) q.whereIn('state', filter.states as JobState[]);
+      if (filter.createdFrom) q.where('created_at', '>=', filter.createdFrom);
+      if (filter.createdTo) q.where('created_at', '<=', filter.createdTo);
+      if (filter.minDuration !== undefined) q.whereNotNull('started_at').whereRaw(`${DURATION} >= ?`, [filter.minDuration]);
+      if (filter.maxDuration !== undefined) q.whereNotNull('started_at').whereRaw(`${DURATION} <= ?`, [filter.maxDuration]);
       return q;
     };
     const rows = (await where(this.db('jobs')).orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset)) as Row[];
@@ -447,7 +460,8 @@ export class JobStore {
 
   /** Of everyone's jobs of all processes, from the counts by state (the table may hold a million jobs); else counted. */
   private async countMatching(filter: JobFilter, where: (q: Knex.QueryBuilder) => Knex.QueryBuilder): Promise<number> {
-    if (filter.processId || filter.owner !== undefined) {
+    const narrowed = filter.processIds?.length || filter.createdFrom || filter.createdTo || filter.minDuration !== undefined || filter.maxDuration !== undefined;
+    if (narrowed || filter.owner !== undefined) {
       const [count] = (await where(this.db('jobs')).count({ n: '*' })) as Row[];
       return Number(count?.n ?? 0);
     }
