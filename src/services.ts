@@ -4,6 +4,9 @@ import { ConfigError, type Config } from './config.js';
 import { appProcess } from './sessions/declare.js';
 import { SessionLinks } from './sessions/links.js';
 import { ProxyMappingFile } from './sessions/proxy-file.js';
+import { Callbacks } from './processing/callbacks.js';
+import { resultValue } from './ogcapi/results.js';
+import { statusInfoWriter } from './ogcapi/status-info.js';
 import { databaseOptions, openMigratedDatabase, type Knex } from './jobs/db.js';
 import { JOB_STATES } from './jobs/states.js';
 import { Gauge, Metrics } from './metrics.js';
@@ -115,6 +118,12 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   });
   const outputs = new OutputStore(config.storageDir, config.outputUrl);
   const lifecycle = new JobLifecycle(store, publisher, files, events, outputs, config.sessions.resources);
+  const callbacks = new Callbacks(config.references, {
+    // For a third party: no session link (its secret is the owner's).
+    statusInfo: statusInfoWriter({ baseUrl: config.baseUrl, statusLocation: (id) => publisher.statusLocation(id) }),
+    results: (result) => (result.state === 'succeeded' ? Object.fromEntries(result.outputs.map((o) => [o.identifier, resultValue(o)])) : {}),
+  }, log);
+  lifecycle.onChange = (job, result) => callbacks.notify(job, result);
   const mapping = config.sessions.proxyFile ? new ProxyMappingFile(config.sessions.proxyFile, store, log) : undefined;
   let unsubscribeMapping: (() => void) | undefined;
   if (mapping) {

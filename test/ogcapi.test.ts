@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOgcValid } from './helpers/ogcapi.js';
 import { runPython } from './helpers/python.js';
@@ -149,5 +151,82 @@ describe('OGC API - Processes: execution', () => {
     const get = await fetch(`${s.url}/processes/hello/execution`);
     expect(get.status).toBe(405);
     expect(get.headers.get('allow')).toBe('POST');
+  });
+});
+
+describe('OGC API - Processes: callbacks', () => {
+  let cb: TestServer;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: { path: string; body: any }[] = [];
+  beforeAll(async () => {
+    // The receiver is on loopback, which a callback reaches only through an address entry.
+    cb = await startTestServer({ references: { allow: ['127.0.0.1/32'] } });
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ path: req.url!, body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await cb?.close();
+    receiver?.close();
+  });
+
+  const executeAsync = (id: string, body: unknown) =>
+    fetch(`${cb.url}/processes/${id}/execution`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'respond-async' }, body: JSON.stringify(body) });
+  const until = async (test: () => boolean) => {
+    for (let i = 0; i < 200 && !test(); i++) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it('posts progress, then success with the results, in order; a failure to failedUri', async () => {
+    const subscriber = (tag: string) => ({ successUri: `${receiverUrl}/${tag}/success`, inProgressUri: `${receiverUrl}/${tag}/progress`, failedUri: `${receiverUrl}/${tag}/failed` });
+    const res = await executeAsync('sleep', { inputs: { delay: 0.5 }, subscriber: subscriber('a') });
+    expect(res.status).toBe(201);
+    await until(() => received.some((r) => r.path === '/a/success'));
+    const mine = received.filter((r) => r.path.startsWith('/a/'));
+    expect(mine.at(-1)).toEqual({ path: '/a/success', body: { sleep_output: 'done sleeping' } });
+    expectOgcValid('results', mine.at(-1)!.body);
+    const progress = mine.slice(0, -1);
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) {
+      expect(p.path).toBe('/a/progress');
+      expectOgcValid('statusInfo', p.body);
+    }
+    const percents = progress.map((p) => p.body.progress as number);
+    expect([...percents].sort((x, y) => x - y)).toEqual(percents);
+
+    expect((await executeAsync('show_error', { subscriber: subscriber('b') })).status).toBe(201);
+    await until(() => received.some((r) => r.path === '/b/failed'));
+    const failed = received.find((r) => r.path === '/b/failed')!;
+    expectOgcValid('exception', failed.body);
+    expect(failed.body.detail).toBe('This process failed intentionally.');
+  });
+
+  it('never calls an address references may not reach: refused at once when written as an address, at the call when named', async () => {
+    // The first server has no allow list: loopback is closed to references and callbacks alike.
+    const on = (server: TestServer, id: string, body: unknown) =>
+      fetch(`${server.url}/processes/${id}/execution`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'respond-async' }, body: JSON.stringify(body) });
+    for (const uri of ['http://169.254.169.254/latest/meta-data/', `${receiverUrl}/literal`]) {
+      const refused = await on(s, 'hello', { inputs: { name: 'x' }, subscriber: { successUri: uri } });
+      expect(refused.status).toBe(400);
+      expectOgcValid('exception', await refused.json());
+    }
+    // A name opens public addresses only: localhost is loopback, so the receiver hears nothing.
+    const named = await on(s, 'hello', { inputs: { name: 'x' }, subscriber: { successUri: `${receiverUrl.replace('127.0.0.1', 'localhost')}/named` } });
+    expect(named.status).toBe(201);
+    const { jobID } = (await named.json()) as { jobID: string };
+    for (let i = 0; i < 100; i++) {
+      const job = (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string };
+      if (job.status === 'successful') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.filter((r) => r.path === '/named' || r.path === '/literal')).toEqual([]);
   });
 });

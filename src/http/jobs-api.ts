@@ -7,6 +7,7 @@ import type { Job } from '../jobs/store.js';
 import type { Services } from '../services.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
 import { resultValue } from '../ogcapi/results.js';
+import { STATUS, statusInfoWriter } from '../ogcapi/status-info.js';
 
 /**
  * Job management over HTTP, shaped like OGC API - Processes Part 1 so that existing
@@ -16,56 +17,13 @@ import { resultValue } from '../ogcapi/results.js';
 
 export const JOBS_PATH = new RegExp(`^/jobs(?:/(${JOB_ID_PATTERN})(?:/(results|logs))?)?/?$`);
 
-const STATUS: Record<JobState, string> = {
-  accepted: 'accepted',
-  running: 'running',
-  succeeded: 'successful',
-  failed: 'failed',
-  dismissed: 'dismissed',
-};
 const STATE_OF = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as JobState]));
 const LOG_TAIL = 256 * 1024;
 
-/** A job as OGC API - Processes' statusInfo (a ready session's has a link with rel `session`: its URL with its secret, for its owner). */
+/** A job as OGC API - Processes' statusInfo, with the session link its owner may see. */
 export function statusInfoOf(services: Services): (job: Job) => Promise<Record<string, unknown>> {
   const { publisher, config, sessionLinks } = services;
-  const base = config.baseUrl;
-
-  const describe = (job: Job) => {
-    const info: Record<string, unknown> = {
-      jobID: job.id,
-      processID: job.processId,
-      type: 'process',
-      status: STATUS[job.state],
-      message: job.message ?? undefined,
-      progress: job.percent,
-      created: job.createdAt.toISOString(),
-      started: job.startedAt?.toISOString(),
-      finished: job.finishedAt?.toISOString(),
-      updated: job.updatedAt.toISOString(),
-      links: [
-        { href: `${base}/jobs/${job.id}`, rel: 'self', type: 'application/json', title: 'this job' },
-        { href: publisher.statusLocation(job.id), rel: 'status', type: 'text/xml', title: 'WPS 1.0.0 status document' },
-        { href: `${base}/jobs/${job.id}/logs`, rel: 'logs', type: 'application/json', title: "the job's stdout and stderr" },
-      ],
-    };
-    if (job.state === 'succeeded') {
-      (info.links as unknown[]).push({
-        href: `${base}/jobs/${job.id}/results`,
-        rel: 'http://www.opengis.net/def/rel/ogc/1.0/results',
-        type: 'application/json',
-        title: 'results',
-      });
-    }
-    return info;
-  };
-
-  return async (job: Job) => {
-    const info = describe(job);
-    const link = job.state === 'running' ? await sessionLinks.link(job) : undefined;
-    if (link) (info.links as unknown[]).push({ href: link, rel: 'session', type: 'text/html', title: 'the interactive session' });
-    return info;
-  };
+  return statusInfoWriter({ baseUrl: config.baseUrl, statusLocation: (id) => publisher.statusLocation(id), sessionLink: (job) => sessionLinks.link(job) });
 }
 
 export function jobsApi(services: Services) {

@@ -1,6 +1,8 @@
 import type { Context } from 'koa';
 import { isAnonymous, needsIdentity, type Caller } from '../auth/caller.js';
+import { isIP } from 'node:net';
 import { OwsException } from '../exceptions.js';
+import { refusalReason } from '../inout/address-policy.js';
 import { parseExecute } from '../ogcapi/execute-request.js';
 import { resultValue } from '../ogcapi/results.js';
 import { runSynchronously } from '../operations/execute.js';
@@ -69,6 +71,12 @@ export function processesApi(services: Services) {
     }
     try {
       const { request } = parseExecute(process.identifier, body);
+      // A subscriber at an address references may not reach is refused now (a name is checked at each call).
+      for (const [key, uri] of Object.entries(request.subscriber ?? {})) {
+        const host = new URL(uri).hostname.replace(/^\[|\]$/g, '');
+        const refused = isIP(host) ? refusalReason(host, host, config.references) : undefined;
+        if (refused) return problem(ctx, 400, 'invalid-parameter', `subscriber.${key}: ${refused}`);
+      }
       const options = jobControlOptions(process);
       const prefersAsync = /\brespond-async\b/.test(ctx.get('prefer'));
       if ((prefersAsync && options.includes('async-execute')) || !options.includes('sync-execute')) {

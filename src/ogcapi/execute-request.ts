@@ -1,5 +1,5 @@
 import { invalidParameter } from '../exceptions.js';
-import type { ExecuteRequest, InputSubmission, SubmittedData } from '../ows/request.js';
+import type { ExecuteRequest, InputSubmission, SubmittedData, Subscriber } from '../ows/request.js';
 import type { OutputAsk } from '../process/outputs.js';
 
 /**
@@ -10,9 +10,8 @@ import type { OutputAsk } from '../process/outputs.js';
  * is the same as for WPS. Errors are InvalidParameterValue with the input as locator.
  */
 export interface ApiExecute {
+  /** With the client's callbacks (subscriber), their addresses checked later. */
   request: ExecuteRequest;
-  /** The client's callbacks (subscriber), checked later. */
-  subscriber?: { successUri?: string; inProgressUri?: string; failedUri?: string };
 }
 
 type Json = Record<string, unknown>;
@@ -57,14 +56,14 @@ export function parseExecute(identifier: string, body: unknown): ApiExecute {
   const out: ApiExecute = { request };
   if (body.subscriber !== undefined) {
     if (!isObject(body.subscriber)) throw invalidParameter('subscriber', 'subscriber holds successUri, inProgressUri and failedUri');
-    const sub: NonNullable<ApiExecute['subscriber']> = {};
+    const sub: Subscriber = {};
     for (const key of ['successUri', 'inProgressUri', 'failedUri'] as const) {
       const uri = body.subscriber[key];
       if (uri === undefined) continue;
-      if (typeof uri !== 'string' || !/^https?:\/\//.test(uri)) throw invalidParameter(`subscriber.${key}`, `${key} must be an http(s) URL`);
+      if (typeof uri !== 'string' || !isHttpUrl(uri)) throw invalidParameter(`subscriber.${key}`, `${key} must be an http(s) URL`);
       sub[key] = uri;
     }
-    out.subscriber = sub;
+    request.subscriber = sub;
   }
   return out;
 }
@@ -97,4 +96,13 @@ function submitted(id: string, v: unknown): SubmittedData {
     return data;
   }
   throw invalidParameter(id, `Input ${id}: an object needs value, href or bbox`);
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+  } catch {
+    return false;
+  }
 }

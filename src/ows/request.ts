@@ -30,6 +30,15 @@ export interface ExecuteRequest extends BaseRequest {
   identifier: string;
   inputs: InputSubmission[];
   responseForm: ResponseForm;
+  /** Where to tell of the job's progress and end (OGC API's subscriber; WPS has none). */
+  subscriber?: Subscriber;
+}
+
+/** URLs a job's news is posted to. */
+export interface Subscriber {
+  successUri?: string;
+  inProgressUri?: string;
+  failedUri?: string;
 }
 
 /** WPS 2.0's Dismiss, offered by this server as an extension of 1.0.0. */

@@ -38,6 +38,8 @@ export class JobLifecycle {
 
   /** Told whenever the set of ready sessions changes (the proxy mapping file follows it). */
   onSessionsChanged: (() => void) | undefined;
+  /** Told of every start, progress and end this process applies (callbacks follow it), with the result of a success. */
+  onChange: ((job: Job, result?: JobResult) => void) | undefined;
 
   /**
    * A session's runner says its application is ready at host:port. Taken only inside the
@@ -82,6 +84,7 @@ export class JobLifecycle {
   async started(id: string): Promise<Job | undefined> {
     const job = await this.store.start(id, 'Process started');
     if (job && wantsStatus(job)) await this.publisher.publish(id, job);
+    if (job) this.onChange?.(job);
     return job;
   }
 
@@ -95,6 +98,7 @@ export class JobLifecycle {
   async progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
     const job = await this.store.progress(id, percent, message);
     if (job && wantsStatus(job)) await this.publisher.publish(id, job);
+    if (job) this.onChange?.(job);
     return job;
   }
 
@@ -155,6 +159,7 @@ export class JobLifecycle {
     await this.publisher.publish(job.id, job, result);
     this.events.finished(job.id, job.state);
     if (job.sessionHost !== null) this.onSessionsChanged?.();
+    this.onChange?.(job, result);
   }
 }
 
