@@ -5,7 +5,8 @@ import { OwsException } from './exceptions.js';
 import { outputOwnersGate } from './http/output-owners.js';
 import { jobReportsEndpoint, REPORT_PATH } from './http/job-reports.js';
 import { healthEndpoints } from './http/health.js';
-import { jobsApi, JOBS_PATH } from './http/jobs-api.js';
+import { jobsApi, JOBS_PATH, statusInfoOf } from './http/jobs-api.js';
+import { JobStreams } from './http/job-stream.js';
 import { launcherApi } from './http/launcher-api.js';
 import { PROCESSES_PATH, processesApi } from './http/processes-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
@@ -27,8 +28,8 @@ import type { Services } from './services.js';
  * a GetCapabilities answer's time on this machine kind, measured against this same
  * listener (see docs/architecture.md).
  */
-function requestListener(services: Services, proxy: SessionProxy): RequestListener {
-  const koa = createApp(services).callback();
+function requestListener(services: Services, proxy: SessionProxy, streams: JobStreams): RequestListener {
+  const koa = createApp(services, streams).callback();
   const wps = wpsEndpoint(services, services.auth, services.metrics, (err) => logError(services, err));
   const owners = outputOwnersGate(services);
   const outputs = outputsEndpoint(services.outputs, { private: owners !== undefined });
@@ -124,10 +125,10 @@ function logError(services: Services, err: unknown): void {
 }
 
 /** The Koa application for everything but /wps and /outputs/: one route per concern. */
-function createApp(services: Services): Koa {
+function createApp(services: Services, streams: JobStreams): Koa {
   const app = new Koa();
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
-  const jobs = jobsApi(services);
+  const jobs = jobsApi(services, streams);
   const health = healthEndpoints(services);
   const identified = identifyCaller(services.auth);
   const users = usersApi(services.auth, services.config.quotas, services.store);
@@ -185,6 +186,7 @@ const KEEP_ALIVE_MS = 65_000;
 export function startServer(services: Services, port = services.config.port, host = services.config.host): Promise<Server> {
   const ops = services;
   const limits = ops.config.limits;
+  const streams = new JobStreams(services.store, services.events, statusInfoOf(services));
   const proxy = new SessionProxy({
     store: services.store,
     auth: services.auth,
@@ -206,13 +208,14 @@ export function startServer(services: Services, port = services.config.port, hos
       // late (a busy event loop) sent on a closed connection and read ECONNRESET.
       keepAliveTimeout: KEEP_ALIVE_MS,
     },
-    requestListener(services, proxy),
+    requestListener(services, proxy, streams),
   );
   server.on('upgrade', upgradeListener(services, proxy));
   const unsubscribe = services.events.onFinished((id) => proxy.ended(id));
   server.once('close', () => {
     unsubscribe();
     void proxy.close();
+    streams.close();
   });
   server.maxConnections = limits.maxConnections;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {

@@ -8,6 +8,7 @@ import type { Services } from '../services.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
 import { resultValue } from '../ogcapi/results.js';
 import { STATUS, statusInfoWriter } from '../ogcapi/status-info.js';
+import type { JobStreams } from './job-stream.js';
 
 /**
  * Job management over HTTP, shaped like OGC API - Processes Part 1 so that existing
@@ -26,7 +27,7 @@ export function statusInfoOf(services: Services): (job: Job) => Promise<Record<s
   return statusInfoWriter({ baseUrl: config.baseUrl, statusLocation: (id) => publisher.statusLocation(id), sessionLink: (job) => sessionLinks.link(job) });
 }
 
-export function jobsApi(services: Services) {
+export function jobsApi(services: Services, streams: JobStreams) {
   const { store, files, lifecycle } = services;
   const base = services.config.baseUrl;
   const statusInfo = statusInfoOf(services);
@@ -114,6 +115,7 @@ export function jobsApi(services: Services) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', `${ctx.method} is not allowed here`);
     if (part === 'results') return results(ctx, job);
     if (part === 'logs') return logs(ctx, job);
+    if (ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream' && ctx.method === 'GET') return streams.follow(ctx, job);
     ctx.body = await statusInfo(job);
   };
 }

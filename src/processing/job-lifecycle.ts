@@ -52,6 +52,7 @@ export class JobLifecycle {
     if (!job) return undefined;
     await this.publisher.publish(id, job);
     this.onSessionsChanged?.();
+    this.events.changed(job.id, job.version);
     return job;
   }
 
@@ -84,7 +85,7 @@ export class JobLifecycle {
   async started(id: string): Promise<Job | undefined> {
     const job = await this.store.start(id, 'Process started');
     if (job && wantsStatus(job)) await this.publisher.publish(id, job);
-    if (job) this.onChange?.(job);
+    if (job) this.changed(job);
     return job;
   }
 
@@ -92,13 +93,14 @@ export class JobLifecycle {
   async waiting(id: string, message: string): Promise<Job | undefined> {
     const job = await this.store.waiting(id, message);
     if (job && wantsStatus(job)) await this.publisher.publish(id, job);
+    if (job) this.events.changed(job.id, job.version);
     return job;
   }
 
   async progress(id: string, percent: number, message: string | undefined): Promise<Job | undefined> {
     const job = await this.store.progress(id, percent, message);
     if (job && wantsStatus(job)) await this.publisher.publish(id, job);
-    if (job) this.onChange?.(job);
+    if (job) this.changed(job);
     return job;
   }
 
@@ -159,6 +161,12 @@ export class JobLifecycle {
     await this.publisher.publish(job.id, job, result);
     this.events.finished(job.id, job.state);
     if (job.sessionHost !== null) this.onSessionsChanged?.();
+    this.changed(job, result);
+  }
+
+  /** Everyone following the job hears of it: event streams (on any server) and callbacks. */
+  private changed(job: Job, result?: JobResult): void {
+    this.events.changed(job.id, job.version);
     this.onChange?.(job, result);
   }
 }
