@@ -216,6 +216,9 @@ async function follow(client: WpsClient, first: ExecuteStatus, g: Globals): Prom
   process.on('SIGINT', onInterrupt);
   try {
     let status = first;
+    // This server pushes the job's changes (an event stream); another polls its status document.
+    const pushed = jobId ? await followPushed(client, jobId, progress, () => interrupted) : false;
+    if (pushed) status = await client.status(location);
     let pause = 200;
     for (;;) {
       progress.show(status);
@@ -242,6 +245,54 @@ async function follow(client: WpsClient, first: ExecuteStatus, g: Globals): Prom
     return printResult(client, status, g, jobId);
   } finally {
     process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
+const PUSHED_STATUS: Record<string, ExecuteStatus['status']> = {
+  accepted: 'ProcessAccepted',
+  running: 'ProcessStarted',
+  successful: 'ProcessSucceeded',
+  failed: 'ProcessFailed',
+  dismissed: 'ProcessFailed',
+};
+
+/**
+ * Follows the job through `GET /jobs/{id}` as an event stream, showing each change; true
+ * once it saw the job end. False when the server has no such stream (another WPS server)
+ * or it broke off, or the user interrupted: then the caller polls the status document.
+ */
+async function followPushed(client: WpsClient, jobId: string, progress: Progress, interrupted: () => boolean): Promise<boolean> {
+  const controller = new AbortController();
+  const watch = setInterval(() => interrupted() && controller.abort(), 100);
+  try {
+    const base = client.url.replace(/\/wps\/?$/, '');
+    const res = await client.fetch(`${base}/jobs/${jobId}`, { headers: { accept: 'text/event-stream' }, signal: controller.signal });
+    if (!res.ok || !res.body || !/^text\/event-stream/.test(res.headers.get('content-type') ?? '')) {
+      await res.body?.cancel();
+      return false;
+    }
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const data = block.split('\n').find((l) => l.startsWith('data: '));
+        if (!data) continue;
+        const info = JSON.parse(data.slice(6)) as { status: string; progress?: number; message?: string };
+        const status = PUSHED_STATUS[info.status] ?? 'ProcessStarted';
+        progress.show({ status, percent: info.progress ?? 0, message: info.message ?? '', outputs: [] });
+        if (info.status === 'successful' || info.status === 'failed' || info.status === 'dismissed') return true;
+      }
+    }
+    return false;
+  } catch {
+    return false;
+  } finally {
+    clearInterval(watch);
+    controller.abort();
   }
 }
 
