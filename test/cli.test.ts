@@ -1,7 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSameProcessAlive } from '../src/scheduler/local/proc.js';
@@ -81,6 +81,20 @@ describe('the wps command against this server', () => {
     expect(new Set(percents).size).toBeGreaterThanOrEqual(2);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(events[events.length - 1]).toMatchObject({ event: 'result', status: 'ProcessSucceeded', outputs: { sleep_output: 'done sleeping' } });
+  });
+
+  it('follows a job through its event stream, not by polling, where the server has one', async () => {
+    const r = await new Promise<Run>((resolve) =>
+      execFile(process.execPath, ['--import', resolvePath('test/helpers/fetch-spy.mjs'), WPS, 'sleep', '--delay', '1', '--async', '--json'], { env: { ...process.env, WPS_SERVICE: s.wps, XDG_CACHE_HOME: cacheHome } }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    expect(r.code).toBe(0);
+    const fetched = r.stderr.split('\n').filter((l) => l.startsWith('fetch '));
+    expect(fetched.filter((l) => /^fetch text\/event-stream .*\/jobs\/[0-9a-f-]{36}$/.test(l))).toHaveLength(1);
+    // The status document once, for the outputs at the end.
+    expect(fetched.filter((l) => /\/outputs\/[0-9a-f-]{36}\.xml$/.test(l))).toHaveLength(1);
+    expect(jsonLines(r.stdout).filter((e) => e.status === 'ProcessStarted').length).toBeGreaterThanOrEqual(2);
   });
 
   it('sends a complex input from a file, and saves complex outputs with --output-dir', async () => {
