@@ -158,6 +158,7 @@ function createApp(services: Services, streams: JobStreams): Koa {
     const processes = PROCESSES_PATH.exec(path);
     if (processes) return identified(ctx, () => ogc.processes(ctx, callerOf(ctx), processes[1], processes[2] !== undefined));
     if (path === '/conformance' && ctx.method === 'GET') return ogc.conformance(ctx);
+    if (path === '/api' && ctx.method === 'GET') return ogc.api(ctx);
     if (path === '/' && ctx.method === 'GET') {
       // OGC API's landing page, unless a browser asks for a page (it gets the capabilities, for now).
       const wantsPage = ctx.query.f === 'html' || (ctx.query.f !== 'json' && /text\/html/.test(ctx.get('accept')));

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { expectOgcValid } from './helpers/ogcapi.js';
 import { runPython } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -35,6 +36,21 @@ describe('OGC API - Processes: landing page, conformance, processes', () => {
     const page = await fetch(`${s.url}/`, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
     expect(page.status).toBe(302);
     expect(page.headers.get('location')).toBe('/wps?service=WPS&request=GetCapabilities');
+  });
+
+  it('defines itself in OpenAPI 3.0 (a valid document), and as a page for a browser', async () => {
+    const res = await fetch(`${s.url}/api`);
+    expect(res.headers.get('content-type')).toBe('application/vnd.oai.openapi+json;version=3.0');
+    const definition = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(definition.openapi).toMatch(/^3\.0\./);
+    for (const path of ['/', '/conformance', '/api', '/processes', '/processes/{processID}', '/processes/{processID}/execution', '/jobs', '/jobs/{jobId}', '/jobs/{jobId}/results']) {
+      expect(definition.paths).toHaveProperty([path]);
+    }
+    // The standard's schemas are referenced by their published address: checked here without fetching them.
+    await SwaggerParser.validate(structuredClone(definition) as never, { resolve: { external: false } });
+    const page = await fetch(`${s.url}/api`, { headers: { accept: 'text/html' } });
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toMatch(/<td>POST<\/td><td><code>\/processes\/\{processID\}\/execution<\/code><\/td>/);
   });
 
   it('declares its conformance classes', async () => {

@@ -14,6 +14,8 @@ import { toStoredOutput } from '../storage/job-files.js';
 import { statusInfoOf } from './jobs-api.js';
 import { readBody } from './read-body.js';
 import { CONFORMANCE, landingPage } from '../ogcapi/landing.js';
+import { openApiDocument } from '../ogcapi/openapi.js';
+import { escapeAttribute, escapeText } from '../ows/xml-writer.js';
 import { jobControlOptions, processDescription, processSummary, type Link } from '../ogcapi/process-description.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { Services } from '../services.js';
@@ -115,7 +117,24 @@ export function processesApi(services: Services) {
     }
   };
 
+  const definition = openApiDocument(meta.title, meta.abstract, base, '1.0.0');
+
   return {
+    /** The API definition: OpenAPI 3.0 as JSON, or as a page for a browser. */
+    api(ctx: Context): void {
+      const wantsPage = ctx.query.f === 'html' || (ctx.query.f !== 'json' && /text\/html/.test(ctx.get('accept')));
+      if (!wantsPage) {
+        ctx.type = 'application/vnd.oai.openapi+json;version=3.0';
+        ctx.body = JSON.stringify(definition);
+        return;
+      }
+      const rows: string[] = [];
+      for (const [path, ops] of Object.entries(definition.paths as Record<string, Record<string, { summary: string }>>)) {
+        for (const [method, op] of Object.entries(ops)) rows.push(`<tr><td>${method.toUpperCase()}</td><td><code>${escapeText(path)}</code></td><td>${escapeText(op.summary)}</td></tr>`);
+      }
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeText(meta.title)}: API</title></head><body><main><h1>${escapeText(meta.title)}: API definition</h1><p>OpenAPI 3.0: <a href="${escapeAttribute(base)}/api?f=json">the document</a>.</p><table><caption>Operations</caption><thead><tr><th scope="col">Method</th><th scope="col">Path</th><th scope="col">What it does</th></tr></thead><tbody>${rows.join('')}</tbody></table></main></body></html>`;
+    },
     landing(ctx: Context): void {
       ctx.body = landingPage(meta.title, meta.abstract, base);
     },
