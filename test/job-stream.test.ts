@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { silentLog } from '../src/log.js';
-import { startServer } from '../src/server.js';
-import { openServices } from '../src/services.js';
-import { processes as defaultProcesses } from '../processes/index.js';
 import { expectOgcValid } from './helpers/ogcapi.js';
-import { freePort, startTestServer, type TestServer } from './helpers/server.js';
+import { startSecondServer, startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * A job followed as Server-Sent Events (GET /jobs/{id} with Accept: text/event-stream):
@@ -43,29 +38,7 @@ describe('job event streams', () => {
   let other: { url: string; close(): Promise<void> };
   beforeAll(async () => {
     s = await startTestServer({}, undefined, { queue: 'bullmq' });
-    // A second server on the same store and queue, which does not dispatch: it hears of changes through Redis.
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        server: { port, host: '127.0.0.1', baseUrl: url },
-        storage: { dir: s.config.storageDir },
-        database: { url: s.config.databaseUrl!, schema: s.config.databaseSchema! },
-        queue: { redisUrl: s.config.redisUrl!, name: s.config.queueName },
-        jobs: { dir: s.config.jobsDir, dispatch: false },
-      },
-    });
-    const services = await openServices(config, defaultProcesses, { log: silentLog, dispatch: false });
-    const server = await startServer(services);
-    other = {
-      url,
-      async close() {
-        server.closeAllConnections();
-        await new Promise<void>((done) => server.close(() => done()));
-        await services.close();
-      },
-    };
+    other = await startSecondServer(s);
   }, 60_000);
   afterAll(async () => {
     await other?.close();

@@ -9,12 +9,7 @@ import { defineSession, literalInput } from '../src/index.js';
 import { expectAllValid, statusLocationOf } from './helpers/async.js';
 import { linkOf, listening, untilFinal, untilReady } from './helpers/sessions.js';
 import { expectException, get } from './helpers/http.js';
-import { freePort, startTestServer, type TestServer } from './helpers/server.js';
-import { loadConfig } from '../src/config.js';
-import { silentLog } from '../src/log.js';
-import { startServer } from '../src/server.js';
-import { openServices } from '../src/services.js';
-import { processes as defaultProcesses } from '../processes/index.js';
+import { startSecondServer, startTestServer, type TestServer } from './helpers/server.js';
 
 /**
  * Interactive sessions through the local scheduler: a small websocket application
@@ -311,30 +306,7 @@ describe('sessions behind several servers', () => {
   beforeAll(async () => {
     const sessions = { resources: [{ host: '127.0.0.1', port_range: [19190, 19199] as [number, number] }], apps: echoApps().apps };
     s = await startTestServer({ sessions }, undefined, { queue: 'bullmq' });
-    // A second server on the same store, queue and storage, which does not dispatch.
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        server: { port, host: '127.0.0.1', baseUrl: url },
-        storage: { dir: s.config.storageDir },
-        database: { url: s.config.databaseUrl!, schema: s.config.databaseSchema! },
-        queue: { redisUrl: s.config.redisUrl!, name: s.config.queueName },
-        jobs: { dir: s.config.jobsDir, dispatch: false },
-        sessions,
-      },
-    });
-    const services = await openServices(config, defaultProcesses, { log: silentLog, dispatch: false });
-    const server = await startServer(services);
-    other = {
-      url,
-      async close() {
-        server.closeAllConnections();
-        await new Promise<void>((done) => server.close(() => done()));
-        await services.close();
-      },
-    };
+    other = await startSecondServer(s, { sessions });
   }, 60_000);
   afterAll(async () => {
     await other?.close();

@@ -109,6 +109,36 @@ export async function startTestServer(
 }
 
 /**
+ * A second server on the first one's store, queue (BullMQ) and storage, which does not
+ * dispatch: what another server of a deployment sees.
+ */
+export async function startSecondServer(first: TestServer, overrides: ConfigFile = {}): Promise<{ url: string; close(): Promise<void> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      ...overrides,
+      server: { port, host: '127.0.0.1', baseUrl: url },
+      storage: { dir: first.config.storageDir },
+      database: { url: first.config.databaseUrl!, schema: first.config.databaseSchema! },
+      queue: { redisUrl: first.config.redisUrl!, name: first.config.queueName },
+      jobs: { dir: first.config.jobsDir, dispatch: false },
+    },
+  });
+  const services = await openServices(config, defaultProcesses, { log: silentLog, dispatch: false });
+  const server = await startServer(services);
+  return {
+    url,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+      await services.close();
+    },
+  };
+}
+
+/**
  * Sessions outlive their server by design (a restarted one takes them up again): a test
  * server that closes ends its own first, as their user would, and makes sure their
  * runners and applications are gone.
