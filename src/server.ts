@@ -8,6 +8,7 @@ import { healthEndpoints } from './http/health.js';
 import { jobsApi, JOBS_PATH, statusInfoOf } from './http/jobs-api.js';
 import { JobStreams } from './http/job-stream.js';
 import { launcherApi } from './http/launcher-api.js';
+import { ASSETS_PATH, pages, wantsPage } from './http/pages.js';
 import { PROCESSES_PATH, processesApi } from './http/processes-api.js';
 import { outputsEndpoint, OUTPUTS_PATH } from './http/outputs.js';
 import { callerOf, identifyCaller } from './http/problem.js';
@@ -128,12 +129,13 @@ function logError(services: Services, err: unknown): void {
 function createApp(services: Services, streams: JobStreams): Koa {
   const app = new Koa();
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
-  const jobs = jobsApi(services, streams);
+  const jobs = jobsApi(services, streams, pages(services));
   const health = healthEndpoints(services);
   const identified = identifyCaller(services.auth);
   const users = usersApi(services.auth, services.config.quotas, services.store);
   const launcher = launcherApi(services);
-  const ogc = processesApi(services);
+  const html = pages(services);
+  const ogc = processesApi(services, html);
   const launcherPath = services.config.sessions.endpoint;
   app.use((ctx) => {
     ctx.set(SECURITY_HEADERS);
@@ -155,17 +157,14 @@ function createApp(services: Services, streams: JobStreams): Koa {
         }),
       );
     }
+    const asset = ASSETS_PATH.exec(path);
+    if (asset && ctx.method === 'GET') return html.assets(ctx, asset[1]!);
     const processes = PROCESSES_PATH.exec(path);
     if (processes) return identified(ctx, () => ogc.processes(ctx, callerOf(ctx), processes[1], processes[2] !== undefined));
     if (path === '/conformance' && ctx.method === 'GET') return ogc.conformance(ctx);
     if (path === '/api' && ctx.method === 'GET') return ogc.api(ctx);
-    if (path === '/' && ctx.method === 'GET') {
-      // OGC API's landing page, unless a browser asks for a page (it gets the capabilities, for now).
-      const wantsPage = ctx.query.f === 'html' || (ctx.query.f !== 'json' && /text\/html/.test(ctx.get('accept')));
-      if (!wantsPage) return ogc.landing(ctx);
-      ctx.redirect(`/wps?service=WPS&request=GetCapabilities`);
-      return;
-    }
+    // OGC API's landing page: a page for a browser, JSON for the rest.
+    if (path === '/' && ctx.method === 'GET') return wantsPage(ctx) ? html.landing(ctx) : ogc.landing(ctx);
     ctx.status = 404;
     ctx.type = 'text/plain; charset=utf-8';
     ctx.body = 'Not found\n';

@@ -9,6 +9,7 @@ import { openRegularFile } from '../storage/open-regular-file.js';
 import { resultValue } from '../ogcapi/results.js';
 import { STATUS, statusInfoWriter } from '../ogcapi/status-info.js';
 import type { JobStreams } from './job-stream.js';
+import { wantsPage, type pages } from './pages.js';
 
 /**
  * Job management over HTTP, shaped like OGC API - Processes Part 1 so that existing
@@ -27,7 +28,7 @@ export function statusInfoOf(services: Services): (job: Job) => Promise<Record<s
   return statusInfoWriter({ baseUrl: config.baseUrl, statusLocation: (id) => publisher.statusLocation(id), sessionLink: (job) => sessionLinks.link(job) });
 }
 
-export function jobsApi(services: Services, streams: JobStreams) {
+export function jobsApi(services: Services, streams: JobStreams, html: ReturnType<typeof pages>) {
   const { store, files, lifecycle } = services;
   const base = services.config.baseUrl;
   const statusInfo = statusInfoOf(services);
@@ -100,6 +101,7 @@ export function jobsApi(services: Services, streams: JobStreams) {
     if (isAnonymous(caller)) throw needsIdentity();
     if (!id) {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', 'GET /jobs');
+      if (wantsPage(ctx)) return html.jobs(ctx, caller, services.registry.visibleTo(caller));
       return list(ctx, caller);
     }
     const job = await store.get(id);
@@ -116,6 +118,7 @@ export function jobsApi(services: Services, streams: JobStreams) {
     if (part === 'results') return results(ctx, job);
     if (part === 'logs') return logs(ctx, job);
     if (ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream' && ctx.method === 'GET') return streams.follow(ctx, job);
+    if (wantsPage(ctx)) return html.job(ctx, job);
     ctx.body = await statusInfo(job);
   };
 }

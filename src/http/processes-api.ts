@@ -13,6 +13,7 @@ import { submitJob } from '../processing/submit-job.js';
 import { toStoredOutput } from '../storage/job-files.js';
 import { statusInfoOf } from './jobs-api.js';
 import { readBody } from './read-body.js';
+import { wantsPage, type pages } from './pages.js';
 import { CONFORMANCE, landingPage } from '../ogcapi/landing.js';
 import { openApiDocument } from '../ogcapi/openapi.js';
 import { escapeAttribute, escapeText } from '../ows/xml-writer.js';
@@ -29,7 +30,7 @@ export const PROCESSES_PATH = /^\/processes(?:\/([^/]+)(\/execution)?)?\/?$/;
  * conformance declaration, the process list and each process's description. Callers see
  * the processes they may use, as in GetCapabilities.
  */
-export function processesApi(services: Services) {
+export function processesApi(services: Services, html: ReturnType<typeof pages>) {
   const { config, registry } = services;
   const statusInfo = statusInfoOf(services);
   const base = config.baseUrl;
@@ -50,6 +51,7 @@ export function processesApi(services: Services) {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return problem(ctx, 400, 'invalid-parameter', 'limit must be a whole number from 1 to 10000');
     if (!Number.isInteger(offset) || offset < 0) return problem(ctx, 400, 'invalid-parameter', 'offset must be a whole number from 0');
     const visible = registry.visibleTo(caller);
+    if (wantsPage(ctx)) return html.processes(ctx, visible);
     const page = (o: number) => `${base}/processes?limit=${limit}&offset=${o}`;
     const links: Link[] = [{ href: page(offset), rel: 'self', type: 'application/json', title: 'this page' }];
     if (offset + limit < visible.length) links.push({ href: page(offset + limit), rel: 'next', type: 'application/json', title: 'the next page' });
@@ -122,8 +124,7 @@ export function processesApi(services: Services) {
   return {
     /** The API definition: OpenAPI 3.0 as JSON, or as a page for a browser. */
     api(ctx: Context): void {
-      const wantsPage = ctx.query.f === 'html' || (ctx.query.f !== 'json' && /text\/html/.test(ctx.get('accept')));
-      if (!wantsPage) {
+      if (!wantsPage(ctx)) {
         ctx.type = 'application/vnd.oai.openapi+json;version=3.0';
         ctx.body = JSON.stringify(definition);
         return;
@@ -158,6 +159,7 @@ export function processesApi(services: Services) {
       // One the caller may not use is answered as one that does not exist.
       if (!process) return problem(ctx, 404, 'no-such-process', `there is no process ${identifier}`);
       if (execution) return execute(ctx, caller, process);
+      if (wantsPage(ctx)) return html.process(ctx, process);
       ctx.body = processDescription(process, linksOf(process, true));
     },
   };

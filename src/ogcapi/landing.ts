@@ -3,7 +3,7 @@ import type { Link } from './process-description.js';
 /** The conformance classes of OGC API - Processes - Part 1 this server implements. */
 const CLASS = (name: string) => `http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/${name}`;
 
-export const CONFORMANCE = ['core', 'ogc-process-description', 'json', 'oas30', 'job-list', 'callback', 'dismiss'].map(CLASS);
+export const CONFORMANCE = ['core', 'ogc-process-description', 'json', 'html', 'oas30', 'job-list', 'callback', 'dismiss'].map(CLASS);
 
 export function landingPage(title: string, description: string, base: string): { title: string; description: string; links: Link[] } {
   return {
