@@ -97,8 +97,24 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
     };
   };
 
+  /**
+   * A job's statusInfo as sent, kept a moment: pollers ask again and again. Dropped when
+   * the job changes (the job events, across servers with Redis); kept a second while it
+   * runs (a lost event costs no more), a minute once it has ended (retention may remove it).
+   */
+  const answered = new Map<string, { owner: string | null; body: string; until: number }>();
+  services.events.onChanged((changed) => answered.delete(changed));
+  const plainGet = (ctx: Context, part: string | undefined) =>
+    part === undefined && ctx.method === 'GET' && !wantsPage(ctx) && ctx.accepts('application/json', 'text/event-stream') !== 'text/event-stream';
+
   return async (ctx: Context, caller: Caller, id: string | undefined, part: string | undefined): Promise<void> => {
     if (isAnonymous(caller)) throw needsIdentity();
+    const kept = id !== undefined && plainGet(ctx, part) ? answered.get(id) : undefined;
+    if (kept && kept.until > Date.now() && mayManage(kept.owner, caller)) {
+      ctx.type = 'application/json';
+      ctx.body = kept.body;
+      return;
+    }
     if (!id) {
       if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', 'GET /jobs');
       if (wantsPage(ctx)) return html.jobs(ctx, caller, services.registry.visibleTo(caller));
@@ -119,7 +135,12 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
     if (part === 'logs') return logs(ctx, job);
     if (ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream' && ctx.method === 'GET') return streams.follow(ctx, job);
     if (wantsPage(ctx)) return html.job(ctx, job);
-    ctx.body = await statusInfo(job);
+    const body = JSON.stringify(await statusInfo(job));
+    if (answered.size >= 10_000) answered.delete(answered.keys().next().value!);
+    // A running session's carries the owner's link: not kept.
+    if (job.sessionHost === null) answered.set(job.id, { owner: job.owner, body, until: Date.now() + (isTerminal(job.state) ? 60_000 : 1000) });
+    ctx.type = 'application/json';
+    ctx.body = body;
   };
 }
 

@@ -120,6 +120,7 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
   };
 
   const definition = openApiDocument(meta.title, meta.abstract, base, '1.0.0');
+  const descriptions = new WeakMap<ProcessDefinition, string>();
 
   return {
     /** The API definition: OpenAPI 3.0 as JSON, or as a page for a browser. */
@@ -160,7 +161,11 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
       if (!process) return problem(ctx, 404, 'no-such-process', `there is no process ${identifier}`);
       if (execution) return execute(ctx, caller, process);
       if (wantsPage(ctx)) return html.process(ctx, process);
-      ctx.body = processDescription(process, linksOf(process, true));
+      // The same for every caller who may see it: made once.
+      let body = descriptions.get(process);
+      if (body === undefined) descriptions.set(process, (body = JSON.stringify(processDescription(process, linksOf(process, true)))));
+      ctx.type = 'application/json';
+      ctx.body = body;
     },
   };
 }
