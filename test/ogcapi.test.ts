@@ -159,6 +159,20 @@ describe('OGC API - Processes: execution', () => {
     expect(await (await fetch(wps)).text()).toContain('<wps:ProcessSucceeded>');
   });
 
+  it('an asynchronous job asked for raw answers its results with its one output as it is', async () => {
+    const res = await execute('hello', { inputs: { name: 'later' }, outputs: { output: {} }, response: 'raw' }, { prefer: 'respond-async' });
+    expect(res.status).toBe(201);
+    const { jobID } = (await res.json()) as { jobID: string };
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'successful'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = ((await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string }).status;
+    }
+    const raw = await fetch(`${s.url}/jobs/${jobID}/results`);
+    expect(raw.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await raw.text()).toBe('Hello later');
+  });
+
   it('refuses a value the process does not allow, a malformed body, and a GET, with the standard’s exceptions', async () => {
     const bad = await results(await execute('inout', { inputs: { int_in: 99, bool_in: true, float_in: 1, string_in: 'rock' } }));
     expect(bad.status).toBe(400);

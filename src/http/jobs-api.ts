@@ -7,6 +7,9 @@ import type { Job } from '../jobs/store.js';
 import type { Services } from '../services.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
 import { resultValue } from '../ogcapi/results.js';
+import type { ExecuteRequest } from '../ows/request.js';
+import { outputBytes } from '../processing/store-outputs.js';
+import { fromStoredOutput } from '../storage/job-files.js';
 import { STATUS, statusInfoWriter } from '../ogcapi/status-info.js';
 import type { JobStreams } from './job-stream.js';
 import { wantsPage, type pages } from './pages.js';
@@ -86,6 +89,20 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
     }
     const result = job.state === 'succeeded' ? await files.readResult(job.id) : undefined;
     if (!result || result.state !== 'succeeded') return problem(ctx, 404, 'result-not-ready', `job ${job.id} is ${STATUS[job.state]}`);
+    const only = result.outputs[0];
+    if ((job.request as ExecuteRequest).rawResults && result.outputs.length === 1 && only) {
+      // Asked for as it is: the output itself, or where it is stored.
+      if (only.href) return ctx.redirect(only.href);
+      const { value } = fromStoredOutput(only);
+      const process = services.registry.get(job.processId);
+      const output = process?.outputs.find((o) => o.identifier === only.identifier);
+      if (output) {
+        const { data, mimeType } = outputBytes({ output, asReference: false }, value);
+        ctx.type = mimeType;
+        ctx.body = data;
+        return;
+      }
+    }
     ctx.body = Object.fromEntries(result.outputs.map((o) => [o.identifier, resultValue(o)]));
   };
 

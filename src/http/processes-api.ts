@@ -86,6 +86,7 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
       if ((prefersAsync && options.includes('async-execute')) || !options.includes('sync-execute')) {
         const form = request.responseForm;
         const asks = form.kind === 'raw' ? [form.output] : form.outputs;
+        if (form.kind === 'raw') request.rawResults = true;
         request.responseForm = { kind: 'document', outputs: asks, storeExecuteResponse: true, lineage: false, status: true };
         selectOutputs(process, asks);
         checkInputsBeforeFetching(process, request.inputs, config.limits);

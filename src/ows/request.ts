@@ -32,6 +32,8 @@ export interface ExecuteRequest extends BaseRequest {
   responseForm: ResponseForm;
   /** Where to tell of the job's progress and end (OGC API's subscriber; WPS has none). */
   subscriber?: Subscriber;
+  /** An OGC API job asked for its one output as it is (`response: raw`): its results answer that. */
+  rawResults?: true;
 }
 
 /** URLs a job's news is posted to. */
