@@ -157,14 +157,16 @@ function createApp(services: Services, streams: JobStreams): Koa {
         }),
       );
     }
+    // Koa answers HEAD like GET, without the body.
+    const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
     const asset = ASSETS_PATH.exec(path);
-    if (asset && ctx.method === 'GET') return html.assets(ctx, asset[1]!);
+    if (asset && reading) return html.assets(ctx, asset[1]!);
     const processes = PROCESSES_PATH.exec(path);
     if (processes) return identified(ctx, () => ogc.processes(ctx, callerOf(ctx), processes[1], processes[2] !== undefined));
-    if (path === '/conformance' && ctx.method === 'GET') return ogc.conformance(ctx);
-    if (path === '/api' && ctx.method === 'GET') return ogc.api(ctx);
+    if (path === '/conformance' && reading) return ogc.conformance(ctx);
+    if (path === '/api' && reading) return ogc.api(ctx);
     // OGC API's landing page: a page for a browser, JSON for the rest.
-    if (path === '/' && ctx.method === 'GET') return wantsPage(ctx) ? html.landing(ctx) : ogc.landing(ctx);
+    if (path === '/' && reading) return wantsPage(ctx) ? html.landing(ctx) : ogc.landing(ctx);
     ctx.status = 404;
     ctx.type = 'text/plain; charset=utf-8';
     ctx.body = 'Not found\n';

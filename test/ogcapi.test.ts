@@ -55,9 +55,16 @@ describe('OGC API - Processes: landing page, conformance, processes', () => {
     expect(await page.text()).toMatch(/<td>POST<\/td><td><code>\/processes\/\{processID\}\/execution<\/code><\/td>/);
   });
 
-  it('declares its conformance classes', async () => {
+  it('declares its conformance classes, and answers HEAD where it answers GET', async () => {
     const { body } = await json('/conformance', 'confClasses');
-    expect(body.conformsTo).toContain('http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description');
+    expect([...body.conformsTo].sort()).toEqual(
+      ['callback', 'core', 'dismiss', 'html', 'job-list', 'json', 'oas30', 'ogc-process-description'].map((c) => `http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/${c}`),
+    );
+    for (const path of ['/', '/conformance', '/api', '/processes', '/processes/hello', '/jobs']) {
+      const head = await fetch(`${s.url}${path}`, { method: 'HEAD' });
+      expect(head.status, path).toBe(200);
+      expect(await head.text()).toBe('');
+    }
   });
 
   it('lists the processes in pages, with next and prev links', async () => {
@@ -65,6 +72,8 @@ describe('OGC API - Processes: landing page, conformance, processes', () => {
     expect(all.processes.map((p: { id: string }) => p.id).sort()).toEqual(['bbox', 'hello', 'inout', 'show_error', 'sleep', 'ultimate_question', 'wordcounter']);
     const first = (await json('/processes?limit=2', 'processList')).body;
     expect(first.processes).toHaveLength(2);
+    const rels = first.links.map((l: { rel: string; type: string }) => `${l.rel} ${l.type}`);
+    expect(rels).toEqual(expect.arrayContaining(['self application/json', 'alternate text/html', 'next application/json']));
     const next = first.links.find((l: { rel: string }) => l.rel === 'next').href as string;
     const second = (await json(next.replace(s.url, ''), 'processList')).body;
     expect(second.processes[0].id).toBe(all.processes[2].id);
@@ -171,6 +180,22 @@ describe('OGC API - Processes: execution', () => {
     const raw = await fetch(`${s.url}/jobs/${jobID}/results`);
     expect(raw.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await raw.text()).toBe('Hello later');
+  });
+
+  it('a job’s results before it ended: 404 result-not-ready; the job list refuses a limit out of range and links itself', async () => {
+    const res = await execute('sleep', { inputs: { delay: 2 } }, { prefer: 'respond-async' });
+    const { jobID } = (await res.json()) as { jobID: string };
+    const early = await fetch(`${s.url}/jobs/${jobID}/results`);
+    expect(early.status).toBe(404);
+    const problem = (await early.json()) as { type: string };
+    expectOgcValid('exception', problem);
+    expect(problem.type).toBe(`${EXCEPTIONS}/result-not-ready`);
+    expect((await json('/jobs?limit=0', 'jobList')).status).toBe(400);
+    expect((await json('/jobs?limit=1001', 'jobList')).status).toBe(400);
+    const page = (await json('/jobs?limit=1', 'jobList')).body;
+    const rels = page.links.map((l: { rel: string; type: string }) => `${l.rel} ${l.type}`);
+    expect(rels).toEqual(expect.arrayContaining(['self application/json', 'alternate text/html', 'next application/json']));
+    await fetch(`${s.url}/jobs/${jobID}`, { method: 'DELETE' });
   });
 
   it('refuses a value the process does not allow, a malformed body, and a GET, with the standard’s exceptions', async () => {

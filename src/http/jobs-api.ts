@@ -37,8 +37,10 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
   const statusInfo = statusInfoOf(services);
 
   const list = async (ctx: Context, caller: Caller) => {
-    const limit = Math.min(1000, Math.max(1, Number(ctx.query.limit ?? 100) || 100));
-    const offset = Math.max(0, Number(ctx.query.offset ?? 0) || 0);
+    const limit = Number(ctx.query.limit ?? 100);
+    const offset = Number(ctx.query.offset ?? 0);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return problem(ctx, 400, 'invalid-parameter', 'limit must be a whole number from 1 to 1000');
+    if (!Number.isInteger(offset) || offset < 0) return problem(ctx, 400, 'invalid-parameter', 'offset must be a whole number from 0');
     const listed = (name: string) => ([] as string[]).concat(ctx.query[name] ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
     const statuses = listed('status');
     const unknown = statuses.filter((s) => !(s in STATE_OF));
@@ -77,7 +79,10 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
       q.set('offset', String(o));
       return `${base}/jobs?${q}`;
     };
-    const links = [{ href: page(offset), rel: 'self', type: 'application/json' }];
+    const links = [
+      { href: page(offset), rel: 'self', type: 'application/json' },
+      { href: `${page(offset)}&f=html`, rel: 'alternate', type: 'text/html' },
+    ];
     if (offset + jobs.length < total) links.push({ href: page(offset + limit), rel: 'next', type: 'application/json' });
     if (offset > 0) links.push({ href: page(Math.max(0, offset - limit)), rel: 'prev', type: 'application/json' });
     ctx.body = { jobs: await Promise.all(jobs.map(statusInfo)), numberMatched: total, links };

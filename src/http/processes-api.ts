@@ -53,7 +53,10 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
     const visible = registry.visibleTo(caller);
     if (wantsPage(ctx)) return html.processes(ctx, visible);
     const page = (o: number) => `${base}/processes?limit=${limit}&offset=${o}`;
-    const links: Link[] = [{ href: page(offset), rel: 'self', type: 'application/json', title: 'this page' }];
+    const links: Link[] = [
+      { href: page(offset), rel: 'self', type: 'application/json', title: 'this page' },
+      { href: `${page(offset)}&f=html`, rel: 'alternate', type: 'text/html', title: 'this page, for a browser' },
+    ];
     if (offset + limit < visible.length) links.push({ href: page(offset + limit), rel: 'next', type: 'application/json', title: 'the next page' });
     if (offset > 0) links.push({ href: page(Math.max(0, offset - limit)), rel: 'prev', type: 'application/json', title: 'the previous page' });
     ctx.body = { processes: visible.slice(offset, offset + limit).map((p) => processSummary(p, linksOf(p, false))), links };
@@ -120,7 +123,7 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
     }
   };
 
-  const definition = openApiDocument(meta.title, meta.abstract, base, '1.0.0');
+  const definition = openApiDocument(meta.title, meta.abstract, base, '1.0.0', config.auth !== undefined);
   const descriptions = new WeakMap<ProcessDefinition, string>();
 
   return {

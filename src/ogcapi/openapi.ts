@@ -14,8 +14,12 @@ const query = (name: string, description: string, s: Json): Json => ({ name, in:
  * The API definition (OpenAPI 3.0) of what this server answers beside WPS: the
  * standard's operations, with its own schemas by reference, plus the WPS endpoint itself.
  */
-export function openApiDocument(title: string, description: string, base: string, version: string): Json {
+export function openApiDocument(title: string, description: string, base: string, version: string, authenticated = false): Json {
+  // With authentication on: bearer tokens (static, or an OpenID Connect issuer's); reading
+  // the landing page, conformance, definition and processes needs none.
+  const security = authenticated ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A static API token or an access token of the configured OpenID Connect issuer' } } }, security: [{ bearer: [] }, {}] } : {};
   return {
+    ...security,
     openapi: '3.0.3',
     info: { title, description, version, license: { name: 'as the server’s operator states' } },
     servers: [{ url: base }],
