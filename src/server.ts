@@ -163,7 +163,7 @@ function createApp(services: Services, streams: JobStreams): Koa {
     if (asset && reading) return html.assets(ctx, asset[1]!);
     const processes = PROCESSES_PATH.exec(path);
     if (processes) return identified(ctx, () => ogc.processes(ctx, callerOf(ctx), processes[1], processes[2] !== undefined));
-    if (path === '/conformance' && reading) return ogc.conformance(ctx);
+    if (path === '/conformance' && reading) return wantsPage(ctx) ? html.conformance(ctx) : ogc.conformance(ctx);
     if (path === '/api' && reading) return ogc.api(ctx);
     // OGC API's landing page: a page for a browser, JSON for the rest.
     if (path === '/' && reading) return wantsPage(ctx) ? html.landing(ctx) : ogc.landing(ctx);

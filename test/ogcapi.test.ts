@@ -50,6 +50,11 @@ describe('OGC API - Processes: landing page, conformance, processes', () => {
     }
     // The standard's schemas are referenced by their published address: checked here without fetching them.
     await SwaggerParser.validate(structuredClone(definition) as never, { resolve: { external: false } });
+    for (const [path, op] of [['/jobs/{jobId}/logs', 'get'], ['/processes/{processID}/execution', 'post']] as const) {
+      expect(Object.keys((definition.paths[path] as Record<string, { responses: object }>)[op]!.responses)).toEqual(expect.arrayContaining(['401', '405', '503']));
+    }
+    const conformance = await fetch(`${s.url}/conformance`, { headers: { accept: 'text/html' } });
+    expect(await conformance.text()).toContain('<a href="http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/html">html</a>');
     const page = await fetch(`${s.url}/api`, { headers: { accept: 'text/html' } });
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await page.text()).toMatch(/<td>POST<\/td><td><code>\/processes\/\{processID\}\/execution<\/code><\/td>/);
@@ -166,6 +171,32 @@ describe('OGC API - Processes: execution', () => {
     expect((await results(await fetch(`${s.url}/jobs/${info.jobID}/results`))).body).toEqual({ sleep_output: 'done sleeping' });
     const wps = job.links.find((l) => l.rel === 'status')!.href;
     expect(await (await fetch(wps)).text()).toContain('<wps:ProcessSucceeded>');
+  });
+
+  it('several outputs raw come as multipart/related, a part each, synchronously and as a job’s results', async () => {
+    const inputs = { int_in: 3, bool_in: true, float_in: 1.5, string_in: 'paper' };
+    const parts = async (res: Response) => {
+      const type = res.headers.get('content-type')!;
+      expect(type).toMatch(/^multipart\/related; boundary=/);
+      const boundary = /boundary=(\S+)/.exec(type)![1]!;
+      return Object.fromEntries(
+        (await res.text())
+          .split(`--${boundary}`)
+          .slice(1, -1)
+          .map((part) => [/Content-ID: <([^>]+)>/.exec(part)![1], part.split('\r\n\r\n')[1]!.replace(/\r\n$/, '')]),
+      );
+    };
+    const sync = await execute('inout', { inputs, response: 'raw' });
+    expect(sync.status).toBe(200);
+    expect(await parts(sync)).toMatchObject({ int_out: '3', bool_out: 'true', string_out: 'paper' });
+    const job = await execute('inout', { inputs, outputs: { int_out: {}, string_out: { transmissionMode: 'value' } }, response: 'raw' }, { prefer: 'respond-async' });
+    const { jobID } = (await job.json()) as { jobID: string };
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'successful'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = ((await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string }).status;
+    }
+    expect(await parts(await fetch(`${s.url}/jobs/${jobID}/results`))).toEqual({ int_out: '3', string_out: 'paper' });
   });
 
   it('an asynchronous job asked for raw answers its results with its one output as it is', async () => {

@@ -7,6 +7,7 @@ import type { Job } from '../jobs/store.js';
 import type { Services } from '../services.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
 import { resultValue } from '../ogcapi/results.js';
+import { multipartRelated } from '../ogcapi/multipart.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import { outputBytes } from '../processing/store-outputs.js';
 import { fromStoredOutput } from '../storage/job-files.js';
@@ -95,11 +96,23 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
     const result = job.state === 'succeeded' ? await files.readResult(job.id) : undefined;
     if (!result || result.state !== 'succeeded') return problem(ctx, 404, 'result-not-ready', `job ${job.id} is ${STATUS[job.state]}`);
     const only = result.outputs[0];
+    const process = services.registry.get(job.processId);
+    if ((job.request as ExecuteRequest).rawResults && result.outputs.length > 1 && process) {
+      const { contentType, body } = multipartRelated(
+        result.outputs.map((o) => {
+          const output = process.outputs.find((d) => d.identifier === o.identifier)!;
+          const { data, mimeType } = outputBytes({ output, asReference: false }, fromStoredOutput(o).value);
+          return o.href ? { id: o.identifier, mimeType, href: o.href } : { id: o.identifier, mimeType, data };
+        }),
+      );
+      ctx.type = contentType;
+      ctx.body = body;
+      return;
+    }
     if ((job.request as ExecuteRequest).rawResults && result.outputs.length === 1 && only) {
       // Asked for as it is: the output itself, or where it is stored.
       if (only.href) return ctx.redirect(only.href);
       const { value } = fromStoredOutput(only);
-      const process = services.registry.get(job.processId);
       const output = process?.outputs.find((o) => o.identifier === only.identifier);
       if (output) {
         const { data, mimeType } = outputBytes({ output, asReference: false }, value);
@@ -153,7 +166,8 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
       return;
     }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return problem(ctx, 405, 'method-not-allowed', `${ctx.method} is not allowed here`);
-    if (part === 'results') return results(ctx, job);
+    // A browser reads results on the job's page.
+    if (part === 'results') return wantsPage(ctx) ? html.job(ctx, job) : results(ctx, job);
     if (part === 'logs') return logs(ctx, job);
     if (ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream' && ctx.method === 'GET') return streams.follow(ctx, job);
     if (wantsPage(ctx)) return html.job(ctx, job);

@@ -5,7 +5,8 @@ import type { Job } from '../jobs/store.js';
 import { resultValue } from '../ogcapi/results.js';
 import { STATUS } from '../ogcapi/status-info.js';
 import { SCRIPT, STYLE } from '../pages/assets.js';
-import { jobPage, jobsPage, landingPage, processesPage, processPage, type JobRow } from '../pages/render.js';
+import { conformancePage, jobPage, jobsPage, landingPage, processesPage, processPage, type JobRow } from '../pages/render.js';
+import { CONFORMANCE } from '../ogcapi/landing.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { Services } from '../services.js';
 
@@ -38,6 +39,9 @@ export function pages(services: Services) {
     },
     landing(ctx: Context): void {
       send(ctx, landingPage(site, config.metadata.abstract));
+    },
+    conformance(ctx: Context): void {
+      send(ctx, conformancePage(site, CONFORMANCE));
     },
     processes(ctx: Context, visible: readonly ProcessDefinition[]): void {
       send(ctx, processesPage(site, visible));

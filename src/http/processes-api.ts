@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { OwsException } from '../exceptions.js';
 import { refusalReason } from '../inout/address-policy.js';
 import { parseExecute } from '../ogcapi/execute-request.js';
+import { multipartRelated } from '../ogcapi/multipart.js';
 import { resultValue } from '../ogcapi/results.js';
 import { runSynchronously } from '../operations/execute.js';
 import { selectOutputs } from '../process/outputs.js';
@@ -110,6 +111,18 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
           const { data, mimeType } = outputBytes(run.selections[0]!, run.result.produced[0]!.value);
           ctx.type = mimeType;
           ctx.body = data;
+          return;
+        }
+        if (request.rawResults) {
+          const { contentType, body: parts } = multipartRelated(
+            run.result.produced.map((p) => {
+              const id = p.selection.output.identifier;
+              const { data, mimeType } = outputBytes(p.selection, p.value);
+              return p.href ? { id, mimeType, href: p.href } : { id, mimeType, data };
+            }),
+          );
+          ctx.type = contentType;
+          ctx.body = parts;
           return;
         }
         ctx.body = Object.fromEntries(run.result.produced.map((p) => [p.selection.output.identifier, resultValue(toStoredOutput(p.selection.output.identifier, p.value, p.href))]));

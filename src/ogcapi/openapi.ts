@@ -18,7 +18,7 @@ export function openApiDocument(title: string, description: string, base: string
   // With authentication on: bearer tokens (static, or an OpenID Connect issuer's); reading
   // the landing page, conformance, definition and processes needs none.
   const security = authenticated ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A static API token or an access token of the configured OpenID Connect issuer' } } }, security: [{ bearer: [] }, {}] } : {};
-  return {
+  const document: Json = {
     ...security,
     openapi: '3.0.3',
     info: { title, description, version, license: { name: 'as the server’s operator states' } },
@@ -83,6 +83,9 @@ export function openApiDocument(title: string, description: string, base: string
         },
         delete: { summary: 'Dismiss a job', operationId: 'dismiss', parameters: [jobId], responses: { 200: json('statusInfo', 'The dismissed job'), 404: problem('No such job'), 409: problem('The job has ended') } },
       },
+      '/jobs/{jobId}/logs': {
+        get: { summary: 'A job’s stdout and stderr (their last 256 KB)', operationId: 'getLogs', parameters: [jobId], responses: { 200: { description: 'The logs', content: { 'application/json': { schema: { type: 'object', properties: { jobID: { type: 'string' }, stdout: { type: 'string' }, stderr: { type: 'string' } } } } } }, 404: problem('No such job') } },
+      },
       '/jobs/{jobId}/results': {
         get: { summary: 'A job’s results', operationId: 'getResult', parameters: [jobId], responses: { 200: json('results', 'Its outputs'), 404: problem('No such job, or not ready'), 500: problem('The job failed') } },
       },
@@ -92,4 +95,17 @@ export function openApiDocument(title: string, description: string, base: string
       },
     },
   };
+  // What any operation of the JSON API may answer besides its own.
+  const common: Record<string, Json> = {
+    401: problem('Credentials needed, or not valid (when authentication is on)'),
+    405: problem('Another method is needed here'),
+    503: problem('The server is busy, or a part it needs is away; try again'),
+  };
+  for (const [path, ops] of Object.entries(document.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+    if (path === '/wps') continue;
+    for (const op of Object.values(ops)) for (const [code, answer] of Object.entries(common)) op.responses[code] ??= answer;
+  }
+  const execution = (document.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)['/processes/{processID}/execution']!.post!;
+  execution.responses[413] = problem('The request body is larger than the server takes');
+  return document;
 }

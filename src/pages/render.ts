@@ -126,3 +126,7 @@ ${j.failure ? `<p class="error">${text(j.failure)}</p>` : ''}${j.session ? `<p><
 ${j.final ? '' : `<button type="button" data-dismiss="${attr(self)}">Dismiss this job</button>`}`,
   );
 }
+
+export function conformancePage(site: Site, classes: readonly string[]): string {
+  return page(site, 'Conformance', `<p>This server implements these conformance classes of OGC API - Processes - Part 1:</p><ul>${classes.map((c) => `<li><a href="${attr(c)}">${text(c.replace(/^.*\/conf\//, ''))}</a></li>`).join('')}</ul>`);
+}
