@@ -566,7 +566,8 @@ function parseAuth(env: NodeJS.ProcessEnv, f: ConfigFile['auth']): AuthConfig | 
   return {
     issuer: issuer?.replace(/\/+$/, ''),
     audience,
-    userClaim: a.userClaim ?? 'preferred_username',
+    // OIDC's stable, unique identifier: `preferred_username` may be changed by its user at some providers (and is not unique by the standard).
+    userClaim: a.userClaim ?? 'sub',
     groupsClaim: a.groupsClaim ?? 'groups',
     jwksCooldownMs: a.jwksCooldown === 0 ? 0 : parseDuration(a.jwksCooldown ?? 30, 'auth.jwksCooldown'),
     tokens,

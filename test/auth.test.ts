@@ -102,6 +102,13 @@ describe('identity from OpenID Connect access tokens', () => {
     }
   });
 
+  it('knows the user by sub, not by the name a user may edit at the provider', async () => {
+    // Alice renames herself "bob" where the provider lets her: she is still alice here.
+    const renamed = bearer(await iss.token({ user: 'alice', preferred_username: 'bob' }));
+    const me = (await (await fetch(`${s.url}/users/me`, { headers: renamed })).json()) as { user: string };
+    expect(me.user).toBe('alice');
+  });
+
   it('takes a key the issuer publishes later (a rotation), fetching the key set again', async () => {
     const { kid, privateKey } = await iss.rotate();
     const before = iss.jwksRequests;

@@ -56,7 +56,7 @@ describe('configuration', () => {
       expect(loadConfig({ env: { HOST: host }, overrides: { auth: 'none' } })).toMatchObject({ auth: undefined, unprotected: undefined });
     }
     const on = loadConfig({ env: { HOST: '0.0.0.0', WPS_AUTH_ISSUER: 'https://id.example.org/realms/hpc/', WPS_AUTH_AUDIENCE: 'wps' } }).auth!;
-    expect(on).toMatchObject({ issuer: 'https://id.example.org/realms/hpc', audience: ['wps'], userClaim: 'preferred_username', groupsClaim: 'groups' });
+    expect(on).toMatchObject({ issuer: 'https://id.example.org/realms/hpc', audience: ['wps'], userClaim: 'sub', groupsClaim: 'groups' });
   });
 
   it('keeps static tokens as their SHA-256 only, and refuses auth settings that cannot work', () => {

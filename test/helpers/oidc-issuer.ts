@@ -63,7 +63,7 @@ export async function startTestIssuer(audience: string): Promise<TestIssuer> {
         .setProtectedHeader({ alg, kid: opts.kid ?? (alg === 'RS256' ? 'rsa-1' : 'ec-1'), typ: 'at+jwt' })
         .setIssuer((rest.iss as string | undefined) ?? issuer)
         .setAudience((rest.aud as string | string[] | undefined) ?? audience)
-        .setSubject((rest.sub as string | undefined) ?? `sub-${user ?? 'alice'}`)
+        .setSubject((rest.sub as string | undefined) ?? user ?? 'alice')
         .setIssuedAt(now)
         .setExpirationTime((rest.exp as number | undefined) ?? now + 3600)
         .sign(key);
