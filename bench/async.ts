@@ -24,6 +24,9 @@ export const SLEEP_SUBMISSION = '/wps?service=WPS&request=Execute&version=1.0.0&
 
 /** The p-th percentile of values sorted in ascending order. */
 export const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+/** The same, of figures in any order. */
+export const percentileOf = (xs: readonly number[], p: number) => percentile([...xs].sort((a, b) => a - b), p);
+export const median = (xs: readonly number[]) => percentileOf(xs, 50);
 
 export async function runAsyncJobs(
   base: string,

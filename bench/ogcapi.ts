@@ -11,6 +11,7 @@ import { request } from 'node:http';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
+import { median, percentileOf } from './async.js';
 import { freePort } from './free-port.js';
 import { benchDirectory, requireWrk, startNode, stopNode, wrk } from './harness.js';
 
@@ -19,8 +20,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const JOBS = Number(process.env.BENCH_STREAM_JOBS ?? 50);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 function rssOf(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
@@ -109,7 +108,7 @@ async function main(): Promise<void> {
     const streams = Array.from({ length: SUBSCRIBERS }, (_, i) => subscribe(`${base}/jobs/${jobs[i % jobs.length]}`, delays));
     await Promise.all(streams);
     clearInterval(sampler);
-    console.log(`\n${SUBSCRIBERS} event-stream subscribers on ${JOBS} running jobs: ${delays.length} events, latency p50 ${median(delays)} ms, p99 ${percentile(delays, 99)} ms; server RSS ${rssBefore.toFixed(0)} MB before, ${peak.toFixed(0)} MB at most`);
+    console.log(`\n${SUBSCRIBERS} event-stream subscribers on ${JOBS} running jobs: ${delays.length} events, latency p50 ${median(delays)} ms, p99 ${percentileOf(delays, 99)} ms; server RSS ${rssBefore.toFixed(0)} MB before, ${peak.toFixed(0)} MB at most`);
   } finally {
     if (bare) await stopNode(bare);
     await stopNode(server);

@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
 import WebSocket from 'ws';
+import { median, percentileOf } from './async.js';
 import { freePort } from './free-port.js';
 import { benchDirectory, run, startNode, stopNode } from './harness.js';
 
@@ -96,8 +97,6 @@ async function download(t: Target): Promise<number> {
   return seconds!;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 function nginxConfig(dir: string, port: number, upstream: string): string {
   const conf = join(dir, 'nginx.conf');
@@ -176,8 +175,8 @@ async function main(): Promise<void> {
       const paths = round % 2 === 0 ? order : [...order].reverse();
       for (const p of paths) {
         const times = await roundTrips(targets[p], ROUND_TRIPS);
-        results[p].p50.push(percentile(times, 50));
-        results[p].p99.push(percentile(times, 99));
+        results[p].p50.push(percentileOf(times, 50));
+        results[p].p99.push(percentileOf(times, 99));
         results[p].rate.push(await throughput(targets[p], MESSAGES, MESSAGE_BYTES));
         results[p].download.push(await download(targets[p]));
       }

@@ -129,12 +129,12 @@ function logError(services: Services, err: unknown): void {
 function createApp(services: Services, streams: JobStreams): Koa {
   const app = new Koa();
   const reports = jobReportsEndpoint(services.store, services.lifecycle);
-  const jobs = jobsApi(services, streams, pages(services));
+  const html = pages(services);
+  const jobs = jobsApi(services, streams, html);
   const health = healthEndpoints(services);
   const identified = identifyCaller(services.auth);
   const users = usersApi(services.auth, services.config.quotas, services.store);
   const launcher = launcherApi(services);
-  const html = pages(services);
   const ogc = processesApi(services, html);
   const launcherPath = services.config.sessions.endpoint;
   app.use((ctx) => {

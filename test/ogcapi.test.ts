@@ -26,6 +26,19 @@ async function json(path: string, schema: string, headers: Record<string, string
 
 const EXCEPTIONS = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0';
 
+type StatusInfo = { jobID: string; status: string; links: { rel: string; href: string }[] };
+
+/** Polls a job's statusInfo until it ends (or 5 s pass); its last one. */
+async function untilEnded(server: TestServer, jobID: string): Promise<StatusInfo> {
+  let job: StatusInfo | undefined;
+  for (let i = 0; i < 100; i++) {
+    job = (await (await fetch(`${server.url}/jobs/${jobID}`)).json()) as StatusInfo;
+    if (['successful', 'failed', 'dismissed'].includes(job.status)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return job!;
+}
+
 describe('OGC API - Processes: landing page, conformance, processes', () => {
   it('the landing page links the API’s parts; a browser gets it as a page', async () => {
     const { status, type, body } = await json('/', 'landingPage');
@@ -158,14 +171,10 @@ describe('OGC API - Processes: execution', () => {
     const res = await execute('sleep', { inputs: { delay: 0.2 } }, { prefer: 'respond-async' });
     expect(res.status).toBe(201);
     expect(res.headers.get('preference-applied')).toBe('respond-async');
-    const info = (await res.json()) as { jobID: string; status: string; links: { rel: string; href: string }[] };
+    const info = (await res.json()) as StatusInfo;
     expectOgcValid('statusInfo', info);
     expect(res.headers.get('location')).toBe(`${s.url}/jobs/${info.jobID}`);
-    let job = info;
-    for (let i = 0; i < 100 && job.status !== 'successful'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      job = (await (await fetch(res.headers.get('location')!)).json()) as typeof job;
-    }
+    const job = await untilEnded(s, info.jobID);
     expectOgcValid('statusInfo', job);
     expect(job.status).toBe('successful');
     expect((await results(await fetch(`${s.url}/jobs/${info.jobID}/results`))).body).toEqual({ sleep_output: 'done sleeping' });
@@ -191,11 +200,7 @@ describe('OGC API - Processes: execution', () => {
     expect(await parts(sync)).toMatchObject({ int_out: '3', bool_out: 'true', string_out: 'paper' });
     const job = await execute('inout', { inputs, outputs: { int_out: {}, string_out: { transmissionMode: 'value' } }, response: 'raw' }, { prefer: 'respond-async' });
     const { jobID } = (await job.json()) as { jobID: string };
-    let status = '';
-    for (let i = 0; i < 100 && status !== 'successful'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      status = ((await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string }).status;
-    }
+    expect((await untilEnded(s, jobID)).status).toBe('successful');
     expect(await parts(await fetch(`${s.url}/jobs/${jobID}/results`))).toEqual({ int_out: '3', string_out: 'paper' });
   });
 
@@ -203,11 +208,7 @@ describe('OGC API - Processes: execution', () => {
     const res = await execute('hello', { inputs: { name: 'later' }, outputs: { output: {} }, response: 'raw' }, { prefer: 'respond-async' });
     expect(res.status).toBe(201);
     const { jobID } = (await res.json()) as { jobID: string };
-    let status = '';
-    for (let i = 0; i < 100 && status !== 'successful'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      status = ((await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string }).status;
-    }
+    expect((await untilEnded(s, jobID)).status).toBe('successful');
     const raw = await fetch(`${s.url}/jobs/${jobID}/results`);
     expect(raw.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await raw.text()).toBe('Hello later');
@@ -309,11 +310,7 @@ describe('OGC API - Processes: callbacks', () => {
     const named = await on(s, 'hello', { inputs: { name: 'x' }, subscriber: { successUri: `${receiverUrl.replace('127.0.0.1', 'localhost')}/named` } });
     expect(named.status).toBe(201);
     const { jobID } = (await named.json()) as { jobID: string };
-    for (let i = 0; i < 100; i++) {
-      const job = (await (await fetch(`${s.url}/jobs/${jobID}`)).json()) as { status: string };
-      if (job.status === 'successful') break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    expect((await untilEnded(s, jobID)).status).toBe('successful');
     await new Promise((r) => setTimeout(r, 500));
     expect(received.filter((r) => r.path === '/named' || r.path === '/literal')).toEqual([]);
   });

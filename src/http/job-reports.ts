@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { JOB_ID_PATTERN } from '../job-id.js';
 import type { JobStore } from '../jobs/store.js';
 import { hashSecret, reportPath } from '../runner-contract.js';
+import { sameHash } from '../secrets.js';
 import type { JobLifecycle } from '../processing/job-lifecycle.js';
 import { applyRunnerEvent } from '../processing/runner-events.js';
 import { readBody } from './read-body.js';
@@ -52,8 +52,3 @@ export function jobReportsEndpoint(store: JobStore, lifecycle: JobLifecycle) {
   };
 }
 
-function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}

@@ -1,8 +1,8 @@
 import type { Context } from 'koa';
 import { isAnonymous, mayManage, needsIdentity, type Caller } from '../auth/caller.js';
 import { JOB_ID_PATTERN } from '../job-id.js';
-import { problem } from './problem.js';
-import { isTerminal, type JobState } from '../jobs/states.js';
+import { pageOf, problem } from './problem.js';
+import { isTerminal } from '../jobs/states.js';
 import type { Job } from '../jobs/store.js';
 import type { Services } from '../services.js';
 import { openRegularFile } from '../storage/open-regular-file.js';
@@ -11,7 +11,7 @@ import { multipartRelated } from '../ogcapi/multipart.js';
 import type { ExecuteRequest } from '../ows/request.js';
 import { outputBytes } from '../processing/store-outputs.js';
 import { fromStoredOutput } from '../storage/job-files.js';
-import { STATUS, statusInfoWriter } from '../ogcapi/status-info.js';
+import { STATE_OF, STATUS, statusInfoWriter } from '../ogcapi/status-info.js';
 import type { JobStreams } from './job-stream.js';
 import { wantsPage, type pages } from './pages.js';
 
@@ -23,7 +23,6 @@ import { wantsPage, type pages } from './pages.js';
 
 export const JOBS_PATH = new RegExp(`^/jobs(?:/(${JOB_ID_PATTERN})(?:/(results|logs))?)?/?$`);
 
-const STATE_OF = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as JobState]));
 const LOG_TAIL = 256 * 1024;
 
 /** A job as OGC API - Processes' statusInfo, with the session link its owner may see. */
@@ -38,10 +37,9 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
   const statusInfo = statusInfoOf(services);
 
   const list = async (ctx: Context, caller: Caller) => {
-    const limit = Number(ctx.query.limit ?? 100);
-    const offset = Number(ctx.query.offset ?? 0);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return problem(ctx, 400, 'invalid-parameter', 'limit must be a whole number from 1 to 1000');
-    if (!Number.isInteger(offset) || offset < 0) return problem(ctx, 400, 'invalid-parameter', 'offset must be a whole number from 0');
+    const paging = pageOf(ctx, 100, 1000);
+    if (!paging) return;
+    const { limit, offset } = paging;
     const listed = (name: string) => ([] as string[]).concat(ctx.query[name] ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
     const statuses = listed('status');
     const unknown = statuses.filter((s) => !(s in STATE_OF));

@@ -10,7 +10,7 @@ import type { LiteralInput, ProcessDefinition } from '../process/types.js';
 import { checkInputsBeforeFetching } from '../processing/resolve-inputs.js';
 import { submitJob } from '../processing/submit-job.js';
 import type { Services } from '../services.js';
-import { SECRET_PARAMETER, variablesOf } from '../sessions/app.js';
+import { SECRET_PARAMETER, substitute, variablesOf } from '../sessions/app.js';
 import { NO_PORT, NOT_READY } from '../sessions/run-session.js';
 import { readBody } from './read-body.js';
 
@@ -48,9 +48,9 @@ export function launcherApi(services: Services) {
       sessionManagerURL: `${config.baseUrl}${s.endpoint}/${job.id}`,
     };
     for (const i of (job.request as ExecuteRequest).inputs) if (i.data.kind === 'literal') session[i.identifier] ??= i.data.value;
-    for (const [key, template] of Object.entries(s.sessionData)) {
-      session[key] = template.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (whole, name: string) => (session[name] === undefined ? whole : String(session[name])));
-    }
+    const fields = Object.fromEntries(Object.entries(session).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
+    // In order, each seeing those before it, as the launcher's.
+    for (const [key, template] of Object.entries(s.sessionData)) session[key] = fields[key] = substitute(template, fields, 'keep');
     if (secret !== undefined) session.secret = secret;
     const keep = new Set([...s.fields, 'id', 'sessionURL', 'sessionManagerURL', ...(withSecret ? ['secret'] : [])]);
     return Object.fromEntries(Object.entries(session).filter(([k, v]) => keep.has(k) && v !== undefined && v !== null));

@@ -1,9 +1,9 @@
 import type { Context } from 'koa';
 import type { Caller } from '../auth/caller.js';
-import { isTerminal, type JobState } from '../jobs/states.js';
+import { isTerminal } from '../jobs/states.js';
 import type { Job } from '../jobs/store.js';
 import { resultValue } from '../ogcapi/results.js';
-import { STATUS } from '../ogcapi/status-info.js';
+import { STATE_OF, STATUS } from '../ogcapi/status-info.js';
 import { SCRIPT, STYLE } from '../pages/assets.js';
 import { conformancePage, jobPage, jobsPage, landingPage, processesPage, processPage, type JobRow } from '../pages/render.js';
 import { CONFORMANCE } from '../ogcapi/landing.js';
@@ -53,7 +53,7 @@ export function pages(services: Services) {
       const status = typeof ctx.query.status === 'string' ? ctx.query.status : '';
       const process = typeof ctx.query.processID === 'string' ? ctx.query.processID : '';
       const offset = Math.max(0, Number(ctx.query.offset ?? 0) || 0);
-      const state = (Object.entries(STATUS).find(([, v]) => v === status)?.[0] ?? undefined) as JobState | undefined;
+      const state = Object.hasOwn(STATE_OF, status) ? STATE_OF[status] : undefined;
       const { jobs, total } = await store.list({
         ...(caller.admin ? {} : { owner: caller.user! }),
         ...(process ? { processIds: [process] } : {}),

@@ -30,3 +30,15 @@ export function identifyCaller(auth: Authenticator) {
 }
 
 export const callerOf = (ctx: Context): Caller => (ctx.state as { caller: Caller }).caller;
+
+/**
+ * A list's page from `limit` (1 to `max`, `byDefault` when absent) and `offset` (from 0);
+ * undefined when either is out of range, after answering the problem.
+ */
+export function pageOf(ctx: Context, byDefault: number, max: number): { limit: number; offset: number } | undefined {
+  const limit = Number(ctx.query.limit ?? byDefault);
+  const offset = Number(ctx.query.offset ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) return void problem(ctx, 400, 'invalid-parameter', `limit must be a whole number from 1 to ${max}`);
+  if (!Number.isInteger(offset) || offset < 0) return void problem(ctx, 400, 'invalid-parameter', 'offset must be a whole number from 0');
+  return { limit, offset };
+}

@@ -21,7 +21,7 @@ import { escapeAttribute, escapeText } from '../ows/xml-writer.js';
 import { jobControlOptions, processDescription, processSummary, type Link } from '../ogcapi/process-description.js';
 import type { ProcessDefinition } from '../process/types.js';
 import type { Services } from '../services.js';
-import { problem } from './problem.js';
+import { pageOf, problem } from './problem.js';
 
 /** `/processes`, `/processes/{id}` (an identifier, percent-encoded) and `/processes/{id}/execution`. */
 export const PROCESSES_PATH = /^\/processes(?:\/([^/]+)(\/execution)?)?\/?$/;
@@ -47,10 +47,9 @@ export function processesApi(services: Services, html: ReturnType<typeof pages>)
   };
 
   const list = (ctx: Context, caller: Caller) => {
-    const limit = Number(ctx.query.limit ?? 10);
-    const offset = Number(ctx.query.offset ?? 0);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) return problem(ctx, 400, 'invalid-parameter', 'limit must be a whole number from 1 to 10000');
-    if (!Number.isInteger(offset) || offset < 0) return problem(ctx, 400, 'invalid-parameter', 'offset must be a whole number from 0');
+    const paging = pageOf(ctx, 10, 10_000);
+    if (!paging) return;
+    const { limit, offset } = paging;
     const visible = registry.visibleTo(caller);
     if (wantsPage(ctx)) return html.processes(ctx, visible);
     const page = (o: number) => `${base}/processes?limit=${limit}&offset=${o}`;

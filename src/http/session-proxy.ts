@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -7,7 +6,7 @@ import { AuthRefusal, mayManage } from '../auth/caller.js';
 import { JOB_ID_PATTERN } from '../job-id.js';
 import type { JobStore } from '../jobs/store.js';
 import type { Log } from '../log.js';
-import { hashSecret } from '../secrets.js';
+import { hashSecret, sameHash } from '../secrets.js';
 import { inPools, SECRET_PARAMETER, type PortPool, type SessionApp } from '../sessions/app.js';
 import { SECURITY_HEADERS } from './send.js';
 
@@ -318,11 +317,6 @@ function cookieOf(header: string | undefined): string | undefined {
   return undefined;
 }
 
-function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 function answer(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });

@@ -10,6 +10,9 @@ export const STATUS: Record<JobState, string> = {
   dismissed: 'dismissed',
 };
 
+/** The job state of each of OGC API - Processes' status names. */
+export const STATE_OF: Readonly<Record<string, JobState>> = Object.fromEntries(Object.entries(STATUS).map(([k, v]) => [v, k as JobState]));
+
 export interface StatusInfoSources {
   baseUrl: string;
   /** The job's WPS status document. */

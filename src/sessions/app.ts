@@ -74,19 +74,26 @@ export function variablesOf(template: readonly string[]): Set<string> {
 }
 
 /**
- * Replaces the variables of each argument; `$$` is a dollar. A name without a value is an
- * error (the launcher left it in place, and the application got `${name}` as an argument).
+ * Replaces the variables of a text (Python's string.Template, as the launcher's); `$$` is a
+ * dollar. A name without a value stays as written when `unknown` is 'keep' (the launcher's
+ * safe_substitute), else it is an error.
  */
-export function expandCommand(template: readonly string[], values: Readonly<Record<string, string>>): string[] {
-  return template.map((part) =>
-    part.replace(VARIABLE, (_whole: string, bare: string | undefined, braced: string | undefined) => {
-      const name = bare ?? braced;
-      if (name === undefined) return '$';
-      if (!Object.hasOwn(values, name)) throw new Error(`the command names \${${name}}, which has no value`);
-      return values[name]!;
-    }),
-  );
+export function substitute(text: string, values: Readonly<Record<string, string>>, unknown: 'keep' | 'fail'): string {
+  return text.replace(VARIABLE, (whole: string, bare: string | undefined, braced: string | undefined) => {
+    const name = bare ?? braced;
+    if (name === undefined) return '$';
+    if (Object.hasOwn(values, name)) return values[name]!;
+    if (unknown === 'keep') return whole;
+    throw new Error(`the command names \${${name}}, which has no value`);
+  });
 }
+
+/**
+ * Replaces the variables of each argument. A name without a value is an error (the
+ * launcher left it in place, and the application got `${name}` as an argument).
+ */
+export const expandCommand = (template: readonly string[], values: Readonly<Record<string, string>>): string[] =>
+  template.map((part) => substitute(part, values, 'fail'));
 
 /** The pool entry for this node: its own host name (full or short), else a loopback entry (the server's own machine). */
 export function poolFor(pools: readonly PortPool[], hostname: string): PortPool | undefined {
