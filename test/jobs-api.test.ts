@@ -128,6 +128,8 @@ describe('the jobs API (OGC API - Processes shape)', () => {
     expect(short).toContain(quick);
     expect(short).not.toContain(slow);
     expect((await json('/jobs?minDuration=-1')).status).toBe(400);
+    // A name every object has is no status.
+    expect((await json('/jobs?status=constructor')).status).toBe(400);
     expect(await ids('type=process')).toEqual(expect.arrayContaining(mine));
     expect(await ids('type=coverage')).toEqual([]);
     expect(await ids(`processID=hello,sleep&datetime=${encodeURIComponent(`${before}/..`)}`)).toEqual(expect.arrayContaining(mine));

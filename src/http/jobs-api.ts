@@ -42,7 +42,7 @@ export function jobsApi(services: Services, streams: JobStreams, html: ReturnTyp
     const { limit, offset } = paging;
     const listed = (name: string) => ([] as string[]).concat(ctx.query[name] ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
     const statuses = listed('status');
-    const unknown = statuses.filter((s) => !(s in STATE_OF));
+    const unknown = statuses.filter((s) => !Object.hasOwn(STATE_OF, s));
     if (unknown.length > 0) {
       return problem(ctx, 400, 'invalid-parameter', `status must be one of ${Object.values(STATUS).join(', ')}, not ${unknown.join(', ')}`);
     }
