@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The deployment's own run: `npm run test:deploy` (vitest.deploy.config.ts).
+    exclude: ['test/deploy/**', '**/node_modules/**'],
     globalSetup: ['test/setup/global.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -281,6 +281,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Postgres schema for the job tables (default: the connection's search path). */
   databaseSchema: string | undefined;
+  /** How long a start waits for a Postgres that does not answer yet (ms) before giving up. */
+  databaseWaitMs: number;
   /** Where PGlite keeps the embedded database. */
   pgliteDir: string;
   /** redis://… for the shared BullMQ queue; undefined for the in-process queue. */
@@ -356,7 +358,7 @@ export type ConfigFile = {
     maxConnections?: number;
   };
   references?: Partial<ReferencePolicy>;
-  database?: { url?: string; schema?: string; pgliteDir?: string };
+  database?: { url?: string; schema?: string; pgliteDir?: string; wait?: string | number };
   queue?: { redisUrl?: string; name?: string; lock?: number };
   jobs?: {
     dir?: string;
@@ -826,6 +828,7 @@ export function loadConfig(
     },
     databaseUrl: env.DATABASE_URL ?? database.url,
     databaseSchema: env.WPS_DB_SCHEMA ?? database.schema,
+    databaseWaitMs: parseDuration(env.WPS_DB_WAIT ?? database.wait ?? 60, 'database.wait'),
     pgliteDir: resolve(env.WPS_PGLITE_DIR ?? database.pgliteDir ?? `${dataDir}/db`),
     redisUrl,
     queueName: env.WPS_QUEUE_NAME ?? queue.name ?? 'wps-jobs',

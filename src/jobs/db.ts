@@ -12,6 +12,8 @@ export type DatabaseOptions = (
 ) & {
   /** A Postgres schema to work in (tests use one per run). */
   schema?: string;
+  /** How long to wait for a Postgres that refuses connections or is still starting (ms). */
+  waitMs?: number;
 };
 
 /**
@@ -50,7 +52,7 @@ function connect(url: string, poolSize: number, schema: string | undefined): Kne
 
 /** The database options a configuration names. */
 export function databaseOptions(c: Config): DatabaseOptions {
-  const where = c.databaseUrl ? { url: c.databaseUrl } : { pgliteDir: c.pgliteDir };
+  const where = c.databaseUrl ? { url: c.databaseUrl, waitMs: c.databaseWaitMs } : { pgliteDir: c.pgliteDir };
   return c.databaseSchema ? { ...where, schema: c.databaseSchema } : where;
 }
 
@@ -58,10 +60,34 @@ export function databaseOptions(c: Config): DatabaseOptions {
 export async function openMigratedDatabase(opts: DatabaseOptions, log?: Log): Promise<{ db: Knex; applied: string[] }> {
   const db = await openDatabase(opts, log);
   try {
+    if ('url' in opts && opts.waitMs) await untilAnswering(db, opts.waitMs, log);
     if (opts.schema) await db.raw('CREATE SCHEMA IF NOT EXISTS ??', [opts.schema]);
     return { db, applied: await migrate(db) };
   } catch (err) {
     await db.destroy();
     throw err;
+  }
+}
+
+/** What a Postgres that is not up yet answers: no listener, no name yet, or still starting. */
+const NOT_UP_YET = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', '57P03']);
+
+/**
+ * Waits for a Postgres started beside the server (a deployment's containers start
+ * together): connections refused or "starting up" are tried again, with backoff, until
+ * `waitMs`; any other error (a wrong password, no such database) fails at once.
+ */
+async function untilAnswering(db: Knex, waitMs: number, log?: Log): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
+    try {
+      await db.raw('SELECT 1');
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (!NOT_UP_YET.has(code) || Date.now() + delay > deadline) throw err;
+      log?.({ level: 'warn', msg: 'database not answering yet, waiting', code, retryInMs: delay });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }
