@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { connect, createServer } from 'node:net';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
@@ -265,4 +266,46 @@ describe('recovery after SIGKILL', () => {
     expect(isSameProcessAlive(runner.pid, runner.startTicks)).toBe(false);
     expect((await page()).status).toBe(404);
   }, 90_000);
+});
+
+describe('a server started before its database', () => {
+  it('waits for a Postgres that is not up yet, then serves', async () => {
+    const schema = `wps_wait_${Date.now()}`;
+    const dbPort = await freePort();
+    const env = await environment({ DATABASE_URL: TEST_DATABASE_URL.replace(':5432/', `:${dbPort}/`), WPS_DB_SCHEMA: schema, WPS_DB_WAIT: '30' });
+    // Nothing listens on dbPort yet: the server's first connections are refused.
+    const server = await spawnCli(['serve'], env, '"database not answering yet');
+    running.push(server);
+    const postgres = new URL(TEST_DATABASE_URL);
+    const forwarder = createServer((client) => {
+      const upstream = connect(Number(postgres.port), postgres.hostname);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => forwarder.listen(dbPort, '127.0.0.1', r));
+    try {
+      for (let i = 0; i < 200 && !server.output().includes('"listening"'); i++) await wait(50);
+      expect(server.output()).toContain('"listening"');
+      const ready = await fetch(`${env.WPS_BASE_URL}/ready`);
+      expect(ready.status).toBe(200);
+    } finally {
+      await server.stop();
+      running.splice(0);
+      forwarder.close();
+      await dropSchema(schema);
+    }
+  }, 30_000);
+
+  it('stops at once, saying why, when the database answers with an error of another kind', async () => {
+    const env = await environment({ DATABASE_URL: TEST_DATABASE_URL.replace(/\/[^/]*$/, '/wps_no_such_database'), WPS_DB_WAIT: '30' });
+    const error = await spawnServer(env).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    expect(error).toMatch(/exited with 1/);
+    expect(error).toContain('wps_no_such_database');
+    // Not taken for a database still starting: no waiting.
+    expect(error).not.toContain('database not answering yet');
+  }, 30_000);
 });
