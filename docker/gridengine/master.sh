@@ -31,8 +31,11 @@ until qconf -sh >/dev/null 2>&1; do
   sleep 0.5
 done
 CFG=$(mktemp -d)
-# Jobs never run as root or a system account (min_uid), and are scheduled as they come.
-qconf -sconf global | sed -e 's/^min_uid .*/min_uid 1000/' -e 's/^min_gid .*/min_gid 1000/' > "$CFG/global"
+# Jobs never run as root or a system account (min_uid), are scheduled as they come, and
+# are in the accounting file (qacct) a second after they end.
+qconf -sconf global | sed -e ':join' -e '/\\$/{N;s/\\\n[[:space:]]*/ /;b join' -e '}' \
+  -e 's/^min_uid .*/min_uid 1000/' -e 's/^min_gid .*/min_gid 1000/' \
+  -e 's/^reporting_params .*/reporting_params accounting=true reporting=false flush_time=00:00:01 joblog=false sharelog=00:00:00/' > "$CFG/global"
 qconf -Mconf "$CFG/global" >/dev/null
 qconf -ssconf | sed -e 's/^schedule_interval .*/schedule_interval 0:0:1/' \
   -e 's/^job_load_adjustments .*/job_load_adjustments NONE/' \
@@ -71,6 +74,8 @@ while kill -0 "$qmaster" 2>/dev/null; do
     [ -e "$COMMON/hosts/$name.ready" ] && continue
     qconf -as "$name" >/dev/null 2>&1 || true
     case "$f" in
+      # The server reads queue limits (qconf -sq), which GridEngine tells admin hosts only.
+      */submit/*) qconf -ah "$name" >/dev/null 2>&1 || true ;;
       */exec/*)
         if ! qconf -sel 2>/dev/null | grep -qx "$name"; then
           printf 'hostname %s\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\nxuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\nreport_variables NONE\n' "$name" > /tmp/exechost
