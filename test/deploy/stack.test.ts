@@ -2,7 +2,7 @@
 // through GridEngine and Slurm on their nodes, the server killed mid-job and started
 // again, everything torn down. Run by `npm run test:deploy` (scripts/deploy-deps.sh
 // first), not by `npm test`.
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,23 +17,43 @@ let port = 0;
 let base = '';
 let scheduler = 'gridengine';
 
-function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 20 * 60_000): Promise<string> {
+/**
+ * A command's stdout. Its stdin is closed, and it is judged by its exit: a process it
+ * leaves behind holding the output pipes does not keep the test waiting. Past
+ * `timeoutMs` it is killed and the test fails, naming it.
+ */
+function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 5 * 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout.slice(-4000)}\n${stderr.slice(-4000)}`));
-      else resolve(stdout);
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      // The last output arrives with the pipes' end, a moment after the exit at most.
+      const settle = () => {
+        if (code === 0) resolve(out);
+        else reject(new Error(`${cmd} ${args.join(' ')}: ${signal ? `killed after ${timeoutMs} ms` : `exit ${code}`}\n${out.slice(-4000)}\n${err.slice(-4000)}`));
+      };
+      if (child.stdout.readableEnded && child.stderr.readableEnded) settle();
+      else {
+        const fallback = setTimeout(settle, 1000);
+        child.on('close', () => {
+          clearTimeout(fallback);
+          settle();
+        });
+      }
     });
   });
 }
 
+const stackEnv = () => ({ WPS_STACK: PROJECT, WPS_PORT: String(port), WPS_BASE_URL: base, WPS_SCHEDULER: scheduler });
+
 /** docker compose on the test's own project, port and scheduler. */
-const compose = (...args: string[]): Promise<string> =>
-  run('docker', ['compose', ...args], {
-    WPS_STACK: PROJECT,
-    WPS_PORT: String(port),
-    WPS_BASE_URL: base,
-    WPS_SCHEDULER: scheduler,
-  });
+const compose = (...args: string[]): Promise<string> => run('docker', ['compose', ...args], stackEnv());
 
 /** A command in one of the stack's containers. */
 const inContainer = (service: string, ...cmd: string[]): Promise<string> => compose('exec', '-T', service, ...cmd);
@@ -93,15 +113,16 @@ describe('docker compose deployment', () => {
     base = `http://localhost:${port}`;
     await compose('down', '--volumes', '--remove-orphans', '--timeout', '5');
     const built = Date.now();
-    await compose('build');
+    // The first build makes every layer (apt, npm): it gets longer than other commands.
+    await run('docker', ['compose', 'build'], stackEnv(), 30 * 60_000);
     // A rebuild leaves the images it replaced without a name: none stays behind.
     await run('docker', ['image', 'prune', '--force', '--filter', `label=${IMAGE_LABEL}`]);
     console.log(`[deploy] images built in ${((Date.now() - built) / 1000).toFixed(1)} s`);
     const up = Date.now();
     await compose('up', '--detach');
     await until('GetCapabilities', async () => {
-      const r = await get(`${base}/wps?service=WPS&request=GetCapabilities`);
-      return r.status === 200 ? r : undefined;
+      const r = await fetch(`${base}/wps?service=WPS&request=GetCapabilities`, { signal: AbortSignal.timeout(5000) });
+      return r.status === 200 ? true : undefined;
     });
     console.log(`[deploy] docker compose up to the first GetCapabilities answer: ${((Date.now() - up) / 1000).toFixed(1)} s`);
     await compose('up', '--detach', '--wait');
@@ -152,7 +173,7 @@ describe('docker compose deployment', () => {
     await compose('kill', 'wps');
     await expect(fetch(`${base}/wps?service=WPS&request=GetCapabilities`)).rejects.toThrow();
     await compose('start', 'wps');
-    await until('the server ready again', async () => ((await fetch(`${base}/ready`)).status === 200 ? true : undefined));
+    await until('the server ready again', async () => ((await fetch(`${base}/ready`, { signal: AbortSignal.timeout(5000) })).status === 200 ? true : undefined));
     const views = await expectSucceeded(location);
     await expectOnSharedVolume('sge-exec', id, (views[views.length - 1] as StatusView).xml);
     // Started once: one line in the job's attempts, one job in GridEngine's accounting.
