@@ -83,12 +83,15 @@ export class GridEngineScheduler implements Scheduler {
     return out;
   }
 
-  /** The first line of `qstat -j`'s scheduling info, when the scheduler records it. */
+  /**
+   * The first line of `qstat -j`'s scheduling info, when the scheduler records one
+   * (not when it says it keeps none, or has none yet).
+   */
   private async schedulingInfo(id: string): Promise<string | undefined> {
     const r = await this.transport.run('qstat', ['-j', id]);
     if (r.code !== 0) return undefined;
     const line = /^scheduling info:\s*(.+)$/m.exec(r.stdout)?.[1]?.trim();
-    return line && !/turned off/i.test(line) ? line : undefined;
+    return line && !/turned off|no messages available/i.test(line) ? line : undefined;
   }
 
   async terminate(id: string, as?: string): Promise<void> {
