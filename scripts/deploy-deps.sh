@@ -20,13 +20,7 @@ apt_install() {
 
 command -v dockerd >/dev/null 2>&1 || apt_install docker.io
 command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
-if ! docker info >/dev/null 2>&1; then
-  root dockerd
-  log "starting dockerd"
-  (dockerd >/var/log/wps-dockerd.log 2>&1 &)
-  for _ in $(seq 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-  docker info >/dev/null 2>&1 || { log "dockerd did not start (see /var/log/wps-dockerd.log)"; exit 1; }
-fi
+docker info >/dev/null 2>&1 || { root dockerd; scripts/start-dockerd.sh; }
 
 if ! docker compose version >/dev/null 2>&1; then
   root docker-compose

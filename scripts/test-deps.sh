@@ -56,11 +56,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 fi
 
-if ! docker info >/dev/null 2>&1; then
-  log "starting dockerd"
-  (dockerd >/var/log/wps-test-dockerd.log 2>&1 &)
-  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
-fi
+scripts/start-dockerd.sh
 # The test image: busybox and a few of its links, readable by any user (a rootless
 # container runs as its caller's id).
 image=localhost/wps-test-busybox:latest

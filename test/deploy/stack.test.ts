@@ -3,11 +3,11 @@
 // again, everything torn down. Run by `npm run test:deploy` (scripts/deploy-deps.sh
 // first), not by `npm test`.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as wait } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAllValid, followStatus, statusLocationOf, statusOf, type StatusView } from '../helpers/async.js';
 import { expectSchemaValid, get } from '../helpers/http.js';
+import { freePort } from '../helpers/server.js';
 
 const PROJECT = 'wps-deploy-test';
 const LABEL = `com.docker.compose.project=${PROJECT}`;
@@ -57,17 +57,6 @@ const compose = (...args: string[]): Promise<string> => run('docker', ['compose'
 
 /** A command in one of the stack's containers. */
 const inContainer = (service: string, ...cmd: string[]): Promise<string> => compose('exec', '-T', service, ...cmd);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port: p } = srv.address() as { port: number };
-      srv.close(() => resolve(p));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
