@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as wait } from 'node:timers/promises';
@@ -53,10 +53,12 @@ describe.each(systems)('the %s adapter (commands %s)', (system, via) => {
   const s = runs ? batchScheduler(system, via === 'ssh' ? sshTransport(true) : undefined) : undefined;
 
   it.runIf(runs)('submits a job, sees it queued or running, then done', async () => {
-    const t = template('/bin/sleep', ['2']);
+    // The job ends only once the test lets it, so a slow status call cannot see it done already.
+    const t = template('/bin/sh', ['-c', 'while [ ! -e gate ]; do sleep 0.1; done']);
     const id = await s!.submit(t);
     expect(id).toMatch(/^\d+$/);
     expect(['queued', 'running']).toContain((await s!.status([id])).get(id)!.state);
+    writeFileSync(join(t.workingDirectory, 'gate'), '');
     expect(await until(s!, id, ['done', 'failed'])).toMatchObject({ state: 'done' });
   });
 
