@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import HeaviestFirst from './test/setup/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -9,10 +10,14 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Files in parallel: most of a file's time is spent waiting on servers, batch systems
-    // and child processes, not on this 2-core machine's CPU. One at a time (vitest's
-    // default here) took 325 s, three at once 134-144 s, four 130 s.
+    // A worker imports the sources once rather than once per file; no test relies on
+    // fresh module state.
+    isolate: false,
+    // Files in parallel, as many as keep both cores busy (docs/architecture.md has the
+    // measurements): more workers only slow each file down.
     maxWorkers: 3,
+    // The heaviest files first, so the short ones fill in beside them.
+    sequence: { sequencer: HeaviestFirst },
     // Runners started by test servers log into the test output; keep only errors there.
     env: { WPS_LOG_LEVEL: 'error' },
   },

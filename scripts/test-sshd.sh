@@ -34,6 +34,10 @@ UsePAM no
 PidFile $DIR/sshd.pid
 MaxStartups 100:30:200
 MaxSessions 100
+# bash sources ~/.bashrc for a command sshd runs when it is the first shell (SHLVL unset):
+# root's here may set up a whole toolchain (pyenv init) for every batch command, which a
+# gateway's service account on a command node does not.
+SetEnv SHLVL=1
 CONF
 
 alive() { [ -s "$DIR/sshd.pid" ] && kill -0 "$(cat "$DIR/sshd.pid")" 2>/dev/null; }

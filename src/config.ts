@@ -130,7 +130,14 @@ export interface SshNodeConfig {
 
 export interface SchedulersConfig {
   default: SchedulerName;
-  gridengine: { queue?: string; project?: string; nativeOptions: string[]; parallelEnvironment: string };
+  gridengine: {
+    queue?: string;
+    project?: string;
+    nativeOptions: string[];
+    parallelEnvironment: string;
+    /** GridEngine's own commands (say Debian's /usr/lib/gridengine, past its wrappers), with the SGE_ROOT and SGE_CELL they need. */
+    commands?: { dir: string; root?: string; cell?: string };
+  };
   slurm: { partition?: string; account?: string; nativeOptions: string[] };
   /** Run the batch system's commands over ssh on these command nodes (else here). */
   ssh: { nodes: SshNodeConfig[]; knownHosts?: string; strictHostKeys: boolean } | undefined;
@@ -376,7 +383,7 @@ export type ConfigFile = {
   };
   scheduler?: {
     default?: SchedulerName;
-    gridengine?: Partial<SchedulersConfig['gridengine']>;
+    gridengine?: Partial<Omit<SchedulersConfig['gridengine'], 'commands'>> & { commands?: string; root?: string; cell?: string };
     slurm?: Partial<SchedulersConfig['slurm']>;
     ssh?: { nodes?: SshNodeConfig[]; knownHosts?: string; strictHostKeys?: boolean };
     processes?: Record<string, ProcessPlacement>;
@@ -452,6 +459,16 @@ function parseOptions(value: unknown, name: string): string[] {
   return value as string[];
 }
 
+function parseAbsolutePath(value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^\/[^\0\n]*$/.test(value)) throw new ConfigError(`${name} must be an absolute path`);
+  return value.replace(/\/+$/, '') || '/';
+}
+
+function parseCell(value: unknown): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(value)) throw new ConfigError('scheduler.gridengine.cell must be a GridEngine cell name');
+  return value;
+}
+
 function parseSchedulerName(value: string, name: string): SchedulerName {
   if (!(SCHEDULER_NAMES as readonly string[]).includes(value)) {
     throw new ConfigError(`${name}: ${value} is not one of ${SCHEDULER_NAMES.join(', ')}`);
@@ -489,6 +506,12 @@ function parseSchedulers(env: NodeJS.ProcessEnv, f: NonNullable<ConfigFile['sche
   };
   if (f.gridengine?.queue) gridengine.queue = f.gridengine.queue;
   if (f.gridengine?.project) gridengine.project = f.gridengine.project;
+  const commands = env.WPS_GRIDENGINE_COMMANDS ?? f.gridengine?.commands;
+  if (commands) {
+    gridengine.commands = { dir: parseAbsolutePath(commands, 'scheduler.gridengine.commands') };
+    if (f.gridengine?.root) gridengine.commands.root = parseAbsolutePath(f.gridengine.root, 'scheduler.gridengine.root');
+    if (f.gridengine?.cell) gridengine.commands.cell = parseCell(f.gridengine.cell);
+  }
   const slurm: SchedulersConfig['slurm'] = { nativeOptions: parseOptions(f.slurm?.nativeOptions, 'scheduler.slurm.nativeOptions') };
   if (f.slurm?.partition) slurm.partition = f.slurm.partition;
   if (f.slurm?.account) slurm.account = f.slurm.account;

@@ -159,6 +159,8 @@ export async function openServices(config: Config, processes: readonly ProcessDe
   let dispatcher: Dispatcher | undefined;
   let sweeper: NodeJS.Timeout | undefined;
   const dispatch = opts.dispatch ?? config.dispatch;
+  // Where this process does not dispatch, adapters still read the batch systems' queue limits.
+  const limitsOnly = dispatch ? [] : createBatchSchedulers(config);
   if (dispatch) {
     for (const scheduler of createSchedulers(config, files)) {
       scheduler.onReport?.((jobId, event) =>
@@ -226,9 +228,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       reservationOf: (process) => reservationOf(process, config),
       // The dispatcher's schedulers where this process dispatches; else their adapters, for reading limits only.
       queueLimits: new QueueLimits(
-        new Map(
-          (monitors.size > 0 ? [...monitors.values()].map((m) => m.scheduler) : createBatchSchedulers(config)).map((s) => [s.name, s]),
-        ),
+        new Map([...[...monitors.values()].map((m) => m.scheduler), ...limitsOnly].map((s) => [s.name, s])),
         config,
         log,
       ),
@@ -249,7 +249,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       clearInterval(sweeper);
       unsubscribeMapping?.();
       await dispatcher?.stop();
-      for (const m of monitors.values()) await m.scheduler.close();
+      for (const s of [...[...monitors.values()].map((m) => m.scheduler), ...limitsOnly]) await s.close();
       await queue.close();
       await events.close();
       publisher.close();
@@ -299,7 +299,7 @@ function createBatchSchedulers(config: Config): Scheduler[] {
     ? new SshTransport(sc.ssh.nodes, { strictHostKeys: sc.ssh.strictHostKeys, ...(sc.ssh.knownHosts ? { knownHostsFile: sc.ssh.knownHosts } : {}) })
     : new LocalTransport();
   const schedulers: Scheduler[] = [];
-  if (named.has('gridengine')) schedulers.push(new GridEngineScheduler({ transport, parallelEnvironment: sc.gridengine.parallelEnvironment }));
+  if (named.has('gridengine')) schedulers.push(new GridEngineScheduler({ transport, parallelEnvironment: sc.gridengine.parallelEnvironment, ...(sc.gridengine.commands ? { commands: sc.gridengine.commands } : {}) }));
   if (named.has('slurm')) schedulers.push(new SlurmScheduler({ transport }));
   return schedulers;
 }

@@ -45,6 +45,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: { WPS_BASE_URL: 'ftp://x' } })).toThrow(/WPS_BASE_URL/);
     expect(() => loadConfig({ env: { WPS_MAX_REQUEST_SIZE: 'lots' } })).toThrow(/maxRequestSize/);
     expect(() => loadConfig({ env: { WPS_CONFIG: '/nonexistent/wps.json' } })).toThrow(/cannot read config file/);
+    expect(() => loadConfig({ env: { WPS_GRIDENGINE_COMMANDS: 'usr/lib/gridengine' } })).toThrow(/scheduler.gridengine.commands must be an absolute path/);
+    expect(() => loadConfig({ env: {}, overrides: { scheduler: { gridengine: { commands: '/usr/lib/gridengine', cell: 'a b' } } } })).toThrow(/scheduler.gridengine.cell/);
+  });
+
+  it('names GridEngine’s own commands, with their root and cell, when told where they are', () => {
+    expect(loadConfig({ env: {} }).schedulers.gridengine.commands).toBeUndefined();
+    const c = loadConfig({ env: {}, overrides: { scheduler: { gridengine: { commands: '/usr/lib/gridengine/', root: '/var/lib/gridengine', cell: 'default' } } } });
+    expect(c.schedulers.gridengine.commands).toEqual({ dir: '/usr/lib/gridengine', root: '/var/lib/gridengine', cell: 'default' });
+    expect(loadConfig({ env: { WPS_GRIDENGINE_COMMANDS: '/opt/sge/bin/lx-amd64' } }).schedulers.gridengine.commands).toEqual({ dir: '/opt/sge/bin/lx-amd64' });
   });
 
   it('refuses to serve other machines without auth, unless auth is "none"; loopback needs none', () => {

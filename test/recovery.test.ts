@@ -9,7 +9,7 @@ import { isSameProcessAlive, killGroup } from '../src/scheduler/local/proc.js';
 import type { RunnerInfo } from '../src/runner-contract.js';
 import { expectAllValid, followStatus, statusLocationOf, statusOf } from './helpers/async.js';
 import { spawnCli, spawnServer, type ChildServer } from './helpers/child-server.js';
-import { available } from './helpers/schedulers.js';
+import { available, DEBIAN_GRIDENGINE } from './helpers/schedulers.js';
 import { dropQueue, dropSchema, freePort, TEST_DATABASE_URL, TEST_REDIS_URL } from './helpers/server.js';
 
 const running: ChildServer[] = [];
@@ -170,7 +170,9 @@ describe('recovery after SIGKILL', () => {
   });
 
   it.runIf(available('gridengine'))('GridEngine jobs running when the server is killed are re-attached, not submitted again', async () => {
-    const env = await environment({ WPS_SCHEDULER: 'gridengine', WPS_MONITOR_INTERVAL: '0.5', WPS_PARALLEL_JOBS: '3' });
+    // GridEngine's own commands, their SGE_ROOT from the server's environment (as sites that source settings.sh have it).
+    const direct: Record<string, string> = DEBIAN_GRIDENGINE ? { WPS_GRIDENGINE_COMMANDS: DEBIAN_GRIDENGINE.commands, SGE_ROOT: DEBIAN_GRIDENGINE.root, SGE_CELL: DEBIAN_GRIDENGINE.cell } : {};
+    const env = await environment({ WPS_SCHEDULER: 'gridengine', WPS_MONITOR_INTERVAL: '0.5', WPS_PARALLEL_JOBS: '3', ...direct });
     const base = env.WPS_BASE_URL!;
     const server = await spawnServer(env);
     running.push(server);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -70,7 +70,11 @@ describe('a command node outage', () => {
     );
     const id = /([0-9a-f-]{36})\.xml$/.exec(location)![1]!;
     for (let i = 0; i < 100 && (await s.services.store.get(id))!.state !== 'running'; i++) await wait(100);
-    sshd.kill();
+    // The node goes away: its sshd, and with it every connection to it (the server keeps
+    // one open, shared by its commands).
+    sshd.kill('SIGSTOP');
+    spawnSync('pkill', ['-KILL', '-P', String(sshd.pid)]);
+    sshd.kill('SIGKILL');
     await new Promise((r) => sshd!.once('exit', r));
     type Health = { status: string; schedulers: { scheduler: string; ok: boolean; outage?: { failures: number; error: string } }[] };
     let health: Health | undefined;

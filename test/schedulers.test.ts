@@ -50,7 +50,9 @@ const systems: [BatchSystem, 'local' | 'ssh'][] = [
 
 describe.each(systems)('the %s adapter (commands %s)', (system, via) => {
   const runs = available(system) && (via === 'local' || sshAvailable());
-  const s = runs ? batchScheduler(system, via === 'ssh' ? sshTransport(true) : undefined) : undefined;
+  // Over ssh GridEngine's own commands are named, with their environment; here, the PATH's.
+  const s = runs ? batchScheduler(system, via === 'ssh' ? sshTransport(true) : undefined, via === 'ssh') : undefined;
+  afterAll(() => s?.close());
 
   it.runIf(runs)('submits a job, sees it queued or running, then done', async () => {
     // The job ends only once the test lets it, so a slow status call cannot see it done already.
@@ -106,7 +108,8 @@ describe.each(systems)('the %s adapter (commands %s)', (system, via) => {
 
 describe.each(['local', 'ssh'] as const)('GridEngine error states (commands %s)', (via) => {
   const runs = available('gridengine') && (via === 'local' || sshAvailable());
-  const s = runs ? batchScheduler('gridengine', via === 'ssh' ? sshTransport() : undefined) : undefined;
+  const s = runs ? batchScheduler('gridengine', via === 'ssh' ? sshTransport() : undefined, via === 'ssh') : undefined;
+  afterAll(() => s?.close());
 
   it.runIf(runs)('fails and deletes a job stuck in an error state, with GridEngine’s reason', async () => {
     const t = template('/bin/true', [], { outputPath: '/nonexistent/wps/stdout.log' });
@@ -116,4 +119,20 @@ describe.each(['local', 'ssh'] as const)('GridEngine error states (commands %s)'
     expect((await s!.status([id])).get(id)!.state).not.toBe('queued');
   });
 
+});
+
+describe.runIf(sshAvailable())('the ssh transport', () => {
+  it('sends a node’s commands over one shared connection, and ends it when closed', async () => {
+    const transport = sshTransport();
+    // sshd names the client's address and port of the connection a command came over.
+    const seen = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const r = await transport.run('printenv', ['SSH_CONNECTION']);
+      expect(r.code).toBe(0);
+      seen.add(r.stdout.trim());
+    }
+    expect(seen.size).toBe(1);
+    await transport.close!();
+    await expect(transport.run('true', [])).rejects.toThrow(/closed/);
+  });
 });

@@ -1,12 +1,19 @@
 import { XMLParser } from 'fast-xml-parser';
 import { renderJobScript } from './job-script.js';
-import { LocalTransport, type Transport } from './transport.js';
+import { LocalTransport, type CommandResult, type RunOptions, type Transport } from './transport.js';
 import { checkTemplate, type JobInfo, type JobTemplate, type QueueLimit, type QueuePlace, type Scheduler } from './types.js';
 
 export interface GridEngineOptions {
   transport?: Transport;
   /** Parallel environment used when a job asks for more than one core. */
   parallelEnvironment?: string;
+  /**
+   * Where GridEngine's own commands are, with the SGE_ROOT and SGE_CELL they need. Unset,
+   * the commands on the PATH are run: on Debian those are wrappers that work out the
+   * host's architecture (bash, ldd, the C preprocessor) at every call, several times the
+   * cost of the command itself.
+   */
+  commands?: { dir: string; root?: string; cell?: string };
 }
 
 const qstatParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (name) => name === 'job_list' || name === 'ulong_sublist' });
@@ -32,6 +39,15 @@ export class GridEngineScheduler implements Scheduler {
     this.transport = options.transport ?? new LocalTransport();
   }
 
+  /** One of GridEngine's commands, from its configured place, or else from the PATH. */
+  private run(name: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const c = this.options.commands;
+    if (!c) return this.transport.run(name, args, opts);
+    const env = [...(c.root ? [`SGE_ROOT=${c.root}`] : []), ...(c.cell ? [`SGE_CELL=${c.cell}`] : [])];
+    const command = `${c.dir}/${name}`;
+    return env.length > 0 ? this.transport.run('env', [...env, command, ...args], opts) : this.transport.run(command, args, opts);
+  }
+
   async submit(t: JobTemplate): Promise<string> {
     checkTemplate(t);
     const args = [
@@ -48,7 +64,7 @@ export class GridEngineScheduler implements Scheduler {
     if (t.cores && t.cores > 1) args.push('-pe', this.options.parallelEnvironment ?? 'smp', String(t.cores));
     if (t.memoryMb) args.push('-l', `h_vmem=${t.memoryMb}M`);
     args.push(...t.nativeSpecification);
-    const r = await this.transport.run('qsub', args, { input: renderJobScript(t), ...(t.runAs ? { as: t.runAs } : {}) });
+    const r = await this.run('qsub', args, { input: renderJobScript(t), ...(t.runAs ? { as: t.runAs } : {}) });
     const id = /^(\d+)/.exec(r.stdout.trim())?.[1];
     if (r.code !== 0 || !id) throw new Error(`qsub failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
     return id;
@@ -88,7 +104,7 @@ export class GridEngineScheduler implements Scheduler {
    * (not when it says it keeps none, or has none yet).
    */
   private async schedulingInfo(id: string): Promise<string | undefined> {
-    const r = await this.transport.run('qstat', ['-j', id]);
+    const r = await this.run('qstat', ['-j', id]);
     if (r.code !== 0) return undefined;
     const line = /^scheduling info:\s*(.+)$/m.exec(r.stdout)?.[1]?.trim();
     return line && !/turned off|no messages available/i.test(line) ? line : undefined;
@@ -96,7 +112,7 @@ export class GridEngineScheduler implements Scheduler {
 
   async terminate(id: string, as?: string): Promise<void> {
     if (!/^\d+$/.test(id)) throw new Error(`not a GridEngine job id: ${id}`);
-    const r = await this.transport.run('qdel', [id], as ? { as } : {});
+    const r = await this.run('qdel', [id], as ? { as } : {});
     if (r.code !== 0 && !/does not exist/.test(r.stderr + r.stdout)) throw new Error(`qdel ${id} failed: ${r.stderr.trim()}`);
   }
 
@@ -107,7 +123,7 @@ export class GridEngineScheduler implements Scheduler {
 
   async usedCoreSeconds(id: string, jobName: string): Promise<number | undefined> {
     if (!/^\d+$/.test(id)) return undefined;
-    const r = await this.transport.run('qacct', ['-j', id]);
+    const r = await this.run('qacct', ['-j', id]);
     if (r.code !== 0) return undefined;
     // One record per job that had this number; ours is the one with our job's name.
     const record = r.stdout.split(/^=+$/m).find((rec) => new RegExp(`^jobname\\s+${jobName}\\s*$`, 'm').test(rec));
@@ -120,7 +136,7 @@ export class GridEngineScheduler implements Scheduler {
   async queueLimits(queue: string | undefined): Promise<{ queue: string; limits: QueueLimit[] }> {
     const name = queue ?? 'all.q';
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error(`not a GridEngine queue: ${name}`);
-    const r = await this.transport.run('qconf', ['-sq', name]);
+    const r = await this.run('qconf', ['-sq', name]);
     if (r.code !== 0) throw new Error(`qconf -sq ${name} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
     const field = (key: string) => new RegExp(`^${key}\\s+(\\S+)`, 'm').exec(r.stdout)?.[1];
     const limits: QueueLimit[] = [];
@@ -133,10 +149,12 @@ export class GridEngineScheduler implements Scheduler {
     return { queue: name, limits };
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.transport.close?.();
+  }
 
   private async jobList(): Promise<JobList[]> {
-    const r = await this.transport.run('qstat', ['-u', '*', '-xml']);
+    const r = await this.run('qstat', ['-u', '*', '-xml']);
     if (r.code !== 0) throw new Error(`qstat failed (exit ${r.code}): ${r.stderr.trim()}`);
     const doc = qstatParser.parse(r.stdout) as {
       job_info?: { queue_info?: { job_list?: JobList[] }; job_info?: { job_list?: JobList[] } };
@@ -145,14 +163,14 @@ export class GridEngineScheduler implements Scheduler {
   }
 
   private async errorReason(id: string): Promise<string> {
-    const r = await this.transport.run('qstat', ['-j', id, '-xml']);
+    const r = await this.run('qstat', ['-j', id, '-xml']);
     const messages = [...r.stdout.matchAll(/<QIM_message>([^<]*)<\/QIM_message>/g)].map((m) => decodeEntities(m[1]!));
     return messages.join('; ') || 'no reason given';
   }
 
   /** What qacct says of a job that left qstat: its exit status and GridEngine's failure code. */
   private async accounting(id: string): Promise<JobInfo> {
-    const r = await this.transport.run('qacct', ['-j', id]);
+    const r = await this.run('qacct', ['-j', id]);
     if (r.code !== 0) return { state: 'undetermined', reason: `GridEngine knows no job ${id} (not in qstat, not in qacct)` };
     const field = (name: string) => new RegExp(`^${name}\\s+(.*?)\\s*$`, 'm').exec(r.stdout)?.[1];
     const exit = Number(field('exit_status')?.split(/\s/)[0] ?? NaN);

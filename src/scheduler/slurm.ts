@@ -118,7 +118,9 @@ export class SlurmScheduler implements Scheduler {
     return r.stdout.split('\n').map((l) => l.trim()).find((l) => /^\d+$/.test(l));
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.transport.close?.();
+  }
 
   private info(id: string, state: string, reason?: string, exitCode?: string): JobInfo {
     const drmaa = drmaaState(state);

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isUnixAccount } from './types.js';
 
 /**
@@ -24,6 +27,8 @@ export interface RunOptions {
 export interface Transport {
   readonly description: string;
   run(command: string, args: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Ends what it keeps open; it may be called more than once. */
+  close?(): Promise<void>;
 }
 
 /** The command line itself, or the same through sudo as another account (never asking for a password). */
@@ -86,18 +91,38 @@ export const shellQuote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`
 /** ssh's own exit status for "could not connect or authenticate". */
 const SSH_FAILED = 255;
 
+/** Seconds an idle shared connection to a command node stays open. */
+const CONTROL_PERSIST_SECONDS = 120;
+
 /**
  * Runs commands on the first command node that answers. A node that does not answer
  * is skipped for the next one; the last node that answered is tried first next time.
+ *
+ * Commands to a node share one ssh connection (OpenSSH's ControlMaster), kept open while
+ * it is used: a status round costs a channel, not a key exchange and a login each time.
+ * The control sockets live in a private directory of this process, so no other program
+ * or configuration rides on the connection.
  */
 export class SshTransport implements Transport {
   private preferred = 0;
+  private controlDir: string | undefined;
+  private closed = false;
 
   constructor(
     private readonly nodes: readonly SshNode[],
-    private readonly options: { connectTimeoutSeconds?: number; knownHostsFile?: string; strictHostKeys?: boolean } = {},
+    private readonly options: { connectTimeoutSeconds?: number; knownHostsFile?: string; strictHostKeys?: boolean; multiplex?: boolean } = {},
   ) {
     if (nodes.length === 0) throw new Error('ssh transport needs at least one command node');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const dir = this.controlDir;
+    if (!dir) return;
+    // Each node's shared connection ends now rather than when it has idled long enough.
+    await Promise.all(this.nodes.map((node) => exec('ssh', [...this.sshArgs(node, dir).slice(0, -1), '-O', 'exit', node.host], undefined, 5_000).catch(() => undefined)));
+    rmSync(dir, { recursive: true, force: true });
   }
 
   get description(): string {
@@ -106,18 +131,20 @@ export class SshTransport implements Transport {
 
   async run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const [cmd, argv] = asAccount(command, args, opts.as);
+    if (this.closed) throw new TransportError('the ssh transport is closed');
+    if (this.options.multiplex !== false) this.controlDir ??= mkdtempSync(join(tmpdir(), 'wps-ssh-'));
     const failures: string[] = [];
     for (let i = 0; i < this.nodes.length; i++) {
       const index = (this.preferred + i) % this.nodes.length;
       const node = this.nodes[index]!;
       let result: CommandResult;
       try {
-        result = await exec('ssh', [...this.sshArgs(node), '--', [cmd, ...argv].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        result = await exec('ssh', [...this.sshArgs(node, this.controlDir), '--', [cmd, ...argv].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       } catch (err) {
         failures.push(`${node.host}: ${(err as Error).message}`);
         continue;
       }
-      if (result.code === SSH_FAILED && /^(ssh:|Connection|Permission denied|Host key|kex_exchange)/m.test(result.stderr)) {
+      if (result.code === SSH_FAILED && /^(ssh:|Connection|Permission denied|Host key|kex_exchange|mux_client|Control ?[Ss]ocket)/m.test(result.stderr)) {
         failures.push(`${node.host}: ${result.stderr.trim().split('\n').pop()}`);
         continue;
       }
@@ -127,13 +154,23 @@ export class SshTransport implements Transport {
     throw new TransportError(`no command node answered (${failures.join('; ')})`);
   }
 
-  private sshArgs(node: SshNode): string[] {
+  private sshArgs(node: SshNode, controlDir: string | undefined): string[] {
     const args = [
       '-o', 'BatchMode=yes',
       '-o', `ConnectTimeout=${this.options.connectTimeoutSeconds ?? 5}`,
       '-o', `StrictHostKeyChecking=${this.options.strictHostKeys === false ? 'no' : 'yes'}`,
       '-p', String(node.port ?? 22),
     ];
+    if (controlDir) {
+      args.push(
+        '-o', 'ControlMaster=auto',
+        '-o', `ControlPath=${controlDir}/%C`,
+        '-o', `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
+        // A shared connection to a node that went silent is given up, not waited on.
+        '-o', 'ServerAliveInterval=10',
+        '-o', 'ServerAliveCountMax=2',
+      );
+    }
     if (this.options.knownHostsFile) args.push('-o', `UserKnownHostsFile=${this.options.knownHostsFile}`);
     if (node.key) args.push('-i', node.key, '-o', 'IdentitiesOnly=yes');
     if (node.user) args.push('-l', node.user);

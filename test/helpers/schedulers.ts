@@ -50,7 +50,17 @@ export function sshTransport(deadFirst = false): Transport {
   return new SshTransport(deadFirst ? [dead, live] : [live], { knownHostsFile: join(SSH_DIR, 'known_hosts'), connectTimeoutSeconds: 3 });
 }
 
-export function batchScheduler(system: BatchSystem, transport?: Transport): Scheduler {
-  const opts = transport ? { transport } : {};
-  return system === 'gridengine' ? new GridEngineScheduler(opts) : new SlurmScheduler(opts);
+/**
+ * Debian's GridEngine commands themselves, past the wrappers on the PATH that work out the
+ * host's architecture at every call (the test servers poll GridEngine often).
+ */
+export const DEBIAN_GRIDENGINE = existsSync('/usr/lib/gridengine/qstat')
+  ? { commands: '/usr/lib/gridengine', root: '/var/lib/gridengine', cell: 'default' }
+  : undefined;
+
+/** An adapter for the batch system; GridEngine's commands from the PATH unless `direct`. */
+export function batchScheduler(system: BatchSystem, transport?: Transport, direct = false): Scheduler {
+  if (system === 'slurm') return new SlurmScheduler(transport ? { transport } : {});
+  const d = direct ? DEBIAN_GRIDENGINE : undefined;
+  return new GridEngineScheduler({ ...(transport ? { transport } : {}), ...(d ? { commands: { dir: d.commands, root: d.root, cell: d.cell } } : {}) });
 }

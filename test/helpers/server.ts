@@ -15,6 +15,7 @@ import { startServer } from '../../src/server.js';
 import { isSameProcessAlive, killGroup } from '../../src/scheduler/local/proc.js';
 import { setTimeout as wait } from 'node:timers/promises';
 import { openServices, type Services } from '../../src/services.js';
+import { DEBIAN_GRIDENGINE } from './schedulers.js';
 
 /** The real services every machine of this kind runs; CI fails when they are missing. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -80,6 +81,7 @@ export async function startTestServer(
     env: {},
     overrides: {
       ...overrides,
+      scheduler: { ...overrides.scheduler, gridengine: { ...DEBIAN_GRIDENGINE, ...overrides.scheduler?.gridengine } },
       server: { port, host: '127.0.0.1', baseUrl: url, ...overrides.server },
       storage: { dir: storageDir, ...overrides.storage },
       database: { ...database, ...overrides.database },
