@@ -144,8 +144,11 @@ export class SshTransport implements Transport {
         failures.push(`${node.host}: ${(err as Error).message}`);
         continue;
       }
-      if (result.code === SSH_FAILED && /^(ssh:|Connection|Permission denied|Host key|kex_exchange|mux_client|Control ?[Ss]ocket)/m.test(result.stderr)) {
-        failures.push(`${node.host}: ${result.stderr.trim().split('\n').pop()}`);
+      // ssh's own failures: it could not connect or log in, or the shared connection ended
+      // under the command (then ssh exits without a word). The batch systems' commands
+      // never exit 255 themselves.
+      if (result.code === SSH_FAILED && (result.stderr.trim() === '' || /^(ssh:|Connection|Permission denied|Host key|kex_exchange|mux_client|Control ?[Ss]ocket)/m.test(result.stderr))) {
+        failures.push(`${node.host}: ${result.stderr.trim().split('\n').pop() || 'the connection ended under the command'}`);
         continue;
       }
       this.preferred = index;
