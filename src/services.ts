@@ -209,6 +209,8 @@ export async function openServices(config: Config, processes: readonly ProcessDe
     sweeper = setInterval(sweep, sweepEvery);
     sweeper.unref();
   }
+  // Every scheduler this process holds: the dispatcher's, or the batch adapters that only read limits.
+  const heldSchedulers = [...[...monitors.values()].map((m) => m.scheduler), ...limitsOnly];
   return {
     config,
     registry,
@@ -228,7 +230,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       reservationOf: (process) => reservationOf(process, config),
       // The dispatcher's schedulers where this process dispatches; else their adapters, for reading limits only.
       queueLimits: new QueueLimits(
-        new Map([...[...monitors.values()].map((m) => m.scheduler), ...limitsOnly].map((s) => [s.name, s])),
+        new Map(heldSchedulers.map((s) => [s.name, s])),
         config,
         log,
       ),
@@ -249,7 +251,7 @@ export async function openServices(config: Config, processes: readonly ProcessDe
       clearInterval(sweeper);
       unsubscribeMapping?.();
       await dispatcher?.stop();
-      for (const s of [...[...monitors.values()].map((m) => m.scheduler), ...limitsOnly]) await s.close();
+      for (const s of heldSchedulers) await s.close();
       await queue.close();
       await events.close();
       publisher.close();

@@ -110,7 +110,7 @@ export class SshTransport implements Transport {
 
   constructor(
     private readonly nodes: readonly SshNode[],
-    private readonly options: { connectTimeoutSeconds?: number; knownHostsFile?: string; strictHostKeys?: boolean; multiplex?: boolean } = {},
+    private readonly options: { connectTimeoutSeconds?: number; knownHostsFile?: string; strictHostKeys?: boolean } = {},
   ) {
     if (nodes.length === 0) throw new Error('ssh transport needs at least one command node');
   }
@@ -121,7 +121,7 @@ export class SshTransport implements Transport {
     const dir = this.controlDir;
     if (!dir) return;
     // Each node's shared connection ends now rather than when it has idled long enough.
-    await Promise.all(this.nodes.map((node) => exec('ssh', [...this.sshArgs(node, dir).slice(0, -1), '-O', 'exit', node.host], undefined, 5_000).catch(() => undefined)));
+    await Promise.all(this.nodes.map((node) => exec('ssh', [...this.sshArgs(node, dir), '-O', 'exit', node.host], undefined, 5_000).catch(() => undefined)));
     rmSync(dir, { recursive: true, force: true });
   }
 
@@ -132,14 +132,14 @@ export class SshTransport implements Transport {
   async run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const [cmd, argv] = asAccount(command, args, opts.as);
     if (this.closed) throw new TransportError('the ssh transport is closed');
-    if (this.options.multiplex !== false) this.controlDir ??= mkdtempSync(join(tmpdir(), 'wps-ssh-'));
+    this.controlDir ??= mkdtempSync(join(tmpdir(), 'wps-ssh-'));
     const failures: string[] = [];
     for (let i = 0; i < this.nodes.length; i++) {
       const index = (this.preferred + i) % this.nodes.length;
       const node = this.nodes[index]!;
       let result: CommandResult;
       try {
-        result = await exec('ssh', [...this.sshArgs(node, this.controlDir), '--', [cmd, ...argv].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+        result = await exec('ssh', [...this.sshArgs(node, this.controlDir), node.host, '--', [cmd, ...argv].map(shellQuote).join(' ')], opts.input, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       } catch (err) {
         failures.push(`${node.host}: ${(err as Error).message}`);
         continue;
@@ -157,27 +157,25 @@ export class SshTransport implements Transport {
     throw new TransportError(`no command node answered (${failures.join('; ')})`);
   }
 
-  private sshArgs(node: SshNode, controlDir: string | undefined): string[] {
+  /** ssh's options for the node; the host name goes after them (and after `-O exit`). */
+  private sshArgs(node: SshNode, controlDir: string): string[] {
     const args = [
       '-o', 'BatchMode=yes',
       '-o', `ConnectTimeout=${this.options.connectTimeoutSeconds ?? 5}`,
       '-o', `StrictHostKeyChecking=${this.options.strictHostKeys === false ? 'no' : 'yes'}`,
       '-p', String(node.port ?? 22),
     ];
-    if (controlDir) {
-      args.push(
-        '-o', 'ControlMaster=auto',
-        '-o', `ControlPath=${controlDir}/%C`,
-        '-o', `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
-        // A shared connection to a node that went silent is given up, not waited on.
-        '-o', 'ServerAliveInterval=10',
-        '-o', 'ServerAliveCountMax=2',
-      );
-    }
+    args.push(
+      '-o', 'ControlMaster=auto',
+      '-o', `ControlPath=${controlDir}/%C`,
+      '-o', `ControlPersist=${CONTROL_PERSIST_SECONDS}`,
+      // A shared connection to a node that went silent is given up, not waited on.
+      '-o', 'ServerAliveInterval=10',
+      '-o', 'ServerAliveCountMax=2',
+    );
     if (this.options.knownHostsFile) args.push('-o', `UserKnownHostsFile=${this.options.knownHostsFile}`);
     if (node.key) args.push('-i', node.key, '-o', 'IdentitiesOnly=yes');
     if (node.user) args.push('-l', node.user);
-    args.push(node.host);
     return args;
   }
 }
